@@ -1,0 +1,203 @@
+"""Configuration as data: dataclasses with working defaults, round-tripped through JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+ADVERSARIAL_KINDS = ("lsgan", "hinge", "bce")
+VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+
+
+@dataclass
+class GeneratorConfig:
+    """Shape of the StyleFusionGenerator.
+
+    The defaults are sized for speed: about 13 GFLOPs at 1024² (see scripts/bench_generator.py),
+    under half the per-pixel cost of the 26-style Magenta network.
+    """
+
+    num_styles: int = 1
+    style_names: list[str] = field(default_factory=list)
+    filters: tuple[int, int, int] = (16, 32, 64)
+    num_res_blocks: int = 4
+    separable: bool = True
+
+    def __post_init__(self) -> None:
+        self.filters = tuple(int(f) for f in self.filters)  # type: ignore[assignment]
+        self.style_names = [str(n) for n in self.style_names] or [
+            f"style_{i}" for i in range(self.num_styles)
+        ]
+        if len(self.style_names) != self.num_styles:
+            raise ConfigError(
+                f"style_names has {len(self.style_names)} names but num_styles is {self.num_styles}"
+            )
+        if len(set(self.style_names)) != len(self.style_names):
+            raise ConfigError(f"style names must be unique, got {self.style_names}")
+        if self.num_styles < 1:
+            raise ConfigError("num_styles must be at least 1")
+        if len(self.filters) != 3 or min(self.filters) < 1:
+            raise ConfigError(f"filters must be three positive widths, got {self.filters}")
+        if self.num_res_blocks < 0:
+            raise ConfigError("num_res_blocks must be >= 0")
+
+
+@dataclass
+class DiscriminatorConfig:
+    """Multi-scale PatchGAN conditioned on the style by projection."""
+
+    filters: int = 32
+    num_layers: int = 3
+    num_scales: int = 2
+    spectral_norm: bool = False
+
+    def __post_init__(self) -> None:
+        if self.num_scales < 1 or self.num_layers < 1 or self.filters < 1:
+            raise ConfigError("discriminator filters, num_layers and num_scales must be >= 1")
+
+
+@dataclass
+class LossConfig:
+    """Loss weights and the loss networks.
+
+    ``loss_network`` is ``"imagenet"`` (Keras downloads VGG19 weights), ``"random"`` (He-scaled
+    random init, offline) or a path to a VGG19 ``.weights.h5``/``.h5`` file.
+    """
+
+    style_weight: float = 1.0
+    content_weight: float = 0.3
+    tv_weight: float = 0.3
+    adversarial_weight: float = 0.05
+    inception_weight: float = 0.0
+    adversarial: str = "lsgan"
+    loss_network: str = "random"
+    inception_network: str = "random"
+    style_layers: tuple[str, ...] = VGG_STYLE_LAYERS
+    content_layer: str = "block4_conv2"
+    seed: int = 1234
+
+    def __post_init__(self) -> None:
+        self.style_layers = tuple(self.style_layers)
+        if self.adversarial not in ADVERSARIAL_KINDS:
+            raise ConfigError(
+                f"adversarial must be one of {', '.join(ADVERSARIAL_KINDS)}, got {self.adversarial!r}"
+            )
+        for name in ("style_weight", "content_weight", "tv_weight", "adversarial_weight",
+                     "inception_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass
+class DataConfig:
+    """Where images come from and how they are cut into training crops.
+
+    ``content`` is a folder (searched recursively) or ``tfds:NAME[:SPLIT]``. Each entry of
+    ``styles`` is a folder (one style, named after the folder) or an image (named after its stem).
+    """
+
+    content: str = ""
+    styles: list[str] = field(default_factory=list)
+    image_size: int = 128
+    batch_size: int = 4
+    content_scale: float = 1.25
+    style_size: int = 256
+    validation_fraction: float = 0.0
+    cache: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.styles = [str(s) for s in self.styles]
+        if self.image_size < 32:
+            raise ConfigError(f"image_size must be >= 32, got {self.image_size}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.content_scale < 1.0:
+            raise ConfigError("content_scale must be >= 1 (crops are cut from the resized image)")
+        if self.style_size < self.image_size:
+            raise ConfigError(
+                f"style_size ({self.style_size}) must be >= image_size ({self.image_size})"
+            )
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ConfigError("validation_fraction must be in [0, 1)")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation schedule, checkpointing and logging."""
+
+    steps: int = 1000
+    g_learning_rate: float = 2e-3
+    d_learning_rate: float = 2e-4
+    mix_fraction: float = 0.25
+    checkpoint_every: int = 100
+    sample_every: int = 0
+    tensorboard: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ConfigError(f"steps must be >= 1, got {self.steps}")
+        if self.checkpoint_every < 1:
+            raise ConfigError("checkpoint_every must be >= 1")
+        if not 0.0 <= self.mix_fraction <= 1.0:
+            raise ConfigError("mix_fraction must be in [0, 1]")
+
+
+@dataclass
+class RunConfig:
+    """Everything a training run needs; saved as ``config.json`` in the run folder."""
+
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    losses: LossConfig = field(default_factory=LossConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    training: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        kinds = {
+            "generator": GeneratorConfig,
+            "discriminator": DiscriminatorConfig,
+            "losses": LossConfig,
+            "data": DataConfig,
+            "training": TrainConfig,
+        }
+        unknown = set(d) - set(kinds)
+        if unknown:
+            raise ConfigError(f"unknown config sections: {sorted(unknown)}")
+        return cls(**{k: from_fields(kinds[k], v) for k, v in d.items()})
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        from .fileutil import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=True))
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> "RunConfig":
+        try:
+            with open(path, encoding="utf-8") as f:
+                return cls.from_dict(json.load(f))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{path}: cannot read run config ({e})") from e
+
+
+def from_fields(kind: type, values: dict[str, Any] | Any) -> Any:
+    """Build dataclass ``kind`` from a dict, rejecting unknown keys with a clear message."""
+    if isinstance(values, kind):
+        return values
+    if not isinstance(values, dict):
+        raise ConfigError(f"{kind.__name__} expects a mapping, got {type(values).__name__}")
+    names = {f.name for f in dataclasses.fields(kind)}
+    unknown = set(values) - names
+    if unknown:
+        raise ConfigError(f"{kind.__name__} has no fields {sorted(unknown)}; known: {sorted(names)}")
+    return kind(**values)
