@@ -1,0 +1,55 @@
+"""The CLI end to end at 32 px: train → styles → stylize, plus user-error handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tf_stylefusion.cli import main
+
+
+def train_args(folders, out: Path, steps: int = 4) -> list[str]:
+    return ["train", "--content", str(folders["content"]), "--style", str(folders["stripes"]),
+            "--style", str(folders["checker"]), "--out", str(out), "--steps", str(steps),
+            "--image-size", "32", "--batch-size", "2", "--loss-network", "random",
+            "--checkpoint-every", "2", "--filters", "8", "8", "16", "--res-blocks", "1"]
+
+
+@pytest.mark.slow
+def test_train_then_stylize_end_to_end(image_folders, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    assert main(train_args(image_folders, run)) == 0
+    for name in ("generator.keras", "config.json", "splits.json", "checkpoints"):
+        assert (run / name).exists(), name
+    assert list((run / "samples").glob("step_*.png"))
+    assert list((run / "tensorboard").rglob("events.out.tfevents.*"))
+    assert "trained 4 steps" in capsys.readouterr().out
+
+    assert main(["styles", str(run)]) == 0
+    assert capsys.readouterr().out.split() == ["0", "stripes", "1", "checker"]
+
+    inputs = sorted(image_folders["content"].glob("*.png"))[:2]
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    out = tmp_path / "out"
+    code = main(["stylize", str(run), *map(str, inputs), str(bad), "--style", "stripes:0.5,checker:0.5",
+                 "--out", str(out)])
+    assert code == 1  # a bad input is reported, the good ones are still written
+    captured = capsys.readouterr()
+    assert "bad.jpg" in captured.err and "wrote 2 image(s)" in captured.out
+    for p in inputs:
+        img = np.asarray(Image.open(out / f"{p.stem}.png"))
+        assert img.shape == (72, 72, 3)
+
+    # the same command again resumes and finishes at the requested step count
+    assert main(train_args(image_folders, run, steps=6)) == 0
+    assert "resumed from step 4" in capsys.readouterr().out
+
+
+def test_user_errors_are_one_line_not_tracebacks(tmp_path: Path, capsys) -> None:
+    assert main(["styles", str(tmp_path / "missing_run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err and "missing_run" in err

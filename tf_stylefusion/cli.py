@@ -1,0 +1,165 @@
+"""``stylefusion`` command line: parses flags onto the config dataclasses and calls the API.
+
+Errors a user can cause print one line (``error: ...``) and exit with status 2; tracebacks are
+kept for bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Sequence
+
+# TensorFlow's C++ start-up chatter hides our own messages; users can still override this.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+EXIT_USER_ERROR = 2
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a multi-style stylizer (resumes if --out holds a run)")
+    p.add_argument("--content", required=True, help="content image folder (recursive) or tfds:NAME[:SPLIT]")
+    p.add_argument("--style", action="append", required=True, metavar="PATH",
+                   help="a style image (named after its stem) or a folder of one style's images; repeat")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, samples, generator.keras)")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--image-size", type=int, default=256, help="training crop size (px)")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--style-size", type=int, default=None,
+                   help="shorter side of style images (px; default 2 x image size)")
+    p.add_argument("--loss-network", default="imagenet",
+                   help="VGG19 weights: imagenet (download), random (offline) or a weights FILE")
+    p.add_argument("--inception-network", default="imagenet", help="as --loss-network, for InceptionV3")
+    p.add_argument("--inception-weight", type=float, default=0.0, help="InceptionV3 feature loss weight")
+    p.add_argument("--style-weight", type=float, default=1.0)
+    p.add_argument("--content-weight", type=float, default=0.3)
+    p.add_argument("--tv-weight", type=float, default=0.3)
+    p.add_argument("--adversarial", choices=("lsgan", "hinge", "bce"), default="lsgan")
+    p.add_argument("--adversarial-weight", type=float, default=0.05)
+    p.add_argument("--spectral-norm", action="store_true", help="spectral norm in the discriminator")
+    p.add_argument("--lr", type=float, default=2e-3, help="generator learning rate")
+    p.add_argument("--d-lr", type=float, default=2e-4, help="discriminator learning rate")
+    p.add_argument("--mix-fraction", type=float, default=0.25, help="share of each batch trained on blends")
+    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--sample-every", type=int, default=0, help="sample grid interval (default: checkpoint interval)")
+    p.add_argument("--validation-fraction", type=float, default=0.0)
+    p.add_argument("--filters", type=int, nargs=3, default=(16, 32, 64), metavar=("F1", "F2", "F3"))
+    p.add_argument("--res-blocks", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train)
+
+
+def _add_stylize(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stylize", help="stylize images with a trained model")
+    p.add_argument("model", help="run folder or .keras file")
+    p.add_argument("inputs", nargs="+", help="image files")
+    p.add_argument("--style", required=True, help="NAME[:W][,NAME[:W]...], e.g. wave:0.7,udnie:0.3")
+    p.add_argument("--out", required=True, help="output folder (one PNG per input, named after it)")
+    p.add_argument("--max-size", type=int, default=None, help="downscale inputs whose longer side exceeds this")
+    p.set_defaults(func=cmd_stylize)
+
+
+def _add_styles(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("styles", help="list a model's styles")
+    p.add_argument("model", help="run folder or .keras file")
+    p.set_defaults(func=cmd_styles)
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="train on the bundled samples offline and write a contact sheet")
+    p.add_argument("--out", default="stylefusion_demo", help="output folder")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: the demo's)")
+    p.set_defaults(func=cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stylefusion", description="GAN style transfer and style fusion")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_train, _add_stylize, _add_styles, _add_demo):
+        add(sub)
+    return parser
+
+
+def _progress_verbosity() -> int:
+    return 1 if sys.stdout.isatty() else 2
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .config import DataConfig, DiscriminatorConfig, GeneratorConfig, LossConfig, RunConfig, TrainConfig
+    from .trainer import train
+
+    config = RunConfig(
+        generator=GeneratorConfig(filters=tuple(args.filters), num_res_blocks=args.res_blocks),
+        discriminator=DiscriminatorConfig(spectral_norm=args.spectral_norm),
+        losses=LossConfig(style_weight=args.style_weight, content_weight=args.content_weight,
+                          tv_weight=args.tv_weight, adversarial_weight=args.adversarial_weight,
+                          inception_weight=args.inception_weight, adversarial=args.adversarial,
+                          loss_network=args.loss_network, inception_network=args.inception_network),
+        data=DataConfig(content=args.content, styles=args.style, image_size=args.image_size,
+                        batch_size=args.batch_size, style_size=args.style_size or 2 * args.image_size,
+                        validation_fraction=args.validation_fraction, seed=args.seed),
+        training=TrainConfig(steps=args.steps, g_learning_rate=args.lr, d_learning_rate=args.d_lr,
+                             mix_fraction=args.mix_fraction, checkpoint_every=args.checkpoint_every,
+                             sample_every=args.sample_every, seed=args.seed),
+    )
+    result = train(config, args.out, verbose=_progress_verbosity())
+    print(f"trained {result.steps} steps in {result.seconds:.0f} s "
+          f"(resumed from step {result.resumed_from}); model: {result.run_dir / 'generator.keras'}")
+    if result.bad_files:
+        print(f"skipped {len(result.bad_files)} unreadable file(s); see {result.run_dir / 'bad_files.txt'}")
+    return 0
+
+
+def cmd_stylize(args: argparse.Namespace) -> int:
+    from .fusion import parse_style_spec
+    from .model_io import load_generator
+    from .stylize import stylize_files
+
+    generator = load_generator(args.model)
+    weights = parse_style_spec(args.style, generator.style_names)
+    report = stylize_files(generator, args.inputs, args.out, weights, max_size=args.max_size,
+                           progress=True)
+    print(f"wrote {len(report.written)} image(s) to {args.out}")
+    if len(report.bad):
+        print(report.bad.summary(), file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_styles(args: argparse.Namespace) -> int:
+    from .model_io import load_generator
+
+    for i, name in enumerate(load_generator(args.model).style_names):
+        print(f"{i}\t{name}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    result = run_demo(args.out, steps=args.steps, verbose=_progress_verbosity())
+    print(f"demo done in {result.seconds:.0f} s: contact sheet {result.contact_sheet}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from .errors import StyleFusionError
+
+    try:
+        return int(args.func(args) or 0)
+    except StyleFusionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

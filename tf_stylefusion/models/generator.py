@@ -1,0 +1,171 @@
+"""StyleFusionGenerator: content image + style weights → stylized image.
+
+Encoder (3 conditioned convs, ×4 down) → residual blocks → decoder (2 resize-convs) → RGB.
+Every normalisation is a ConditionalInstanceNorm reading γ, β from one StyleBank, so any convex
+mix of the bank's styles (per image or per pixel) is a valid style.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..config import GeneratorConfig
+from ..layers import PACKAGE, ConvNormAct, ReflectionPad2D, ResidualBlock, Style, UpsampleConv
+
+STRIDE = 4  # total downsampling: inputs are padded to a multiple of this and cropped back
+MIN_SIZE = 32
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class StyleBank(keras.layers.Layer):
+    """The ``[num_styles, param_dim]`` table of every style's CIN parameters."""
+
+    def __init__(self, num_styles: int, init_row: Sequence[float], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.num_styles = int(num_styles)
+        self.init_row = [float(v) for v in init_row]
+
+    def build(self, input_shape: Any = None) -> None:
+        row = np.asarray(self.init_row, np.float32)
+        self.table = self.add_weight(
+            name="table",
+            shape=(self.num_styles, row.size),
+            initializer=keras.initializers.Constant(np.tile(row, (self.num_styles, 1))),
+        )
+        self.built = True
+
+    def call(self, inputs: Any = None) -> tf.Tensor:
+        return tf.convert_to_tensor(self.table)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "num_styles": self.num_styles, "init_row": self.init_row}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class StyleFusionGenerator(keras.Model):
+    """Feed-forward multi-style stylizer.
+
+    Call with ``(content, style_weights)``: content ``[B, H, W, 3]`` float in [0, 1] with
+    H, W ≥ 32; weights ``[B, N]`` or ``[B, H, W, N]``, non-negative (normalised to sum 1 here).
+    Returns the stylized ``[B, H, W, 3]`` float32 in [0, 1].
+    """
+
+    def __init__(self, num_styles: int = 1, style_names: Sequence[str] | None = None,
+                 filters: Sequence[int] = (16, 32, 64), num_res_blocks: int = 4,
+                 separable: bool = True, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.config = GeneratorConfig(num_styles=num_styles, style_names=list(style_names or []),
+                                      filters=tuple(filters), num_res_blocks=num_res_blocks,
+                                      separable=separable)
+        f1, f2, f3 = self.config.filters
+        offset = 0
+
+        def add(layer: keras.layers.Layer) -> keras.layers.Layer:
+            nonlocal offset
+            offset += layer.param_size
+            return layer
+
+        # Lists (not tuples): Keras 3 tracks layers held in lists, tuples silently drop weights.
+        self.encoder = [
+            add(ConvNormAct(f1, offset, name="enc1")),
+            add(ConvNormAct(f2, offset, strides=2, name="enc2")),
+            add(ConvNormAct(f3, offset, strides=2, name="enc3")),
+        ]
+        self.residuals = [add(ResidualBlock(f3, offset, separable, name=f"res{i + 1}"))
+                          for i in range(num_res_blocks)]
+        self.decoder = [
+            add(UpsampleConv(f2, offset, separable, name="dec1")),
+            add(UpsampleConv(f1, offset, separable, name="dec2")),
+        ]
+        self.out_pad = ReflectionPad2D(1)
+        self.out_conv = keras.layers.Conv2D(3, 3, padding="valid", name="to_rgb")
+        self.param_dim = offset
+        self.bank = StyleBank(num_styles, self._identity_row(), name="style_bank")
+        self.build()
+
+    @classmethod
+    def from_config_object(cls, config: GeneratorConfig) -> "StyleFusionGenerator":
+        return cls(num_styles=config.num_styles, style_names=config.style_names,
+                   filters=config.filters, num_res_blocks=config.num_res_blocks,
+                   separable=config.separable)
+
+    def _norm_layers(self) -> list[Any]:
+        return [n for block in self.encoder + self.residuals + self.decoder for n in block.norms]
+
+    def _identity_row(self) -> np.ndarray:
+        """γ = 1, β = 0 for every norm layer: the untrained bank starts as plain instance norm."""
+        row = np.zeros(self.param_dim, np.float32)
+        for norm in self._norm_layers():
+            row[norm.offset : norm.offset + norm.channels] = 1.0
+        return row
+
+    def build(self, input_shape: Any = None) -> None:
+        if self.built:
+            return
+        self.bank.build()
+        n = self.config.num_styles
+        # Run once on a tiny input so every sublayer creates its weights now: a freshly
+        # constructed (or .keras-loaded) generator is complete before any real call.
+        with tf.init_scope():
+            self._forward(tf.zeros([1, MIN_SIZE, MIN_SIZE, 3]), tf.fill([1, n], 1.0 / n),
+                          tf.convert_to_tensor(self.bank.table))
+        self.built = True
+
+    @property
+    def style_names(self) -> list[str]:
+        return list(self.config.style_names)
+
+    @property
+    def num_styles(self) -> int:
+        return self.config.num_styles
+
+    def call(self, inputs: Any, training: bool | None = None) -> tf.Tensor:
+        content, weights = self._unpack(inputs)
+        return self.stylize_with_table(content, weights, self.bank(None))
+
+    def stylize_with_table(self, content: tf.Tensor, weights: tf.Tensor, table: tf.Tensor) -> tf.Tensor:
+        """Stylize with an explicit style table (``[K, D]`` or ``[B, K, D]``) instead of the bank.
+
+        Used for arbitrary style images (a predicted row), strength (a mix with the content's own
+        row) and fine-tuning; ``weights`` mix the table's K rows.
+        """
+        weights = tf.convert_to_tensor(weights, tf.float32)
+        # Normalise here so every entry point (Python, SavedModel, TFLite) obeys the same contract.
+        weights = weights / tf.maximum(tf.reduce_sum(weights, axis=-1, keepdims=True), 1e-8)
+        return self._forward(tf.convert_to_tensor(content), weights, table)
+
+    def _forward(self, content: tf.Tensor, weights: tf.Tensor, table: tf.Tensor) -> tf.Tensor:
+        content = tf.cast(content, self.compute_dtype)
+        h, w = tf.shape(content)[1], tf.shape(content)[2]
+        pad_h, pad_w = (-h) % STRIDE, (-w) % STRIDE
+        padding = [[0, 0], [0, pad_h], [0, pad_w], [0, 0]]
+        x = tf.pad(content, padding, mode="REFLECT")
+        if weights.shape.rank == 4:
+            weights = tf.pad(weights, padding, mode="SYMMETRIC")
+        style: Style = (weights, table)
+        for layer in self.encoder + self.residuals + self.decoder:
+            x = layer(x, style)
+        y = tf.sigmoid(tf.cast(self.out_conv(self.out_pad(x)), tf.float32))
+        return y[:, :h, :w, :]
+
+    @staticmethod
+    def _unpack(inputs: Any) -> tuple[tf.Tensor, tf.Tensor]:
+        if isinstance(inputs, dict):
+            return inputs["content"], inputs["style_weights"]
+        content, weights = inputs
+        return content, weights
+
+    def get_config(self) -> dict[str, Any]:
+        base = super().get_config()
+        return {
+            **{k: v for k, v in base.items() if k in ("name", "trainable", "dtype")},
+            "num_styles": self.config.num_styles,
+            "style_names": list(self.config.style_names),
+            "filters": list(self.config.filters),
+            "num_res_blocks": self.config.num_res_blocks,
+            "separable": self.config.separable,
+        }

@@ -1,0 +1,192 @@
+"""``train()``: everything from a RunConfig to a trained generator in a run folder.
+
+Run folder layout::
+
+    config.json        the RunConfig (style names filled in)
+    splits.json        the content files used for training and validation
+    generator.keras    the latest generator (updated at every checkpoint)
+    checkpoints/       G, D and both optimizers, for resume
+    samples/           sample grids (PNG); tensorboard/ scalars and images
+    bad_files.txt      every input that was skipped, and why (only if any)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import data as data_lib
+from .callbacks import GENERATOR_FILE, CheckpointEvery, SampleImages, save_generator
+from .config import RunConfig
+from .errors import ConfigError
+from .fileutil import atomic_write_text
+from .images import BadFiles, list_images
+from .models.discriminator import PatchDiscriminator
+from .models.generator import StyleFusionGenerator
+from .models.loss_networks import inception_features, vgg_features
+from .training import StyleFusionGAN, StyleTargets
+
+log = logging.getLogger(__name__)
+
+SAMPLE_COUNT = 4
+
+
+@dataclass
+class TrainResult:
+    """What a finished ``train()`` returns."""
+
+    run_dir: Path
+    generator: StyleFusionGenerator
+    history: dict[str, list[float]]
+    steps: int
+    resumed_from: int
+    seconds: float
+    bad_files: list[tuple[str, str]]
+
+
+class StopAtStep(keras.callbacks.Callback):
+    """Ends fit() exactly at ``last`` optimizer steps (epochs are checkpoint intervals)."""
+
+    def __init__(self, step: tf.Variable, last: int):
+        super().__init__()
+        self.step, self.last = step, int(last)
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if int(self.step.numpy()) >= self.last:
+            self.model.stop_training = True
+
+
+def _check_resume_compatible(run_dir: Path, config: RunConfig) -> None:
+    saved = run_dir / "config.json"
+    if not saved.exists() or not (run_dir / "checkpoints").exists():
+        return
+    old = RunConfig.from_json(saved)
+    if dataclasses.asdict(old.generator) != dataclasses.asdict(config.generator):
+        raise ConfigError(
+            f"{run_dir} holds a run with styles {old.generator.style_names} and generator "
+            f"{old.generator.filters}/{old.generator.num_res_blocks} blocks; this command asks for "
+            f"{config.generator.style_names}. Use a new --out folder to start a different run.")
+
+
+def build_gan(config: RunConfig, style_images: Sequence[Sequence[np.ndarray]],
+              generator: StyleFusionGenerator | None = None) -> StyleFusionGAN:
+    """Generator, discriminator, loss networks and style targets, compiled with two Adams."""
+    lc = config.losses
+    vgg = vgg_features(lc.loss_network, tuple(lc.style_layers) + (lc.content_layer,), lc.seed)
+    inception = inception_features(lc.inception_network, lc.seed) if lc.inception_weight > 0 else None
+    targets = StyleTargets.compute(vgg, style_images, len(lc.style_layers), inception)
+    generator = generator or StyleFusionGenerator.from_config_object(config.generator)
+    dc = config.discriminator
+    discriminator = PatchDiscriminator(generator.num_styles, dc.filters, dc.num_layers,
+                                       dc.num_scales, dc.spectral_norm)
+    gan = StyleFusionGAN(generator, discriminator, vgg, targets, lc, config.training.mix_fraction,
+                         inception, seed=config.training.seed)
+    g_opt = keras.optimizers.Adam(config.training.g_learning_rate)
+    d_opt = keras.optimizers.Adam(config.training.d_learning_rate, beta_1=0.5)
+    gan.compile(g_opt, d_opt)
+    # Create optimizer slots now so a checkpoint restore finds every variable it saved.
+    g_opt.build(generator.trainable_variables)
+    d_opt.build(discriminator.trainable_variables)
+    return gan
+
+
+def _content_split(config: RunConfig, run_dir: Path) -> tuple[list[Path] | None, list[Path]]:
+    spec = config.data.content
+    if not spec:
+        raise ConfigError("no content given: pass --content DIR or --content tfds:NAME")
+    if spec.startswith(data_lib.TFDS_PREFIX):
+        return None, []
+    paths = list_images(spec)
+    train, val = data_lib.split_paths(paths, config.data.validation_fraction, Path(spec),
+                                      config.data.seed)
+    splits = {"content": spec, "train": [str(p) for p in train], "validation": [str(p) for p in val]}
+    atomic_write_text(run_dir / "splits.json", json.dumps(splits, indent=1))
+    return train, val
+
+
+def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto",
+          callbacks: Sequence[keras.callbacks.Callback] = ()) -> TrainResult:
+    """Train (or resume, if ``run_dir`` holds checkpoints of the same run) and save the generator."""
+    start = time.time()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.training.seed)
+    bad = BadFiles()
+
+    sources = data_lib.resolve_styles(config.data.styles)
+    names = [s.name for s in sources]
+    config = dataclasses.replace(config, generator=dataclasses.replace(
+        config.generator, num_styles=len(names), style_names=names))
+    _check_resume_compatible(run_dir, config)
+    config.to_json(run_dir / "config.json")
+
+    dc = config.data
+    train_paths, val_paths = _content_split(config, run_dir)
+    style_images = data_lib.load_style_images(sources, dc.style_size, bad)
+    content = data_lib.content_crops(dc.content, dc.image_size, dc.content_scale, bad, seed=dc.seed,
+                                     paths=train_paths, cache=dc.cache)
+    dataset = data_lib.training_dataset(
+        content, data_lib.style_crops(style_images, dc.image_size, dc.seed), dc.batch_size)
+
+    gan = build_gan(config, style_images)
+    step = gan.g_optimizer.iterations
+    ckpt = tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
+                               g_optimizer=gan.g_optimizer, d_optimizer=gan.d_optimizer)
+    manager = tf.train.CheckpointManager(ckpt, str(run_dir / "checkpoints"), max_to_keep=3)
+    resumed_from = 0
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        resumed_from = int(step.numpy())
+        log.info("resuming %s from step %d", run_dir, resumed_from)
+
+    tc = config.training
+    sample_source = val_paths or train_paths
+    if sample_source:
+        imgs = [im for im in (data_lib.load_or_report(p, bad, dc.image_size * 4)
+                              for p in sample_source[:SAMPLE_COUNT]) if im is not None]
+    else:
+        imgs = [im.numpy() for im in data_lib.content_images(dc.content, dc.image_size, bad).take(SAMPLE_COUNT)]
+    samples = data_lib.center_crops(imgs, dc.image_size)
+    tb_dir = run_dir / "tensorboard" if tc.tensorboard else None
+    cbs: list[keras.callbacks.Callback] = [
+        StopAtStep(step, tc.steps),
+        CheckpointEvery(manager, step, run_dir, tc.checkpoint_every),
+        SampleImages(samples, step, run_dir, tc.sample_every or tc.checkpoint_every, tb_dir),
+    ]
+    if tb_dir is not None:
+        cbs.append(keras.callbacks.TensorBoard(str(tb_dir), update_freq="epoch", write_graph=False))
+    cbs.extend(callbacks)
+
+    validation = None
+    if val_paths:
+        validation = tf.data.Dataset.from_tensor_slices(
+            data_lib.center_crops([im for im in (data_lib.load_or_report(p, bad, dc.image_size * 4)
+                                                 for p in val_paths) if im is not None], dc.image_size)
+        ).batch(dc.batch_size)
+
+    history: dict[str, list[float]] = {}
+    if resumed_from < tc.steps:
+        per_epoch = min(tc.checkpoint_every, tc.steps)
+        h = gan.fit(dataset, steps_per_epoch=per_epoch, epochs=math.ceil(tc.steps / per_epoch),
+                    initial_epoch=resumed_from // per_epoch, callbacks=cbs,
+                    validation_data=validation, verbose=verbose)
+        history = {k: [float(v) for v in vals] for k, vals in h.history.items()}
+    else:
+        log.info("%s already trained for %d steps; nothing to do", run_dir, resumed_from)
+        save_generator(gan.generator, run_dir / GENERATOR_FILE)
+
+    if len(bad):
+        atomic_write_text(run_dir / "bad_files.txt", bad.summary() + "\n")
+        log.warning("%s", bad.summary())
+    return TrainResult(run_dir, gan.generator, history, int(step.numpy()), resumed_from,
+                       time.time() - start, bad.items)
