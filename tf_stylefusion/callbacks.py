@@ -30,9 +30,10 @@ class CheckpointEvery(keras.callbacks.Callback):
     and a fresh ``generator.keras`` in the run folder (usable while training goes on)."""
 
     def __init__(self, manager: tf.train.CheckpointManager, step: tf.Variable, run_dir: Path,
-                 every: int):
+                 every: int, write_generator: bool = True):
         super().__init__()
         self.manager, self.step, self.run_dir, self.every = manager, step, Path(run_dir), int(every)
+        self.write_generator = write_generator
         self.last_saved = -1
 
     def _save(self) -> None:
@@ -40,7 +41,8 @@ class CheckpointEvery(keras.callbacks.Callback):
         if step == self.last_saved:
             return
         self.manager.save(checkpoint_number=step)
-        save_generator(self.model.generator, self.run_dir / GENERATOR_FILE)
+        if self.write_generator:
+            save_generator(self.model.generator, self.run_dir / GENERATOR_FILE)
         self.last_saved = step
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:

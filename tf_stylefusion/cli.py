@@ -48,6 +48,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--filters", type=int, nargs=3, default=(16, 32, 64), metavar=("F1", "F2", "F3"))
     p.add_argument("--res-blocks", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--strategy", choices=("default", "mirrored", "multiworker", "tpu"), default="default",
+                   help="tf.distribute strategy (multiworker reads TF_CONFIG)")
+    p.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32",
+                   help="fp16/bf16: Keras mixed precision (outputs and Grams stay float32)")
     p.set_defaults(func=cmd_train)
 
 
@@ -103,7 +107,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                         validation_fraction=args.validation_fraction, seed=args.seed),
         training=TrainConfig(steps=args.steps, g_learning_rate=args.lr, d_learning_rate=args.d_lr,
                              mix_fraction=args.mix_fraction, checkpoint_every=args.checkpoint_every,
-                             sample_every=args.sample_every, seed=args.seed),
+                             sample_every=args.sample_every, seed=args.seed,
+                             strategy=args.strategy, precision=args.precision),
     )
     result = train(config, args.out, verbose=_progress_verbosity())
     print(f"trained {result.steps} steps in {result.seconds:.0f} s "
@@ -149,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    # absl (used by TF checkpointing) logs every save at INFO; keep the console for our messages.
+    logging.getLogger("absl").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     from .errors import StyleFusionError
 
     try:

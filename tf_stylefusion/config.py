@@ -139,8 +139,14 @@ class TrainConfig:
     sample_every: int = 0
     tensorboard: bool = True
     seed: int = 0
+    strategy: str = "default"
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
+        if self.strategy not in ("default", "mirrored", "multiworker", "tpu"):
+            raise ConfigError(f"strategy must be default, mirrored, multiworker or tpu, got {self.strategy!r}")
+        if self.precision not in ("fp32", "fp16", "bf16"):
+            raise ConfigError(f"precision must be fp32, fp16 or bf16, got {self.precision!r}")
         if self.steps < 1:
             raise ConfigError(f"steps must be >= 1, got {self.steps}")
         if self.checkpoint_every < 1:

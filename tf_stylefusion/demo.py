@@ -21,7 +21,8 @@ from .images import list_images, load_image, save_image
 from .stylize import stylize_image
 from .trainer import train
 
-DEMO_STYLES = ("wave.jpg", "the_scream.jpg", "udnie.jpg", "woman_with_hat_matisse.jpg")
+DEMO_STYLES = ("wave.jpg", "the_scream.jpg", "woman_with_hat_matisse.jpg",
+               "the_shipwreck_of_the_minotaur.jpg")
 DEMO_STEPS = 300
 SHEET_SIZE = 256
 

@@ -78,10 +78,15 @@ class ConditionalInstanceNorm(keras.layers.Layer):
         return 2 * self.channels
 
     def call(self, x: tf.Tensor, style: Style) -> tf.Tensor:
-        weights, table = style
         # Statistics in float32 even under mixed precision: variance of fp16 activations overflows.
+        mean, var = tf.nn.moments(tf.cast(x, tf.float32), axes=[1, 2], keepdims=True)
+        return self.normalize(x, style, mean, var)
+
+    def normalize(self, x: tf.Tensor, style: Style, mean: tf.Tensor, var: tf.Tensor) -> tf.Tensor:
+        """Normalise ``x`` with given float32 ``mean``/``var`` (``[B|1, 1, 1, C]``), then apply the
+        style's γ, β. Tiling calls this with whole-image statistics on one tile."""
+        weights, table = style
         xf = tf.cast(x, tf.float32)
-        mean, var = tf.nn.moments(xf, axes=[1, 2], keepdims=True)
         normed = (xf - mean) * tf.math.rsqrt(var + self.epsilon)
         part = table[..., self.offset : self.offset + self.param_size]
         params = mix_style_params(weights, tf.cast(part, tf.float32), tf.shape(x)[1:3])

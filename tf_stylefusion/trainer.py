@@ -28,6 +28,7 @@ import tensorflow as tf
 from . import data as data_lib
 from .callbacks import GENERATOR_FILE, CheckpointEvery, SampleImages, save_generator
 from .config import RunConfig
+from .distribute import is_chief, make_strategy, precision_policy, wrap_optimizer
 from .errors import ConfigError
 from .fileutil import atomic_write_text
 from .images import BadFiles, list_images
@@ -79,24 +80,29 @@ def _check_resume_compatible(run_dir: Path, config: RunConfig) -> None:
 
 
 def build_gan(config: RunConfig, style_images: Sequence[Sequence[np.ndarray]],
-              generator: StyleFusionGenerator | None = None) -> StyleFusionGAN:
-    """Generator, discriminator, loss networks and style targets, compiled with two Adams."""
-    lc = config.losses
-    vgg = vgg_features(lc.loss_network, tuple(lc.style_layers) + (lc.content_layer,), lc.seed)
-    inception = inception_features(lc.inception_network, lc.seed) if lc.inception_weight > 0 else None
-    targets = StyleTargets.compute(vgg, style_images, len(lc.style_layers), inception)
-    generator = generator or StyleFusionGenerator.from_config_object(config.generator)
-    dc = config.discriminator
-    discriminator = PatchDiscriminator(generator.num_styles, dc.filters, dc.num_layers,
-                                       dc.num_scales, dc.spectral_norm)
-    gan = StyleFusionGAN(generator, discriminator, vgg, targets, lc, config.training.mix_fraction,
-                         inception, seed=config.training.seed)
-    g_opt = keras.optimizers.Adam(config.training.g_learning_rate)
-    d_opt = keras.optimizers.Adam(config.training.d_learning_rate, beta_1=0.5)
-    gan.compile(g_opt, d_opt)
-    # Create optimizer slots now so a checkpoint restore finds every variable it saved.
-    g_opt.build(generator.trainable_variables)
-    d_opt.build(discriminator.trainable_variables)
+              generator: StyleFusionGenerator | None = None,
+              strategy: tf.distribute.Strategy | None = None) -> StyleFusionGAN:
+    """Generator, discriminator, loss networks and style targets, compiled with two Adams,
+    all created under ``strategy`` and the run's precision policy."""
+    lc, tc = config.losses, config.training
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope(), precision_policy(tc.precision):
+        vgg = vgg_features(lc.loss_network, tuple(lc.style_layers) + (lc.content_layer,), lc.seed)
+        inception = (inception_features(lc.inception_network, lc.seed)
+                     if lc.inception_weight > 0 else None)
+        targets = StyleTargets.compute(vgg, style_images, len(lc.style_layers), inception)
+        generator = generator or StyleFusionGenerator.from_config_object(config.generator)
+        dc = config.discriminator
+        discriminator = PatchDiscriminator(generator.num_styles, dc.filters, dc.num_layers,
+                                           dc.num_scales, dc.spectral_norm)
+        gan = StyleFusionGAN(generator, discriminator, vgg, targets, lc, tc.mix_fraction,
+                             inception, seed=tc.seed)
+        g_opt = wrap_optimizer(keras.optimizers.Adam(tc.g_learning_rate), tc.precision)
+        d_opt = wrap_optimizer(keras.optimizers.Adam(tc.d_learning_rate, beta_1=0.5), tc.precision)
+        gan.compile(g_opt, d_opt)
+        # Create optimizer slots now so a checkpoint restore finds every variable it saved.
+        g_opt.build(generator.trainable_variables)
+        d_opt.build(discriminator.trainable_variables)
     return gan
 
 
@@ -135,14 +141,20 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
     style_images = data_lib.load_style_images(sources, dc.style_size, bad)
     content = data_lib.content_crops(dc.content, dc.image_size, dc.content_scale, bad, seed=dc.seed,
                                      paths=train_paths, cache=dc.cache)
+    strategy = make_strategy(config.training.strategy)
+    # DataConfig.batch_size is per replica; Keras splits the global batch across replicas.
+    global_batch = dc.batch_size * strategy.num_replicas_in_sync
     dataset = data_lib.training_dataset(
-        content, data_lib.style_crops(style_images, dc.image_size, dc.seed), dc.batch_size)
+        content, data_lib.style_crops(style_images, dc.image_size, dc.seed), global_batch)
 
-    gan = build_gan(config, style_images)
+    gan = build_gan(config, style_images, strategy=strategy)
     step = gan.g_optimizer.iterations
     ckpt = tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
                                g_optimizer=gan.g_optimizer, d_optimizer=gan.d_optimizer)
-    manager = tf.train.CheckpointManager(ckpt, str(run_dir / "checkpoints"), max_to_keep=3)
+    chief = is_chief(strategy)
+    # Every worker must take part in saving; only the chief writes into the run folder.
+    ckpt_dir = run_dir / "checkpoints" if chief else run_dir / "workers" / f"task_{strategy.cluster_resolver.task_id}"
+    manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=3)
     resumed_from = 0
     if manager.latest_checkpoint:
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
@@ -157,12 +169,15 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
     else:
         imgs = [im.numpy() for im in data_lib.content_images(dc.content, dc.image_size, bad).take(SAMPLE_COUNT)]
     samples = data_lib.center_crops(imgs, dc.image_size)
-    tb_dir = run_dir / "tensorboard" if tc.tensorboard else None
+    tb_dir = run_dir / "tensorboard" if tc.tensorboard and chief else None
     cbs: list[keras.callbacks.Callback] = [
         StopAtStep(step, tc.steps),
-        CheckpointEvery(manager, step, run_dir, tc.checkpoint_every),
-        SampleImages(samples, step, run_dir, tc.sample_every or tc.checkpoint_every, tb_dir),
+        CheckpointEvery(manager, step, run_dir, tc.checkpoint_every, write_generator=chief),
     ]
+    if chief:
+        cbs.append(SampleImages(samples, step, run_dir, tc.sample_every or tc.checkpoint_every, tb_dir))
+        # One row per checkpoint interval, appended across resumes: the whole loss curve.
+        cbs.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True))
     if tb_dir is not None:
         cbs.append(keras.callbacks.TensorBoard(str(tb_dir), update_freq="epoch", write_graph=False))
     cbs.extend(callbacks)
@@ -179,7 +194,7 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
         per_epoch = min(tc.checkpoint_every, tc.steps)
         h = gan.fit(dataset, steps_per_epoch=per_epoch, epochs=math.ceil(tc.steps / per_epoch),
                     initial_epoch=resumed_from // per_epoch, callbacks=cbs,
-                    validation_data=validation, verbose=verbose)
+                    validation_data=validation, verbose=verbose, shuffle=False)
         history = {k: [float(v) for v in vals] for k, vals in h.history.items()}
     else:
         log.info("%s already trained for %d steps; nothing to do", run_dir, resumed_from)

@@ -85,10 +85,12 @@ class StyleFusionGAN(keras.Model):
         self.gram_norms = [tf.constant(n, tf.float32) for n in targets.norms]
         self.inception_targets = (tf.constant(targets.inception)
                                   if targets.inception is not None else None)
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed = int(seed)
         self.trackers = {n: keras.metrics.Mean(name=n) for n in METRIC_NAMES}
         # Rows of the bank that may change (None: all). Fine-tuning a new style freezes the rest.
         self.bank_row_mask: tf.Tensor | None = None
+        # G and D are built in their constructors; nothing is left for fit() to build.
+        self.built = True
 
     def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer,
                 **kwargs: Any) -> None:
@@ -112,13 +114,22 @@ class StyleFusionGAN(keras.Model):
         if self.mix_fraction <= 0:
             return onehot, tf.ones_like(onehot[:, 0])
         b = tf.shape(style_ids)[0]
-        u = keras.random.uniform([b, 3], seed=self.seed_generator)
+        u = tf.random.stateless_uniform([b, 3], seed=self._step_seed())
         other = tf.minimum(tf.cast(u[:, 0] * self.num_styles, tf.int32), self.num_styles - 1)
         alpha = u[:, 1:2]
         mixed = alpha * onehot + (1.0 - alpha) * tf.one_hot(other, self.num_styles)
         is_mix = u[:, 2] < self.mix_fraction
         weights = tf.where(is_mix[:, None], mixed, onehot)
         return weights, 1.0 - tf.cast(is_mix, tf.float32)
+
+    def _step_seed(self) -> tf.Tensor:
+        """A seed from (seed, step, replica): no mutable RNG state, so the same code is valid
+        under MirroredStrategy, MultiWorkerMirroredStrategy and TPUStrategy, and resumes
+        reproducibly."""
+        step = tf.cast(self.g_optimizer.iterations, tf.int32)
+        ctx = tf.distribute.get_replica_context()
+        replica = ctx.replica_id_in_sync_group if ctx is not None else 0
+        return tf.stack([tf.constant(self.seed, tf.int32) + tf.cast(replica, tf.int32) * 7919, step])
 
     def perceptual_terms(self, content: tf.Tensor, stylized: tf.Tensor,
                          weights: tf.Tensor) -> dict[str, tf.Tensor]:

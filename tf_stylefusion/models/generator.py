@@ -133,7 +133,7 @@ class StyleFusionGenerator(keras.Model):
         Used for arbitrary style images (a predicted row), strength (a mix with the content's own
         row) and fine-tuning; ``weights`` mix the table's K rows.
         """
-        weights = tf.convert_to_tensor(weights, tf.float32)
+        weights = tf.cast(weights, tf.float32)  # Keras autocasts inputs under mixed precision
         # Normalise here so every entry point (Python, SavedModel, TFLite) obeys the same contract.
         weights = weights / tf.maximum(tf.reduce_sum(weights, axis=-1, keepdims=True), 1e-8)
         return self._forward(tf.convert_to_tensor(content), weights, table)

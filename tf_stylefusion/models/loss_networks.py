@@ -115,13 +115,23 @@ class InceptionFeatures:
         return tf.cast(self.model(images * 2.0 - 1.0, training=False), tf.float32)
 
 
+def _context() -> tuple[str, tf.distribute.Strategy]:
+    # A network built under one dtype policy or distribution strategy must not serve another.
+    return keras.mixed_precision.global_policy().name, tf.distribute.get_strategy()
+
+
 @functools.lru_cache(maxsize=8)
+def _cached(kind: type, args: tuple, context: tuple) -> VGGFeatures | InceptionFeatures:
+    return kind(*args)
+
+
 def vgg_features(weights: str = "random", layers: tuple[str, ...] = (), seed: int = 1234) -> VGGFeatures:
-    """The shared VGG19 feature extractor for this setting (built once per process)."""
-    return VGGFeatures(weights, layers, seed)
+    """The shared VGG19 feature extractor for this setting (built once per process, dtype policy
+    and strategy)."""
+    return _cached(VGGFeatures, (weights, tuple(layers), seed), _context())
 
 
-@functools.lru_cache(maxsize=4)
 def inception_features(weights: str = "random", seed: int = 1234) -> InceptionFeatures:
-    """The shared InceptionV3 feature extractor for this setting (built once per process)."""
-    return InceptionFeatures(weights, seed)
+    """The shared InceptionV3 feature extractor for this setting (built once per process, dtype
+    policy and strategy)."""
+    return _cached(InceptionFeatures, (weights, seed), _context())
