@@ -154,8 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
-    # absl (used by TF checkpointing) logs every save at INFO; keep the console for our messages.
-    logging.getLogger("absl").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    # absl (TF checkpointing) and tf.distribute log every save and all-reduce at INFO; keep the
+    # console for our own messages.
+    for noisy in ("absl", "tensorflow"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     from .errors import StyleFusionError
 
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -19,9 +20,12 @@ STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 PRECISIONS = {"fp32": "float32", "fp16": "mixed_float16", "bf16": "mixed_bfloat16"}
 
 
+@functools.lru_cache(maxsize=None)
 def make_strategy(name: str = "default") -> tf.distribute.Strategy:
     """``default`` (one device), ``mirrored`` (all local GPUs, or all logical CPUs),
-    ``multiworker`` (workers from the TF_CONFIG environment variable), ``tpu``."""
+    ``multiworker`` (workers from the TF_CONFIG environment variable), ``tpu``.
+
+    One instance per name and process: collectives and TPU systems are initialised once."""
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":

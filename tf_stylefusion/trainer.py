@@ -30,6 +30,7 @@ from .callbacks import GENERATOR_FILE, CheckpointEvery, SampleImages, save_gener
 from .config import RunConfig
 from .distribute import is_chief, make_strategy, precision_policy, wrap_optimizer
 from .errors import ConfigError
+from .fit_loop import needs_custom_loop, strategy_fit
 from .fileutil import atomic_write_text
 from .images import BadFiles, list_images
 from .models.discriminator import PatchDiscriminator
@@ -124,6 +125,8 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
           callbacks: Sequence[keras.callbacks.Callback] = ()) -> TrainResult:
     """Train (or resume, if ``run_dir`` holds checkpoints of the same run) and save the generator."""
     start = time.time()
+    # First, before any TF op: multi-worker collectives can only be configured at startup.
+    strategy = make_strategy(config.training.strategy)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.training.seed)
@@ -141,7 +144,6 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
     style_images = data_lib.load_style_images(sources, dc.style_size, bad)
     content = data_lib.content_crops(dc.content, dc.image_size, dc.content_scale, bad, seed=dc.seed,
                                      paths=train_paths, cache=dc.cache)
-    strategy = make_strategy(config.training.strategy)
     # DataConfig.batch_size is per replica; Keras splits the global batch across replicas.
     global_batch = dc.batch_size * strategy.num_replicas_in_sync
     dataset = data_lib.training_dataset(
@@ -192,10 +194,14 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
     history: dict[str, list[float]] = {}
     if resumed_from < tc.steps:
         per_epoch = min(tc.checkpoint_every, tc.steps)
-        h = gan.fit(dataset, steps_per_epoch=per_epoch, epochs=math.ceil(tc.steps / per_epoch),
-                    initial_epoch=resumed_from // per_epoch, callbacks=cbs,
-                    validation_data=validation, verbose=verbose, shuffle=False)
-        history = {k: [float(v) for v in vals] for k, vals in h.history.items()}
+        epochs, first_epoch = math.ceil(tc.steps / per_epoch), resumed_from // per_epoch
+        if needs_custom_loop(strategy):
+            history = strategy_fit(gan, dataset, strategy, steps_per_epoch=per_epoch, epochs=epochs,
+                                   initial_epoch=first_epoch, callbacks=cbs, verbose=verbose)
+        else:
+            h = gan.fit(dataset, steps_per_epoch=per_epoch, epochs=epochs, initial_epoch=first_epoch,
+                        callbacks=cbs, validation_data=validation, verbose=verbose, shuffle=False)
+            history = {k: [float(v) for v in vals] for k, vals in h.history.items()}
     else:
         log.info("%s already trained for %d steps; nothing to do", run_dir, resumed_from)
         save_generator(gan.generator, run_dir / GENERATOR_FILE)
