@@ -7,6 +7,7 @@ kept for bugs.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
@@ -16,6 +17,8 @@ from typing import Sequence
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 EXIT_USER_ERROR = 2
+# A full disk, a read-only or quota-limited folder, no write permission.
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -164,6 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except StyleFusionError as e:
         print(f"error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as e:
+        if e.errno not in DISK_ERRNOS:
+            raise
+        # The environment, not a bug: say which file, and leave no traceback.
+        print(f"error: {e.filename or 'output'}: {e.strerror}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
