@@ -63,7 +63,7 @@ def main() -> None:
           f"{g.param_dim} CIN parameters per style)")
     for size in (512, 1024):
         f = gflops(g, size)
-        print(f"  {size}²: {f:.2f} GFLOPs ({f / (size * size) * 1e6:.0f} FLOPs/pixel)"
+        print(f"  {size}²: {f:.2f} GFLOPs ({f / (size * size) * 1e6:.1f} kFLOPs/pixel)"
               + (f"  = {f / MAGENTA_GFLOPS_1024:.2f}x Magenta" if size == 1024 else ""))
 
     run = tf.function(lambda x, w: g((x, w)), reduce_retracing=True)
