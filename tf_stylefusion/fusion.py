@@ -46,7 +46,7 @@ def parse_style_spec(spec: str, names: Sequence[str]) -> np.ndarray:
         key, _, value = item.rpartition(":") if ":" in item else (item, "", "1")
         if key in names:
             idx = names.index(key)
-        elif key.isdigit() and int(key) < len(names):
+        elif key.isascii() and key.isdigit() and int(key) < len(names):
             idx = int(key)
         else:
             raise StyleWeightsError(f"--style {spec!r}: unknown style {key!r}; choose from {', '.join(names)}")
