@@ -124,3 +124,18 @@ def test_style_targets_average_a_collection() -> None:
     sep = StyleTargets.compute(vgg, [a, b], 5)
     for l in range(5):
         np.testing.assert_allclose(both.grams[l][0], sep.grams[l].mean(0), rtol=1e-5, atol=1e-8)
+
+
+def test_inception_feature_loss_is_computed_and_weighted() -> None:
+    cfg = tiny_config(2, inception_weight=0.5)
+    gan = build_gan(cfg, style_images())
+    assert gan.inception_targets.shape == (2, 2048)
+    content = fixed_batch()[0]
+    w = tf.constant([[1.0, 0.0], [0.3, 0.7]])
+    terms = gan.perceptual_terms(content, gan.generator((content, w)), w)
+    assert np.all(terms["feature"].numpy() > 0)
+    without = {**terms, "feature": tf.zeros_like(terms["feature"])}
+    np.testing.assert_allclose((gan.weighted_perceptual(terms) - gan.weighted_perceptual(without)).numpy(),
+                               0.5 * terms["feature"].numpy(), rtol=1e-5)
+    logs = gan.train_step(fixed_batch())
+    assert float(logs["feature"]) > 0 and np.isfinite(float(logs["g_loss"]))
