@@ -28,13 +28,18 @@ def extend_generator(base: StyleFusionGenerator, new_names: Sequence[str]) -> St
     names = base.style_names + list(new_names)
     config = dataclasses.replace(base.config, num_styles=len(names), style_names=names)
     grown = StyleFusionGenerator.from_config_object(config)
-    old = {v.path: v for v in base.weights}
-    for v in grown.weights:
+    # Same architecture, same creation order: weights pair up by position (their auto-generated
+    # names differ between instances).
+    if len(base.weights) != len(grown.weights):
+        raise ConfigError("cannot copy the base model's weights (architectures differ)")
+    for old, v in zip(base.weights, grown.weights):
+        if (old is base.bank.table) != (v is grown.bank.table):
+            raise ConfigError("cannot copy the base model's weights (architectures differ)")
         if v is grown.bank.table:
             continue
-        if v.path not in old or tuple(old[v.path].shape) != tuple(v.shape):
-            raise ConfigError(f"cannot copy weight {v.path} from the base model (architectures differ)")
-        v.assign(old[v.path])
+        if tuple(old.shape) != tuple(v.shape):
+            raise ConfigError(f"cannot copy weight {old.path} from the base model (architectures differ)")
+        v.assign(old)
     table = base.bank.table.numpy()
     new_rows = np.repeat(table.mean(axis=0, keepdims=True), len(new_names), axis=0)
     grown.bank.table.assign(np.concatenate([table, new_rows], axis=0))

@@ -198,9 +198,20 @@ def content_row(encoder: Any, image: np.ndarray) -> np.ndarray:
     return encoder.predict_rows([small])[0]
 
 
+# One function per weights rank: relaxed retracing would otherwise forget the rank.
 @tf.function(reduce_retracing=True)
-def _run_table(generator: Any, image: tf.Tensor, weights: tf.Tensor, table: tf.Tensor) -> tf.Tensor:
+def _run_table_mix(generator: Any, image: tf.Tensor, weights: tf.Tensor, table: tf.Tensor) -> tf.Tensor:
     return generator.stylize_with_table(image, weights, table)
+
+
+@tf.function(reduce_retracing=True)
+def _run_table_per_pixel(generator: Any, image: tf.Tensor, weights: tf.Tensor, table: tf.Tensor) -> tf.Tensor:
+    return generator.stylize_with_table(image, weights, table)
+
+
+def _run_table(generator: Any, image: tf.Tensor, weights: tf.Tensor, table: tf.Tensor) -> tf.Tensor:
+    run = _run_table_per_pixel if weights.shape.rank == 4 else _run_table_mix
+    return run(generator, image, weights, table)
 
 
 def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray,
