@@ -74,8 +74,8 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strength", type=float, default=1.0,
                    help="0 = the content, 1 = the full style (interpolated in style space)")
     p.add_argument("--mask", action="append", default=[], metavar="MASK.png",
-                   help="region mask: one mask splits two styles (white: first, black: second), "
-                        "or one mask per style in the order named; repeat")
+                   help="region mask: one mask splits two styles (white: first, black: second) or "
+                        "limits one style to its white part; or one mask per style in the order named")
     p.add_argument("--feather", type=float, default=None, help="mask edge softness in px (default 2%% of the short side)")
     p.add_argument("--preserve-color", nargs="?", const="luminance", default=None,
                    choices=("luminance", "histogram"), help="keep the content's colours (default: luminance)")

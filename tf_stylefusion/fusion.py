@@ -132,7 +132,8 @@ class StylizeOptions:
       stylization, and in between the style fades in style space. Needs ``encoder``.
     - ``masks``: region masks (arrays or image files), see ``masks.region_weights``; ``order`` is
       which table row each mask belongs to (default: the rows with non-zero weight, ascending);
-      ``feather`` is the edge blur in pixels (default 2 % of the shorter side).
+      ``feather`` is the edge blur in pixels (default 2 % of the shorter side). One mask with one
+      style is a per-pixel strength: the style where white, the content where black.
     - ``preserve_color``: ``"luminance"`` or ``"histogram"`` (see ``color``).
     - ``style_rows``: ``[M, D]`` rows predicted from style images, appended after the bank; the
       weights then have N + M entries.
@@ -219,37 +220,45 @@ def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray,
     """Stylize one float ``[H, W, 3]`` image with a mix ``[K]`` or ``[H, W, K]`` over the bank
     plus ``options.style_rows``, applying strength, masks and colour preservation."""
     from .color import preserve_color
-    from .masks import default_feather, load_mask, region_weights
+    from .masks import default_feather, feather, load_mask, region_weights
 
     h, w = image.shape[:2]
     table = style_table(generator, options.style_rows)
     k = table.shape[0]
     weights = normalize_weights(weights, k)
+    # Strength per pixel: the scalar strength, times the mask when one mask gates one style.
+    strength: np.ndarray | float = options.strength
     if options.masks:
         if weights.ndim != 1:
             raise StyleWeightsError("--mask needs one overall mix [K], not per-pixel weights")
         order = options.order if options.order is not None else [int(i) for i in np.flatnonzero(weights)]
         sigma = default_feather(h, w) if options.feather is None else options.feather
         masks = [load_mask(m, h, w) for m in options.masks]
-        weights = region_weights(masks, weights, order, sigma)
+        if len(masks) == 1 and len(order) == 1:
+            strength = options.strength * feather(masks[0], sigma)[..., None]
+        else:
+            weights = region_weights(masks, weights, order, sigma)
     elif weights.ndim == 3 and weights.shape[:2] != (h, w):
         raise StyleWeightsError(f"per-pixel weights are {weights.shape[1]}×{weights.shape[0]}, the image is {w}×{h}")
-    s = options.strength
+    partial = bool(np.any(np.asarray(strength) < 1.0))
     x = tf.convert_to_tensor(image[None], tf.float32)
-    if s < 1.0:
+    if partial:
         if options.encoder is None:
-            raise ModelFileError("strength below 1 needs the model's style encoder (style_encoder.keras "
-                                 "in the run folder); train one with `stylefusion train ... --encoder-steps N`")
+            raise ModelFileError("strength below 1 (or one mask for one style) needs the model's style "
+                                 "encoder (style_encoder.keras in the run folder); train one with "
+                                 "`stylefusion train ... --encoder-steps N`")
         own = content_row(options.encoder, image)
         table = np.concatenate([table, own[None]], axis=0)
-        own_weight = np.full(weights.shape[:-1] + (1,), 1.0 - s, np.float32)
-        weights = np.concatenate([weights * s, own_weight], axis=-1)
+        if np.ndim(strength) == 3 and weights.ndim == 1:
+            weights = np.broadcast_to(weights, (h, w, k))
+        own_weight = np.broadcast_to(1.0 - np.asarray(strength, np.float32), weights.shape[:-1] + (1,))
+        weights = np.concatenate([weights * strength, own_weight], axis=-1).astype(np.float32)
     out = _run_table(generator, x, tf.convert_to_tensor(weights[None]), tf.convert_to_tensor(table))[0].numpy()
-    if s < 1.0 and options.anchor_content:
+    if partial and options.anchor_content:
         identity = np.zeros((1, table.shape[0]), np.float32)
         identity[0, -1] = 1.0
         recon = _run_table(generator, x, tf.convert_to_tensor(identity), tf.convert_to_tensor(table))[0].numpy()
-        out = np.clip(out + (1.0 - s) * (image - recon), 0.0, 1.0)
+        out = np.clip(out + (1.0 - np.asarray(strength, np.float32)) * (image - recon), 0.0, 1.0)
     if options.preserve_color:
         out = preserve_color(out, image, options.preserve_color)
     return out.astype(np.float32)

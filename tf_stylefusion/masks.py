@@ -8,7 +8,9 @@ blend the two styles instead of cutting), and turned into convex per-pixel weigh
   second;
 - one mask per style (in the order the styles were named): each style's weight is its mask;
   where the masks cover less than 1 in total, the rest is filled with the overall mix, so no
-  pixel is left without a style.
+  pixel is left without a style;
+- one mask and one style: the style where the mask is white, the content where it is black
+  (a per-pixel strength; ``fusion.stylize_fused`` does this one).
 """
 
 from __future__ import annotations
