@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tf_stylefusion.config import DataConfig, DiscriminatorConfig, GeneratorConfig, RunConfig, TrainConfig
-from tf_stylefusion.errors import ConfigError
+from tf_stylefusion.errors import ConfigError, ImageError
 from tf_stylefusion.model_io import load_generator
 from tf_stylefusion.personalize import (PersonalizeConfig, kmeans, load_profile, personalize,
                                         profile_style_sources, silhouette)
@@ -74,6 +74,21 @@ def test_fixed_k_and_errors(collection: Path, tmp_path: Path) -> None:
         personalize(collection, tmp_path / "p9", PersonalizeConfig(clusters=9, image_size=48))
     with pytest.raises(ConfigError, match="personalize"):
         load_profile(tmp_path / "nothing_here")
+
+
+def test_tiny_and_unreadable_collections(tmp_path: Path) -> None:
+    one = tmp_path / "one"
+    write(one / "a.png", variant("stripes", 0))
+    profile = personalize(one, tmp_path / "p1", CFG)
+    assert profile.k == 1 and profile.sub_styles[0].members == ["a.png"]
+    write(one / "b.png", variant("checker", 1))
+    assert personalize(one, tmp_path / "p2", CFG).k == 1  # too few images to compare K by silhouette
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.png").write_bytes(b"nope")
+    with pytest.raises(ImageError, match="could be read"):
+        personalize(bad, tmp_path / "p3", CFG)
+    assert not (tmp_path / "p3").exists()  # nothing half-written
 
 
 def test_kmeans_and_silhouette_on_blobs() -> None:
