@@ -9,7 +9,13 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
+from .color import COLOR_MODES
+from .color import preserve_color as keep_content_colors
+from .data import resize_short_side
 from .errors import ConfigError, ModelFileError, StyleWeightsError
+from .masks import default_feather, load_mask, region_weights
+from .masks import feather as feather_mask
+from .models.style_encoder import StyleEncoder
 
 
 def normalize_weights(weights: object, num_styles: int, name: str = "style_weights") -> np.ndarray:
@@ -145,12 +151,10 @@ class StylizeOptions:
     feather: float | None = None
     preserve_color: str | None = None
     style_rows: np.ndarray | None = None
-    encoder: Any = None
+    encoder: StyleEncoder | None = None
     anchor_content: bool = True
 
     def __post_init__(self) -> None:
-        from .color import COLOR_MODES
-
         try:
             self.strength = float(self.strength)
         except (TypeError, ValueError):
@@ -182,19 +186,15 @@ def style_table(generator: Any, style_rows: np.ndarray | None) -> np.ndarray:
     return np.concatenate([bank, rows], axis=0)
 
 
-def encode_style_images(encoder: Any, images: Sequence[np.ndarray]) -> np.ndarray:
+def encode_style_images(encoder: StyleEncoder, images: Sequence[np.ndarray]) -> np.ndarray:
     """Bank rows ``[M, D]`` for style images (float ``[H, W, 3]`` in [0, 1]), each read at the
     encoder's ``style_size``."""
-    from .data import resize_short_side
-
     return encoder.predict_rows([resize_short_side(tf.convert_to_tensor(im, tf.float32),
                                                    encoder.style_size).numpy() for im in images])
 
 
-def content_row(encoder: Any, image: np.ndarray) -> np.ndarray:
+def content_row(encoder: StyleEncoder, image: np.ndarray) -> np.ndarray:
     """The content image's own style row ``[D]`` (the encoder applied at its ``content_size``)."""
-    from .data import resize_short_side
-
     small = resize_short_side(tf.convert_to_tensor(image, tf.float32), encoder.content_size).numpy()
     return encoder.predict_rows([small])[0]
 
@@ -219,9 +219,6 @@ def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray,
                   options: StylizeOptions) -> np.ndarray:
     """Stylize one float ``[H, W, 3]`` image with a mix ``[K]`` or ``[H, W, K]`` over the bank
     plus ``options.style_rows``, applying strength, masks and colour preservation."""
-    from .color import preserve_color
-    from .masks import default_feather, feather, load_mask, region_weights
-
     h, w = image.shape[:2]
     table = style_table(generator, options.style_rows)
     k = table.shape[0]
@@ -235,7 +232,7 @@ def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray,
         sigma = default_feather(h, w) if options.feather is None else options.feather
         masks = [load_mask(m, h, w) for m in options.masks]
         if len(masks) == 1 and len(order) == 1:
-            strength = options.strength * feather(masks[0], sigma)[..., None]
+            strength = options.strength * feather_mask(masks[0], sigma)[..., None]
         else:
             weights = region_weights(masks, weights, order, sigma)
     elif weights.ndim == 3 and weights.shape[:2] != (h, w):
@@ -260,5 +257,5 @@ def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray,
         recon = _run_table(generator, x, tf.convert_to_tensor(identity), tf.convert_to_tensor(table))[0].numpy()
         out = np.clip(out + (1.0 - np.asarray(strength, np.float32)) * (image - recon), 0.0, 1.0)
     if options.preserve_color:
-        out = preserve_color(out, image, options.preserve_color)
+        out = keep_content_colors(out, image, options.preserve_color)
     return out.astype(np.float32)

@@ -135,6 +135,7 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
 
     sources = style_sources(config.data)
     tc = config.training
+    strategy = make_strategy(tc.strategy)
     base_generator = None
     num_old = 0
     if tc.base_model:
@@ -143,7 +144,9 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
 
         base = load_generator(tc.base_model)
         num_old = base.num_styles
-        base_generator = extend_generator(base, [s.name for s in sources])
+        # The grown generator's variables must belong to the run's strategy and precision.
+        with strategy.scope(), precision_policy(tc.precision):
+            base_generator = extend_generator(base, [s.name for s in sources])
         config = dataclasses.replace(config, generator=base_generator.config)
     else:
         names = [s.name for s in sources]
@@ -157,7 +160,6 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
     style_images = data_lib.load_style_images(sources, dc.style_size, bad)
     content = data_lib.content_crops(dc.content, dc.image_size, dc.content_scale, bad, seed=dc.seed,
                                      paths=train_paths, cache=dc.cache)
-    strategy = make_strategy(config.training.strategy)
     # DataConfig.batch_size is per replica; Keras splits the global batch across replicas.
     global_batch = dc.batch_size * strategy.num_replicas_in_sync
     crops = data_lib.style_crops(style_images, dc.image_size, dc.seed)
