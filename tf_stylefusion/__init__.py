@@ -13,10 +13,13 @@ from .config import (DataConfig, DiscriminatorConfig, GeneratorConfig, LossConfi
                      TrainConfig)
 from .errors import (ConfigError, ImageError, ModelFileError, StyleFusionError, StyleWeightsError,
                      WeightsUnavailableError)
-from .fusion import normalize_weights, parse_style_spec
-from .model_io import load_generator
+from .encoder_training import EncoderConfig, fit_style_encoder
+from .fusion import StylizeOptions, build_mix, encode_style_images, normalize_weights, parse_style_spec
+from .model_io import load_generator, load_style_encoder
 from .models.discriminator import PatchDiscriminator
 from .models.generator import StyleFusionGenerator
+from .models.style_encoder import StyleEncoder
+from .personalize import PersonalizeConfig, personalize
 from .stylize import stylize_files, stylize_image
 from .trainer import TrainResult, train
 from .training import StyleFusionGAN, StyleTargets
@@ -29,4 +32,7 @@ __all__ = [
     "StyleFusionGAN", "StyleFusionGenerator", "StyleTargets", "StyleWeightsError", "TrainConfig",
     "TrainResult", "WeightsUnavailableError", "load_generator", "normalize_weights",
     "parse_style_spec", "stylize_files", "stylize_image", "train",
+    # fusion controls, arbitrary styles, personal styles
+    "EncoderConfig", "PersonalizeConfig", "StyleEncoder", "StylizeOptions", "build_mix",
+    "encode_style_images", "fit_style_encoder", "load_style_encoder", "personalize",
 ]

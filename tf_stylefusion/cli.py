@@ -24,8 +24,15 @@ DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPER
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a multi-style stylizer (resumes if --out holds a run)")
     p.add_argument("--content", required=True, help="content image folder (recursive) or tfds:NAME[:SPLIT]")
-    p.add_argument("--style", action="append", required=True, metavar="PATH",
+    p.add_argument("--style", action="append", default=[], metavar="PATH",
                    help="a style image (named after its stem) or a folder of one style's images; repeat")
+    p.add_argument("--profile", default="", metavar="PROFILE_DIR",
+                   help="a `stylefusion personalize` profile: one style per sub-style")
+    p.add_argument("--resume", default="", metavar="MODEL",
+                   help="add the --style entries to this trained model (run folder or .keras) as new "
+                        "styles, training only their bank rows; its old styles stay identical")
+    p.add_argument("--encoder-steps", type=int, default=0,
+                   help="then train a style encoder for this many steps (for --style-image, --strength)")
     p.add_argument("--out", required=True, help="run folder (checkpoints, samples, generator.keras)")
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--image-size", type=int, default=256, help="training crop size (px)")
@@ -62,9 +69,19 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("stylize", help="stylize images with a trained model")
     p.add_argument("model", help="run folder or .keras file")
     p.add_argument("inputs", nargs="+", help="image files")
-    p.add_argument("--style", required=True, help="NAME[:W][,NAME[:W]...], e.g. wave:0.7,udnie:0.3")
+    p.add_argument("--style", default=None, help="NAME[:W][,NAME[:W]...], e.g. wave:0.7,udnie:0.3")
     p.add_argument("--out", required=True, help="output folder (one PNG per input, named after it)")
     p.add_argument("--max-size", type=int, default=None, help="downscale inputs whose longer side exceeds this")
+    p.add_argument("--style-image", action="append", default=[], metavar="PATH[:W]",
+                   help="any style image (needs the model's style encoder); mixes with --style; repeat")
+    p.add_argument("--strength", type=float, default=1.0,
+                   help="0 = the content, 1 = the full style (interpolated in style space)")
+    p.add_argument("--mask", action="append", default=[], metavar="MASK.png",
+                   help="region mask: one mask splits two styles (white: first, black: second) or "
+                        "limits one style to its white part; or one mask per style in the order named")
+    p.add_argument("--feather", type=float, default=None, help="mask edge softness in px (default 2%% of the short side)")
+    p.add_argument("--preserve-color", nargs="?", const="luminance", default=None,
+                   choices=("luminance", "histogram"), help="keep the content's colours (default: luminance)")
     p.set_defaults(func=cmd_stylize)
 
 
@@ -81,11 +98,24 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_demo)
 
 
+def _add_personalize(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("personalize", help="find the sub-styles of your own image collection (a profile)")
+    p.add_argument("--collection", required=True, help="folder of your images (searched recursively)")
+    p.add_argument("--out", required=True, help="profile folder (profile.json, profile.npz, contact_sheet.png)")
+    p.add_argument("--clusters", default="auto", help="number of sub-styles, or auto (best silhouette)")
+    p.add_argument("--max-clusters", type=int, default=8, help="largest K tried by --clusters auto")
+    p.add_argument("--image-size", type=int, default=256, help="shorter side at which images are analysed")
+    p.add_argument("--loss-network", default="random",
+                   help="VGG19 weights: random (offline, default), imagenet (download) or a weights FILE")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_personalize)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stylefusion", description="GAN style transfer and style fusion")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_stylize, _add_styles, _add_demo):
+    for add in (_add_train, _add_stylize, _add_styles, _add_demo, _add_personalize):
         add(sub)
     return parser
 
@@ -96,6 +126,7 @@ def _progress_verbosity() -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .config import DataConfig, DiscriminatorConfig, GeneratorConfig, LossConfig, RunConfig, TrainConfig
+    from .errors import ConfigError
     from .trainer import train
 
     config = RunConfig(
@@ -105,31 +136,48 @@ def cmd_train(args: argparse.Namespace) -> int:
                           tv_weight=args.tv_weight, adversarial_weight=args.adversarial_weight,
                           inception_weight=args.inception_weight, adversarial=args.adversarial,
                           loss_network=args.loss_network, inception_network=args.inception_network),
-        data=DataConfig(content=args.content, styles=args.style, image_size=args.image_size,
+        data=DataConfig(content=args.content, styles=args.style, profile=args.profile,
+                        image_size=args.image_size,
                         batch_size=args.batch_size, style_size=args.style_size or 2 * args.image_size,
                         validation_fraction=args.validation_fraction, seed=args.seed),
         training=TrainConfig(steps=args.steps, g_learning_rate=args.lr, d_learning_rate=args.d_lr,
                              mix_fraction=args.mix_fraction, checkpoint_every=args.checkpoint_every,
                              sample_every=args.sample_every, seed=args.seed,
-                             strategy=args.strategy, precision=args.precision),
+                             strategy=args.strategy, precision=args.precision,
+                             encoder_steps=args.encoder_steps, base_model=args.resume),
     )
+    if not args.style and not args.profile:
+        raise ConfigError("give at least one --style PATH or a --profile PROFILE_DIR")
     result = train(config, args.out, verbose=_progress_verbosity())
     print(f"trained {result.steps} steps in {result.seconds:.0f} s "
           f"(resumed from step {result.resumed_from}); model: {result.run_dir / 'generator.keras'}")
+    if result.encoder_reconstruction_psnr is not None:
+        print(f"style encoder: {result.run_dir / 'style_encoder.keras'} (content from its own row: "
+              f"{result.encoder_reconstruction_psnr:.1f} dB PSNR)")
     if result.bad_files:
         print(f"skipped {len(result.bad_files)} unreadable file(s); see {result.run_dir / 'bad_files.txt'}")
     return 0
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    from .fusion import parse_style_spec
-    from .model_io import load_generator
+    from .fusion import StylizeOptions, build_mix, encode_style_images, parse_weighted_path
+    from .images import load_image
+    from .model_io import load_generator, load_style_encoder
     from .stylize import stylize_files
 
     generator = load_generator(args.model)
-    weights = parse_style_spec(args.style, generator.style_names)
-    report = stylize_files(generator, args.inputs, args.out, weights, max_size=args.max_size,
-                           progress=True)
+    image_specs = [parse_weighted_path(s) for s in args.style_image]
+    mix = build_mix(args.style, generator.style_names, [w for _, w in image_specs])
+    # Masks are read once here, so a bad mask is one error rather than a failure per input.
+    options = StylizeOptions(strength=args.strength, masks=[load_image(m) for m in args.mask],
+                             order=mix.order, feather=args.feather, preserve_color=args.preserve_color)
+    if image_specs or options.strength < 1.0:
+        options.encoder = load_style_encoder(args.model, generator, required=True)
+    if image_specs:
+        options.style_rows = encode_style_images(
+            options.encoder, [load_image(p, max_side=4 * options.encoder.style_size) for p, _ in image_specs])
+    report = stylize_files(generator, args.inputs, args.out, mix.weights, max_size=args.max_size,
+                           progress=True, options=options)
     print(f"wrote {len(report.written)} image(s) to {args.out}")
     if len(report.bad):
         print(report.bad.summary(), file=sys.stderr)
@@ -150,6 +198,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     result = run_demo(args.out, steps=args.steps, verbose=_progress_verbosity())
     print(f"demo done in {result.seconds:.0f} s: contact sheet {result.contact_sheet}")
+    return 0
+
+
+def cmd_personalize(args: argparse.Namespace) -> int:
+    from .personalize import PersonalizeConfig, personalize
+
+    config = PersonalizeConfig(clusters=args.clusters, max_clusters=args.max_clusters,
+                               image_size=args.image_size, loss_network=args.loss_network, seed=args.seed)
+    profile = personalize(args.collection, args.out, config)
+    scores = ", ".join(f"K={k}: {v:.3f}" for k, v in profile.silhouette.items()) or "n/a"
+    print(f"{profile.k} sub-style(s) (silhouette {scores}):")
+    for s in profile.sub_styles:
+        print(f"  {s.name}: {len(s.members)} image(s), e.g. {s.exemplar}")
+    print(f"profile written to {args.out}")
+    if profile.skipped:
+        print(f"skipped {len(profile.skipped)} unreadable file(s): "
+              + ", ".join(f"{s['path']} ({s['problem']})" for s in profile.skipped), file=sys.stderr)
     return 0
 
 

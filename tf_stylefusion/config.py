@@ -99,10 +99,13 @@ class DataConfig:
 
     ``content`` is a folder (searched recursively) or ``tfds:NAME[:SPLIT]``. Each entry of
     ``styles`` is a folder (one style, named after the folder) or an image (named after its stem).
+    ``profile`` is a folder written by ``stylefusion personalize``: one style per sub-style, each
+    learned from all its member images (added after ``styles``).
     """
 
     content: str = ""
     styles: list[str] = field(default_factory=list)
+    profile: str = ""
     image_size: int = 128
     batch_size: int = 4
     content_scale: float = 1.25
@@ -141,8 +144,15 @@ class TrainConfig:
     seed: int = 0
     strategy: str = "default"
     precision: str = "fp32"
+    # After the GAN: steps of the StyleEncoder stage (0: no encoder; see encoder_training.py).
+    encoder_steps: int = 0
+    # A trained model (run folder or .keras) to extend with this run's styles as new bank rows;
+    # only the new rows are trained, so the old styles' outputs stay identical.
+    base_model: str = ""
 
     def __post_init__(self) -> None:
+        if self.encoder_steps < 0:
+            raise ConfigError(f"encoder_steps must be >= 0, got {self.encoder_steps}")
         if self.strategy not in ("default", "mirrored", "multiworker", "tpu"):
             raise ConfigError(f"strategy must be default, mirrored, multiworker or tpu, got {self.strategy!r}")
         if self.precision not in ("fp32", "fp16", "bf16"):

@@ -7,8 +7,10 @@ from pathlib import Path
 import keras
 
 from .callbacks import GENERATOR_FILE
+from .encoder_training import ENCODER_FILE
 from .errors import ModelFileError
 from .models.generator import StyleFusionGenerator
+from .models.style_encoder import StyleEncoder
 
 
 def resolve_model_path(model: str | Path) -> Path:
@@ -36,4 +38,32 @@ def load_generator(model: str | Path) -> StyleFusionGenerator:
         raise ModelFileError(f"{path}: cannot load the model ({type(e).__name__}: {e})") from e
     if not isinstance(loaded, StyleFusionGenerator):
         raise ModelFileError(f"{path}: holds a {type(loaded).__name__}, not a StyleFusionGenerator")
+    return loaded
+
+
+def style_encoder_path(model: str | Path) -> Path:
+    """Where a model's StyleEncoder lives: ``style_encoder.keras`` beside its generator."""
+    return resolve_model_path(model).parent / ENCODER_FILE
+
+
+def load_style_encoder(model: str | Path, generator: StyleFusionGenerator | None = None,
+                       required: bool = False) -> StyleEncoder | None:
+    """The StyleEncoder saved with ``model`` (None if it has none, unless ``required``). With
+    ``generator``, checks that the encoder predicts rows of that generator's size."""
+    path = style_encoder_path(model)
+    if not path.is_file():
+        if required:
+            raise ModelFileError(
+                f"{model}: has no style encoder ({path.name}); --style-image and --strength need one. "
+                "Train it with `stylefusion train ... --encoder-steps 300` (it is saved in the run folder)")
+        return None
+    try:
+        loaded = keras.saving.load_model(path, compile=False)
+    except Exception as e:
+        raise ModelFileError(f"{path}: cannot load the style encoder ({type(e).__name__}: {e})") from e
+    if not isinstance(loaded, StyleEncoder):
+        raise ModelFileError(f"{path}: holds a {type(loaded).__name__}, not a StyleEncoder")
+    if generator is not None and loaded.param_dim != generator.param_dim:
+        raise ModelFileError(f"{path}: predicts rows of {loaded.param_dim} values but the generator's "
+                             f"bank rows have {generator.param_dim}; it belongs to another model")
     return loaded

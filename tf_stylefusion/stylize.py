@@ -12,22 +12,28 @@ import numpy as np
 import tensorflow as tf
 
 from .errors import ImageError
-from .fusion import normalize_weights
+from .fusion import StylizeOptions, normalize_weights, stylize_fused
 from .images import BadFiles, load_image, save_image, validate_image_array
 from .models.generator import MIN_SIZE, StyleFusionGenerator
 
 log = logging.getLogger(__name__)
 
 
-def stylize_image(generator: StyleFusionGenerator, image: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def stylize_image(generator: StyleFusionGenerator, image: np.ndarray, weights: np.ndarray,
+                  options: StylizeOptions | None = None) -> np.ndarray:
     """Stylize one ``[H, W, 3]`` image (float in [0, 1] or uint8) with weights ``[N]`` (one mix)
-    or ``[H, W, N]`` (a mix per pixel). Returns float32 ``[H, W, 3]`` in [0, 1]."""
+    or ``[H, W, N]`` (a mix per pixel). Returns float32 ``[H, W, 3]`` in [0, 1].
+
+    ``options`` adds the fusion controls (strength, region masks, colour preservation, rows
+    predicted from style images: then weights have N + M entries); see ``StylizeOptions``."""
     img = validate_image_array(image, "image")
     if img.ndim != 3:
         raise ImageError("image", f"expected one [H, W, 3] image, got shape {list(img.shape)}")
     h, w = img.shape[:2]
     if min(h, w) < MIN_SIZE:
         raise ImageError("image", f"is {w}×{h} pixels; the generator needs at least {MIN_SIZE}×{MIN_SIZE}")
+    if options is not None and not options.is_plain:
+        return stylize_fused(generator, img, weights, options)
     weights = normalize_weights(weights, generator.num_styles)
     if weights.ndim == 3 and weights.shape[:2] != (h, w):
         raise ImageError("style weights", f"per-pixel weights are {weights.shape[1]}×{weights.shape[0]}, "
@@ -61,7 +67,8 @@ def output_names(inputs: Sequence[Path], suffix: str = ".png") -> list[str]:
 
 
 def stylize_files(generator: StyleFusionGenerator, inputs: Sequence[str | Path], out_dir: str | Path,
-                  weights: np.ndarray, *, max_size: int | None = None, progress: bool = True) -> StylizeReport:
+                  weights: np.ndarray, *, max_size: int | None = None, progress: bool = True,
+                  options: StylizeOptions | None = None) -> StylizeReport:
     """Stylize each input file into ``out_dir/<stem>.png``. Bad inputs are skipped and reported;
     every good one is written (atomically)."""
     out_dir = Path(out_dir)
@@ -71,7 +78,7 @@ def stylize_files(generator: StyleFusionGenerator, inputs: Sequence[str | Path],
     for i, (path, name) in enumerate(zip(paths, output_names(paths))):
         try:
             img = load_image(path, max_side=max_size, min_side=MIN_SIZE)
-            out = stylize_image(generator, img, weights)
+            out = stylize_image(generator, img, weights, options)
             save_image(out_dir / name, out)
             report.written.append(out_dir / name)
         except ImageError as e:

@@ -5,6 +5,7 @@ Run folder layout::
     config.json        the RunConfig (style names filled in)
     splits.json        the content files used for training and validation
     generator.keras    the latest generator (updated at every checkpoint)
+    style_encoder.keras  the StyleEncoder (only with ``encoder_steps`` > 0, or copied from a base model)
     checkpoints/       G, D and both optimizers, for resume
     samples/           sample grids (PNG); tensorboard/ scalars and images
     bad_files.txt      every input that was skipped, and why (only if any)
@@ -27,11 +28,12 @@ import tensorflow as tf
 
 from . import data as data_lib
 from .callbacks import GENERATOR_FILE, CheckpointEvery, SampleImages, save_generator
-from .config import RunConfig
+from .config import DataConfig, RunConfig
 from .distribute import is_chief, make_strategy, precision_policy, wrap_optimizer
+from .encoder_training import ENCODER_FILE, EncoderConfig, fit_style_encoder, save_style_encoder
 from .errors import ConfigError
+from .fileutil import atomic_write_bytes, atomic_write_text
 from .fit_loop import needs_custom_loop, strategy_fit
-from .fileutil import atomic_write_text
 from .images import BadFiles, list_images
 from .models.discriminator import PatchDiscriminator
 from .models.generator import StyleFusionGenerator
@@ -54,6 +56,8 @@ class TrainResult:
     resumed_from: int
     seconds: float
     bad_files: list[tuple[str, str]]
+    # PSNR (dB) of the content reproduced from its own encoded row (strength 0 without anchoring).
+    encoder_reconstruction_psnr: float | None = None
 
 
 class StopAtStep(keras.callbacks.Callback):
@@ -132,10 +136,24 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
     keras.utils.set_random_seed(config.training.seed)
     bad = BadFiles()
 
-    sources = data_lib.resolve_styles(config.data.styles)
-    names = [s.name for s in sources]
-    config = dataclasses.replace(config, generator=dataclasses.replace(
-        config.generator, num_styles=len(names), style_names=names))
+    sources = style_sources(config.data)
+    tc = config.training
+    base_generator = None
+    num_old = 0
+    if tc.base_model:
+        from .finetune import extend_generator
+        from .model_io import load_generator
+
+        base = load_generator(tc.base_model)
+        num_old = base.num_styles
+        # The grown generator's variables must belong to the run's strategy and precision.
+        with strategy.scope(), precision_policy(tc.precision):
+            base_generator = extend_generator(base, [s.name for s in sources])
+        config = dataclasses.replace(config, generator=base_generator.config)
+    else:
+        names = [s.name for s in sources]
+        config = dataclasses.replace(config, generator=dataclasses.replace(
+            config.generator, num_styles=len(names), style_names=names))
     _check_resume_compatible(run_dir, config)
     config.to_json(run_dir / "config.json")
 
@@ -146,10 +164,16 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
                                      paths=train_paths, cache=dc.cache)
     # DataConfig.batch_size is per replica; Keras splits the global batch across replicas.
     global_batch = dc.batch_size * strategy.num_replicas_in_sync
-    dataset = data_lib.training_dataset(
-        content, data_lib.style_crops(style_images, dc.image_size, dc.seed), global_batch)
+    crops = data_lib.style_crops(style_images, dc.image_size, dc.seed)
+    if num_old:  # the new styles' rows follow the base model's
+        crops = crops.map(lambda im, sid: (im, sid + num_old))
+    dataset = data_lib.training_dataset(content, crops, global_batch)
 
-    gan = build_gan(config, style_images, strategy=strategy)
+    gan = build_gan(config, style_images, generator=base_generator, strategy=strategy)
+    if num_old:
+        from .finetune import restrict_to_new_rows
+
+        restrict_to_new_rows(gan, num_old)
     step = gan.g_optimizer.iterations
     ckpt = tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
                                g_optimizer=gan.g_optimizer, d_optimizer=gan.d_optimizer)
@@ -163,7 +187,6 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
         resumed_from = int(step.numpy())
         log.info("resuming %s from step %d", run_dir, resumed_from)
 
-    tc = config.training
     sample_source = val_paths or train_paths
     if sample_source:
         imgs = [im for im in (data_lib.load_or_report(p, bad, dc.image_size * 4)
@@ -206,8 +229,57 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
         log.info("%s already trained for %d steps; nothing to do", run_dir, resumed_from)
         save_generator(gan.generator, run_dir / GENERATOR_FILE)
 
+    encoder_psnr = None
+    if chief:
+        encoder_psnr = _encoder_stage(config, run_dir, gan.generator, style_images, content,
+                                      retrain=bool(history), num_old=num_old, verbose=verbose)
+
     if len(bad):
         atomic_write_text(run_dir / "bad_files.txt", bad.summary() + "\n")
         log.warning("%s", bad.summary())
     return TrainResult(run_dir, gan.generator, history, int(step.numpy()), resumed_from,
-                       time.time() - start, bad.items)
+                       time.time() - start, bad.items, encoder_psnr)
+
+
+def style_sources(dc: DataConfig) -> list[data_lib.StyleSource]:
+    """The run's styles: ``--style`` paths, then the sub-styles of ``--profile`` (if any)."""
+    sources = data_lib.resolve_styles(dc.styles) if dc.styles or not dc.profile else []
+    if dc.profile:
+        from .personalize import profile_style_sources
+
+        sources += profile_style_sources(dc.profile)
+        names = [s.name for s in sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"--style and --profile give the same style name(s) {dupes}; rename one")
+    return sources
+
+
+ENCODER_CONTENT_CROPS = 32
+
+
+def _encoder_stage(config: RunConfig, run_dir: Path, generator: StyleFusionGenerator,
+                   style_images: Sequence[Sequence[np.ndarray]], content: tf.data.Dataset,
+                   retrain: bool, num_old: int, verbose: int | str) -> float | None:
+    """Train (or keep, or copy from the base model) ``style_encoder.keras``."""
+    tc, dc = config.training, config.data
+    target = run_dir / ENCODER_FILE
+    if tc.encoder_steps <= 0:
+        if tc.base_model and not target.exists():
+            from .model_io import style_encoder_path
+
+            # The base's encoder still fits: the convolutions it predicts rows for are unchanged.
+            src = style_encoder_path(tc.base_model)
+            if src.is_file():
+                atomic_write_bytes(target, src.read_bytes())
+        return None
+    if target.exists() and not retrain:
+        return None
+    crops = np.stack([c.numpy() for c in content.take(ENCODER_CONTENT_CROPS)])
+    result = fit_style_encoder(
+        generator, style_images, crops, config.losses, dc.style_size,
+        int(round(dc.image_size * dc.content_scale)),
+        EncoderConfig(steps=tc.encoder_steps, batch_size=dc.batch_size, seed=tc.seed),
+        row_ids=list(range(num_old, generator.num_styles)), verbose=verbose not in (0, "0"))
+    save_style_encoder(result.encoder, target)
+    return result.reconstruction_psnr
