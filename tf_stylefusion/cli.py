@@ -45,6 +45,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--sample-every", type=int, default=0, help="sample grid interval (default: checkpoint interval)")
     p.add_argument("--validation-fraction", type=float, default=0.0)
+    p.add_argument("--test-fraction", type=float, default=0.0,
+                   help="share of content files held out for `stylefusion evaluate` (splits.json)")
     p.add_argument("--filters", type=int, nargs=3, default=(16, 32, 64), metavar=("F1", "F2", "F3"))
     p.add_argument("--res-blocks", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
@@ -62,6 +64,9 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style", required=True, help="NAME[:W][,NAME[:W]...], e.g. wave:0.7,udnie:0.3")
     p.add_argument("--out", required=True, help="output folder (one PNG per input, named after it)")
     p.add_argument("--max-size", type=int, default=None, help="downscale inputs whose longer side exceeds this")
+    p.add_argument("--tile-size", type=int, default=None,
+                   help="stylize in seam-free tiles when a side exceeds this (px, multiple of 4; "
+                        "0: never; default: tiles of 1024 above 2048² pixels)")
     p.set_defaults(func=cmd_stylize)
 
 
@@ -104,7 +109,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                           loss_network=args.loss_network, inception_network=args.inception_network),
         data=DataConfig(content=args.content, styles=args.style, image_size=args.image_size,
                         batch_size=args.batch_size, style_size=args.style_size or 2 * args.image_size,
-                        validation_fraction=args.validation_fraction, seed=args.seed),
+                        validation_fraction=args.validation_fraction,
+                        test_fraction=args.test_fraction, seed=args.seed),
         training=TrainConfig(steps=args.steps, g_learning_rate=args.lr, d_learning_rate=args.d_lr,
                              mix_fraction=args.mix_fraction, checkpoint_every=args.checkpoint_every,
                              sample_every=args.sample_every, seed=args.seed,
@@ -126,7 +132,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     generator = load_generator(args.model)
     weights = parse_style_spec(args.style, generator.style_names)
     report = stylize_files(generator, args.inputs, args.out, weights, max_size=args.max_size,
-                           progress=True)
+                           progress=True, tile_size=args.tile_size)
     print(f"wrote {len(report.written)} image(s) to {args.out}")
     if len(report.bad):
         print(report.bad.summary(), file=sys.stderr)

@@ -1,0 +1,192 @@
+"""Stylize images of any size in overlapping tiles, without seams.
+
+Two things make tiles seam-free:
+
+1. **Shared normalisation statistics.** Every normalisation layer of the generator is an instance
+   norm, whose mean and variance are taken over the whole image. A tile alone would normalise by
+   its own statistics and come out in a visibly different tone. Pass 1 runs the generator once on
+   the whole image, downscaled so its longer side is at most ``stats_size``, and records every
+   layer's mean and variance (exact when the image is no larger than that); pass 2 stylizes each
+   tile with those statistics (``StyleFusionGenerator.norm_statistics``).
+2. **Overlap with feathered blending.** Pixels near a tile's inner edge see reflected padding
+   instead of their real neighbours; adjacent tiles overlap by ``overlap`` pixels and are
+   cross-faded with linear ramps across the overlap, so those pixels get little weight.
+
+Tile origins are multiples of the generator's stride, so every tile's downsampled feature grid is
+aligned with the whole image's. Peak memory is bounded by the tile size, not the image size:
+the image, the output and one weight plane are held in full (~28 bytes a pixel).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from .errors import ConfigError
+from .layers import ConditionalInstanceNorm
+from .models.generator import MIN_SIZE, STRIDE, StyleFusionGenerator
+
+DEFAULT_TILE_SIZE = 1024
+DEFAULT_OVERLAP = 96
+DEFAULT_STATS_SIZE = 1024
+# Images with more pixels than this are tiled when the caller leaves the tile size automatic:
+# untiled 2048² already needs about 2 GB of activations on CPU.
+AUTO_TILE_PIXELS = 2048 * 2048
+
+Stats = list[tuple[tf.Tensor, tf.Tensor]]
+
+
+@dataclass
+class TileConfig:
+    """How an image is cut: ``tile_size`` and ``overlap`` in pixels (multiples of 4; overlap
+    below half the tile), and the longer side of the image statistics are measured on."""
+
+    tile_size: int = DEFAULT_TILE_SIZE
+    overlap: int = DEFAULT_OVERLAP
+    stats_size: int = DEFAULT_STATS_SIZE
+
+    @classmethod
+    def for_tile_size(cls, tile_size: int | None) -> "TileConfig":
+        """Defaults for ``tile_size`` (None: the default size); the overlap shrinks with small tiles."""
+        if tile_size is None or tile_size <= 0:
+            return cls()
+        return cls(tile_size=tile_size, overlap=min(DEFAULT_OVERLAP, tile_size // 2 // STRIDE * STRIDE))
+
+    def __post_init__(self) -> None:
+        if self.tile_size < 2 * MIN_SIZE or self.tile_size % STRIDE:
+            raise ConfigError(f"tile size must be a multiple of {STRIDE} and at least {2 * MIN_SIZE}, "
+                              f"got {self.tile_size}")
+        if self.overlap < 0 or self.overlap % STRIDE or 2 * self.overlap > self.tile_size:
+            raise ConfigError(f"tile overlap must be a multiple of {STRIDE} in [0, tile size / 2], "
+                              f"got {self.overlap} for tile size {self.tile_size}")
+        if self.stats_size < MIN_SIZE:
+            raise ConfigError(f"stats size must be at least {MIN_SIZE}, got {self.stats_size}")
+
+
+def needs_tiling(height: int, width: int, tile_size: int | None) -> bool:
+    """``tile_size`` None: automatic (above AUTO_TILE_PIXELS); 0: never; N: when a side exceeds N."""
+    if tile_size is None:
+        return height * width > AUTO_TILE_PIXELS
+    return tile_size > 0 and max(height, width) > tile_size
+
+
+def axis_spans(n: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+    """``[start, end)`` spans covering ``0..n``: starts are multiples of STRIDE, neighbours overlap
+    by at least ``overlap``; the last span ends at ``n`` (it may be up to STRIDE-1 longer)."""
+    if n <= tile:
+        return [(0, n)]
+    step = tile - overlap
+    starts = list(range(0, n - tile, step))
+    last = (n - tile) // STRIDE * STRIDE
+    if last > starts[-1]:
+        starts.append(last)
+    spans = [(s, s + tile) for s in starts]
+    spans[-1] = (spans[-1][0], n)
+    return spans
+
+
+def receptive_radius(generator: StyleFusionGenerator) -> int:
+    """How far (in input pixels) a tile edge's padding reaches into the output.
+
+    3×3 convolutions: enc1 (1) + enc2 (1) + enc3 at stride 2 (2) + two per residual block at
+    stride 4 (8 a block) + dec1 at stride 2 (2) + dec2 (1) + to_rgb (1). Nearest upsampling adds
+    nothing because tile origins are aligned to the stride.
+    """
+    return 8 + 8 * generator.config.num_res_blocks
+
+
+def _ramp(length: int, overlap: int, context: int, fade_in: bool, fade_out: bool) -> np.ndarray:
+    """1-D blend weights at inner edges: 0 over the first ``context`` pixels (they see the tile's
+    padding), then a linear ramp up to 1 over the rest of the overlap. Two neighbours' weights over
+    their shared ``overlap`` pixels sum to exactly 1."""
+    r = np.ones(length, np.float32)
+    if overlap:
+        fade = overlap - 2 * context
+        ramp = np.clip((np.arange(overlap, dtype=np.float32) + 1.0 - context) / (fade + 1.0), 0.0, 1.0)
+        if fade_in:
+            r[:overlap] = np.minimum(r[:overlap], ramp)
+        if fade_out:
+            r[-overlap:] = np.minimum(r[-overlap:], ramp[::-1])
+    return r
+
+
+def feather(span_y: tuple[int, int], span_x: tuple[int, int], height: int, width: int,
+            overlap: int, context: int = 0) -> np.ndarray:
+    """``[h, w, 1]`` blend weights of one tile; image borders are not faded."""
+    (y0, y1), (x0, x1) = span_y, span_x
+    ry = _ramp(y1 - y0, overlap, context, y0 > 0, y1 < height)
+    rx = _ramp(x1 - x0, overlap, context, x0 > 0, x1 < width)
+    return (ry[:, None] * rx[None, :])[..., None]
+
+
+def _downscale(image: np.ndarray, weights: np.ndarray, max_side: int) -> tuple[tf.Tensor, tf.Tensor]:
+    h, w = image.shape[:2]
+    x = tf.convert_to_tensor(image[None])
+    wt = tf.convert_to_tensor(weights[None])
+    scale = max_side / max(h, w)
+    if scale < 1.0:
+        size = (max(MIN_SIZE, round(h * scale)), max(MIN_SIZE, round(w * scale)))
+        x = tf.image.resize(x, size, method="area")
+        if weights.ndim == 3:
+            wt = tf.image.resize(wt, size, method="bilinear")
+    return x, wt
+
+
+def measure_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights: np.ndarray,
+                       stats_size: int = DEFAULT_STATS_SIZE) -> Stats:
+    """Pass 1: every normalisation layer's ``(mean, var)`` on the whole image, downscaled so its
+    longer side is at most ``stats_size``. ``weights``: normalised ``[N]`` or ``[H, W, N]``."""
+    x, wt = _downscale(image, weights, stats_size)
+    stats: Stats = [None] * generator.num_norm_layers  # type: ignore[list-item]
+
+    def record(i: int, features: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        stats[i] = ConditionalInstanceNorm.moments(features)
+        return stats[i]
+
+    with generator.norm_statistics(record):
+        generator((x, wt), training=False)
+    return stats
+
+
+@tf.function(reduce_retracing=True)
+def _tile_graph(generator: StyleFusionGenerator, tile: tf.Tensor, weights: tf.Tensor,
+                means: list[tf.Tensor], variances: list[tf.Tensor]) -> tf.Tensor:
+    with generator.norm_statistics(lambda i, x: (means[i], variances[i])):
+        return generator((tile, weights), training=False)
+
+
+def stylize_with_statistics(generator: StyleFusionGenerator, tile: np.ndarray, weights: np.ndarray,
+                            stats: Stats) -> np.ndarray:
+    """Stylize one ``[h, w, 3]`` tile with given normalisation statistics (``weights`` ``[N]`` or
+    the tile's ``[h, w, N]``)."""
+    out = _tile_graph(generator, tf.convert_to_tensor(tile[None]), tf.convert_to_tensor(weights[None]),
+                      [m for m, _ in stats], [v for _, v in stats])
+    return out[0].numpy()
+
+
+def stylize_tiled(generator: StyleFusionGenerator, image: np.ndarray, weights: np.ndarray,
+                  config: TileConfig | None = None) -> np.ndarray:
+    """Stylize a float32 ``[H, W, 3]`` image in overlapping tiles with whole-image statistics.
+
+    ``weights`` are normalised, ``[N]`` or ``[H, W, N]``. Returns float32 ``[H, W, 3]``.
+    """
+    config = config or TileConfig()
+    h, w = image.shape[:2]
+    stats = measure_statistics(generator, image, weights, config.stats_size)
+    # Pixels closer than the receptive radius to an inner tile edge are discarded when the overlap
+    # allows it: every pixel kept is then computed exactly as in the untiled image.
+    context = min(receptive_radius(generator), config.overlap // 2)
+    out = np.zeros((h, w, 3), np.float32)
+    total = np.zeros((h, w, 1), np.float32)
+    for sy in axis_spans(h, config.tile_size, config.overlap):
+        for sx in axis_spans(w, config.tile_size, config.overlap):
+            (y0, y1), (x0, x1) = sy, sx
+            tile_weights = weights if weights.ndim == 1 else weights[y0:y1, x0:x1]
+            styled = stylize_with_statistics(generator, image[y0:y1, x0:x1], tile_weights, stats)
+            blend = feather(sy, sx, h, w, config.overlap, context)
+            out[y0:y1, x0:x1] += styled * blend
+            total[y0:y1, x0:x1] += blend
+    out /= total
+    return out
