@@ -81,6 +81,7 @@ def stylize_files(generator: StyleFusionGenerator, inputs: Sequence[str | Path],
         try:
             img = load_image(path, max_side=max_size, min_side=MIN_SIZE)
             out = stylize_image(generator, img, weights, tile_size=tile_size)
+            del img  # a 16 MP input is 200 MB: free it before encoding the output
             save_image(out_dir / name, out)
             report.written.append(out_dir / name)
         except ImageError as e:

@@ -121,17 +121,26 @@ def feather(span_y: tuple[int, int], span_x: tuple[int, int], height: int, width
     return (ry[:, None] * rx[None, :])[..., None]
 
 
+def _box_reduce(array: np.ndarray, k: int, band: int = 32) -> np.ndarray:
+    """Mean over k×k blocks, computed in bands of output rows to keep temporaries small."""
+    hk, wk, c = array.shape[0] // k, array.shape[1] // k, array.shape[2]
+    out = np.empty((hk, wk, c), np.float32)
+    for y in range(0, hk, band):
+        rows = array[y * k: min(hk, y + band) * k, : wk * k]
+        out[y: y + band] = rows.reshape(-1, k, wk, k, c).mean(axis=(1, 3), dtype=np.float32)
+    return out
+
+
 def _downscale(image: np.ndarray, weights: np.ndarray, max_side: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """Box-filter by the smallest integer factor that brings the longer side to ``max_side`` or
+    less: a reshaped mean, so no full-size temporary is made."""
     h, w = image.shape[:2]
-    x = tf.convert_to_tensor(image[None])
-    wt = tf.convert_to_tensor(weights[None])
-    scale = max_side / max(h, w)
-    if scale < 1.0:
-        size = (max(MIN_SIZE, round(h * scale)), max(MIN_SIZE, round(w * scale)))
-        x = tf.image.resize(x, size, method="area")
+    k = -(-max(h, w) // max_side)
+    if k > 1 and min(h, w) // k >= MIN_SIZE:
+        image = _box_reduce(image, k)
         if weights.ndim == 3:
-            wt = tf.image.resize(wt, size, method="bilinear")
-    return x, wt
+            weights = _box_reduce(weights, k)
+    return tf.convert_to_tensor(image[None]), tf.convert_to_tensor(weights[None])
 
 
 def measure_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights: np.ndarray,
