@@ -17,7 +17,9 @@ from .fusion import normalize_weights, parse_style_spec
 from .model_io import load_generator
 from .models.discriminator import PatchDiscriminator
 from .models.generator import StyleFusionGenerator
+from .evaluate import EvalConfig, EvalReport, evaluate
 from .stylize import stylize_files, stylize_image
+from .tiling import TileConfig, stylize_tiled
 from .trainer import TrainResult, train
 from .training import StyleFusionGAN, StyleTargets
 
@@ -29,4 +31,5 @@ __all__ = [
     "StyleFusionGAN", "StyleFusionGenerator", "StyleTargets", "StyleWeightsError", "TrainConfig",
     "TrainResult", "WeightsUnavailableError", "load_generator", "normalize_weights",
     "parse_style_spec", "stylize_files", "stylize_image", "train",
+    "EvalConfig", "EvalReport", "evaluate", "TileConfig", "stylize_tiled",
 ]

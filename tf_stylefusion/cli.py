@@ -83,11 +83,27 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_demo)
 
 
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="style/content distances, SSIM, colour, FID/KID: JSON + HTML report")
+    p.add_argument("model", nargs="?", help="run folder or .keras file (leave out with --outputs)")
+    p.add_argument("--outputs", help="evaluate existing outputs laid out as OUTPUTS/<style>/<content stem>.png")
+    p.add_argument("--content", nargs="+", metavar="PATH",
+                   help="content images or folders (default: the run folder's test split)")
+    p.add_argument("--style", action="append", metavar="PATH",
+                   help="style image or folder, named like the model's style; repeat (default: the run's)")
+    p.add_argument("--out", required=True, help="report folder (report.json, report.html, contact_sheet.png)")
+    p.add_argument("--loss-network", default="random", help="VGG19 weights: random, imagenet or a weights FILE")
+    p.add_argument("--inception-weights", default="imagenet",
+                   help="InceptionV3 weights for FID/KID: imagenet (download), a weights FILE, or none")
+    p.add_argument("--image-size", type=int, default=512, help="longer side images are measured at (px)")
+    p.set_defaults(func=cmd_evaluate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stylefusion", description="GAN style transfer and style fusion")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_stylize, _add_styles, _add_demo):
+    for add in (_add_train, _add_stylize, _add_styles, _add_demo, _add_evaluate):
         add(sub)
     return parser
 
@@ -153,6 +169,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     result = run_demo(args.out, steps=args.steps, verbose=_progress_verbosity())
     print(f"demo done in {result.seconds:.0f} s: contact sheet {result.contact_sheet}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import EvalConfig, evaluate
+
+    config = EvalConfig(loss_network=args.loss_network, inception_weights=args.inception_weights,
+                        image_size=args.image_size)
+    report = evaluate(args.content, args.style, args.out, model=args.model, outputs=args.outputs,
+                      config=config, progress=True)
+    overall = report.results["overall"]
+    print(" ".join(f"{k}={v:.4g}" for k, v in overall.items() if isinstance(v, float)))
+    reason = report.results["fid_kid"]["reason"]
+    if reason:
+        print(reason)
+    print(f"report: {report.html_path} (JSON: {report.json_path})")
+    if len(report.bad):
+        print(report.bad.summary(), file=sys.stderr)
+        return 1
     return 0
 
 
