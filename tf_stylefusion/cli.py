@@ -99,11 +99,24 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_evaluate)
 
 
+def _add_video(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("video", help="stylize a video with temporal stabilisation (needs the video extra)")
+    p.add_argument("model", help="run folder or .keras file")
+    p.add_argument("input", help="input video (any format ffmpeg reads)")
+    p.add_argument("output", help="output video (.mp4)")
+    p.add_argument("--style", required=True, help="NAME[:W][,NAME[:W]...], e.g. wave:0.7,udnie:0.3")
+    p.add_argument("--stabilize", type=float, default=0.6,
+                   help="weight of the flow-warped previous output, in [0, 1) (0: frame by frame)")
+    p.add_argument("--max-size", type=int, default=None, help="downscale frames whose longer side exceeds this")
+    p.add_argument("--tile-size", type=int, default=None, help="as for stylize")
+    p.set_defaults(func=cmd_video)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stylefusion", description="GAN style transfer and style fusion")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_stylize, _add_styles, _add_demo, _add_evaluate):
+    for add in (_add_train, _add_stylize, _add_styles, _add_demo, _add_evaluate, _add_video):
         add(sub)
     return parser
 
@@ -188,6 +201,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if len(report.bad):
         print(report.bad.summary(), file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from .fusion import parse_style_spec
+    from .model_io import load_generator
+    from .video import VideoConfig, stylize_video
+
+    config = VideoConfig(stabilize=args.stabilize, max_size=args.max_size, tile_size=args.tile_size)
+    generator = load_generator(args.model)
+    weights = parse_style_spec(args.style, generator.style_names)
+    report = stylize_video(generator, args.input, args.output, weights, config, progress=True)
+    print(f"wrote {report.output}: {report.summary()}")
     return 0
 
 
