@@ -73,18 +73,23 @@ def needs_tiling(height: int, width: int, tile_size: int | None) -> bool:
 
 
 def axis_spans(n: int, tile: int, overlap: int) -> list[tuple[int, int]]:
-    """``[start, end)`` spans covering ``0..n``: starts are multiples of STRIDE, neighbours overlap
-    by at least ``overlap``; the last span ends at ``n`` (it may be up to STRIDE-1 longer)."""
+    """``[start, end)`` spans covering ``0..n``: as few as tiles of at most ``tile`` allow, of
+    equal length (spread evenly, so no tile is mostly overlap), starts multiples of STRIDE,
+    neighbours overlapping by at least ``overlap``; the last span ends at ``n`` (it may be up to
+    STRIDE-1 longer than the others)."""
     if n <= tile:
         return [(0, n)]
-    step = tile - overlap
-    starts = list(range(0, n - tile, step))
-    last = (n - tile) // STRIDE * STRIDE
-    if last > starts[-1]:
-        starts.append(last)
-    spans = [(s, s + tile) for s in starts]
-    spans[-1] = (spans[-1][0], n)
-    return spans
+    count = -(-(n - overlap) // (tile - overlap))
+    while True:
+        length = -(-(n + (count - 1) * overlap) // (count * STRIDE)) * STRIDE
+        while length <= tile:
+            spacing = (n - length) / (count - 1)
+            starts = [int(i * spacing) // STRIDE * STRIDE for i in range(count - 1)]
+            starts.append((n - length) // STRIDE * STRIDE)
+            if all(b <= a + length - overlap for a, b in zip(starts, starts[1:])):
+                return [(s, s + length) for s in starts[:-1]] + [(starts[-1], n)]
+            length += STRIDE  # rounding starts down to the stride cost some overlap
+        count += 1
 
 
 def receptive_radius(generator: StyleFusionGenerator) -> int:
@@ -148,6 +153,13 @@ def measure_statistics(generator: StyleFusionGenerator, image: np.ndarray, weigh
     """Pass 1: every normalisation layer's ``(mean, var)`` on the whole image, downscaled so its
     longer side is at most ``stats_size``. ``weights``: normalised ``[N]`` or ``[H, W, N]``."""
     x, wt = _downscale(image, weights, stats_size)
+    means, variances = _stats_graph(generator, x, wt)
+    return list(zip(means, variances))
+
+
+@tf.function(reduce_retracing=True)
+def _stats_graph(generator: StyleFusionGenerator, image: tf.Tensor, weights: tf.Tensor
+                 ) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
     stats: Stats = [None] * generator.num_norm_layers  # type: ignore[list-item]
 
     def record(i: int, features: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -155,8 +167,8 @@ def measure_statistics(generator: StyleFusionGenerator, image: np.ndarray, weigh
         return stats[i]
 
     with generator.norm_statistics(record):
-        generator((x, wt), training=False)
-    return stats
+        generator((image, weights), training=False)
+    return [m for m, _ in stats], [v for _, v in stats]
 
 
 @tf.function(reduce_retracing=True)
