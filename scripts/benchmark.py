@@ -337,7 +337,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     bar_w = group_w * 0.8 / max(1, len(variants))
     for i, s in enumerate(sizes):
         x0 = left + i * group_w + group_w * 0.1
-        d.text((x0 + group_w * 0.3, height - bottom + 8), f"{s}²", fill="black")
+        d.text((x0 + group_w * 0.3, height - bottom + 8), f"{s}x{s}", fill="black")
         for j, v in enumerate(variants):
             r = next((r for r in inf if r["size"] == s and r["variant"] == v), None)
             if r is None:

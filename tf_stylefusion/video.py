@@ -147,7 +147,11 @@ def stylize_video(generator: StyleFusionGenerator, src: str | Path, dst: str | P
         raise ImageError(src, f"cannot read the video ({type(e).__name__}: {str(e).splitlines()[0]})") from None
     fps = float(meta.get("fps") or 25.0)
     total = meta.get("nframes")
-    total = int(total) if isinstance(total, (int, float)) and np.isfinite(total) else None
+    if not (isinstance(total, (int, float)) and np.isfinite(total)):
+        try:  # containers often leave the count out; ffmpeg counts fast without decoding
+            total = reader.count_frames()
+        except Exception:  # only the progress bar's target depends on it
+            total = None
     warper = FlowWarper(cv2, config.flow_size, config.occlusion_sigma)
     bar = keras.utils.Progbar(total, unit_name="frame", stateful_metrics=["fps"]) if progress else None
     errors_stable: list[float] = []
