@@ -77,3 +77,23 @@ def test_cli_errors_are_one_line(setup, tmp_path: Path, capsys) -> None:
     assert main(["evaluate", "--content", str(setup["content"]), "--style", str(setup["stripes"]),
                  "--out", str(tmp_path / "r")]) == 2
     assert "exactly one of a model" in capsys.readouterr().err
+
+
+def test_unavailable_imagenet_inception_gives_one_sentence_not_random_numbers(monkeypatch) -> None:
+    import importlib
+
+    from tf_stylefusion.errors import WeightsUnavailableError
+
+    # The package exports the function `evaluate`, which hides the module of the same name.
+    evaluate_module = importlib.import_module("tf_stylefusion.evaluate")
+
+    def offline(weights: str, seed: int) -> None:
+        raise WeightsUnavailableError("Could not download the ImageNet InceptionV3 weights (offline?); pass ...")
+
+    monkeypatch.setattr(evaluate_module, "inception_features", offline)
+    space = evaluate_module.FeatureSpace(EvalConfig(image_size=64, inception_weights="imagenet"))
+    assert space.inception is None
+    assert space.unavailable.startswith("FID/KID unavailable: InceptionV3 weights 'imagenet' could not be loaded")
+    assert space.unavailable.count(". ") == 0  # one sentence
+    random_space = evaluate_module.FeatureSpace(EvalConfig(image_size=64, inception_weights="random"))
+    assert random_space.inception is None and "meaningless" in random_space.unavailable

@@ -135,3 +135,17 @@ def test_generator_norm_statistics_hook_leaves_normal_calls_unchanged() -> None:
         np.testing.assert_allclose(g((x, WEIGHTS[None])).numpy(), before, atol=1e-5)
     np.testing.assert_array_equal(g((x, WEIGHTS[None])).numpy(), before)
     assert all(n.statistics_hook is None for n in g._norm_layers())
+
+
+def test_cli_stylize_rejects_a_bad_tile_size(tmp_path, capsys) -> None:
+    from PIL import Image
+
+    from tf_stylefusion.cli import main
+
+    model = tmp_path / "g.keras"
+    styled_generator().save(model)
+    Image.fromarray((photo(40, 48) * 255).astype(np.uint8)).save(tmp_path / "a.png")
+    args = ["stylize", str(model), str(tmp_path / "a.png"), "--style", "0", "--out", str(tmp_path / "o")]
+    assert main(args + ["--tile-size", "50"]) == 2
+    assert "tile size must be a multiple of 4" in capsys.readouterr().err
+    assert main(args + ["--tile-size", "64"]) == 0 and (tmp_path / "o" / "a.png").is_file()
