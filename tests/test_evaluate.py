@@ -97,3 +97,21 @@ def test_unavailable_imagenet_inception_gives_one_sentence_not_random_numbers(mo
     assert space.unavailable.count(". ") == 0  # one sentence
     random_space = evaluate_module.FeatureSpace(EvalConfig(image_size=64, inception_weights="random"))
     assert random_space.inception is None and "meaningless" in random_space.unavailable
+
+
+def test_run_test_split_is_recorded_and_is_evaluate_default_content(tmp_path: Path) -> None:
+    from tf_stylefusion.config import DataConfig, RunConfig
+    from tf_stylefusion.evaluate import content_from_run
+    from tf_stylefusion.trainer import _content_split
+
+    content = tmp_path / "content"
+    for i in range(40):
+        write(content / f"p{i}.png", texture("photo", 8, seed=i))
+    run = tmp_path / "run"
+    run.mkdir()
+    config = RunConfig(data=DataConfig(content=str(content), validation_fraction=0.2, test_fraction=0.25))
+    train, val = _content_split(config, run)
+    recorded = json.loads((run / "splits.json").read_text())
+    test = content_from_run(run)
+    assert [str(p) for p in test] == recorded["test"] and len(test) > 0
+    assert len(train) + len(val) + len(test) == 40 and not set(test) & (set(train) | set(val))
