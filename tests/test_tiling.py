@@ -103,6 +103,19 @@ def test_statistics_from_a_downscaled_image_keep_tiles_consistent() -> None:
     assert max(jump[c + 16] for c in seam_cols) < 3 * np.median(jump)
 
 
+def test_exact_statistics_accumulated_over_tiles_match_the_untiled_output() -> None:
+    g = styled_generator(num_res_blocks=1)
+    img = photo(128, 150)  # 150 is no multiple of the stride: the padding counts as in one pass
+    full = g((img[None], WEIGHTS[None])).numpy()[0]
+    cfg = tiling.TileConfig(tile_size=64, overlap=32, stats_size=80, exact_statistics=True)
+    whole = tiling.measure_statistics(g, img, WEIGHTS, stats_size=1024)
+    exact = tiling.exact_statistics(g, img, WEIGHTS, cfg)
+    for (m, v), (em, ev) in zip(whole, exact):
+        np.testing.assert_allclose(em.numpy(), m.numpy(), rtol=1e-3, atol=1e-5)
+        np.testing.assert_allclose(ev.numpy(), v.numpy(), rtol=1e-3, atol=1e-6)
+    assert np.abs(tiling.stylize_tiled(g, img, WEIGHTS, cfg) - full).max() < 1e-3
+
+
 def test_per_pixel_weights_are_cropped_per_tile() -> None:
     g = styled_generator(num_res_blocks=1)
     img = photo(96, 128)
@@ -149,3 +162,4 @@ def test_cli_stylize_rejects_a_bad_tile_size(tmp_path, capsys) -> None:
     assert main(args + ["--tile-size", "50"]) == 2
     assert "tile size must be a multiple of 4" in capsys.readouterr().err
     assert main(args + ["--tile-size", "64"]) == 0 and (tmp_path / "o" / "a.png").is_file()
+    assert main(args + ["--tile-size", "64", "--exact-statistics"]) == 0

@@ -7,6 +7,7 @@ kept for bugs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -67,6 +68,9 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile-size", type=int, default=None,
                    help="stylize in seam-free tiles when a side exceeds this (px, multiple of 4; "
                         "0: never; default: tiles of 1024 above 2048² pixels)")
+    p.add_argument("--exact-statistics", action="store_true",
+                   help="tiles: accumulate normalisation statistics at full resolution (exact, "
+                        "several times slower) instead of measuring them on a 1024 px copy")
     p.set_defaults(func=cmd_stylize)
 
 
@@ -157,11 +161,15 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from .fusion import parse_style_spec
     from .model_io import load_generator
     from .stylize import stylize_files
+    from .tiling import TileConfig
 
     generator = load_generator(args.model)
     weights = parse_style_spec(args.style, generator.style_names)
+    tiling = args.tile_size
+    if args.exact_statistics:
+        tiling = dataclasses.replace(TileConfig.for_tile_size(args.tile_size), exact_statistics=True)
     report = stylize_files(generator, args.inputs, args.out, weights, max_size=args.max_size,
-                           progress=True, tile_size=args.tile_size)
+                           progress=True, tile_size=tiling)
     print(f"wrote {len(report.written)} image(s) to {args.out}")
     if len(report.bad):
         print(report.bad.summary(), file=sys.stderr)

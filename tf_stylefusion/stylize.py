@@ -15,18 +15,19 @@ from .errors import ImageError
 from .fusion import normalize_weights
 from .images import BadFiles, load_image, save_image, validate_image_array
 from .models.generator import MIN_SIZE, StyleFusionGenerator
-from .tiling import TileConfig, needs_tiling, stylize_tiled
+from .tiling import TileConfig, resolve_tiling, stylize_tiled
 
 log = logging.getLogger(__name__)
 
 
 def stylize_image(generator: StyleFusionGenerator, image: np.ndarray, weights: np.ndarray, *,
-                  tile_size: int | None = None) -> np.ndarray:
+                  tile_size: int | TileConfig | None = None) -> np.ndarray:
     """Stylize one ``[H, W, 3]`` image (float in [0, 1] or uint8) with weights ``[N]`` (one mix)
     or ``[H, W, N]`` (a mix per pixel). Returns float32 ``[H, W, 3]`` in [0, 1].
 
     Large images are stylized in seam-free tiles (``tiling``): ``tile_size`` None tiles
-    automatically above 2048² pixels, 0 never tiles, N tiles when a side exceeds N."""
+    automatically above 2048² pixels, 0 never tiles, N tiles when a side exceeds N; a
+    TileConfig gives full control (e.g. exact statistics)."""
     img = validate_image_array(image, "image")
     if img.ndim != 3:
         raise ImageError("image", f"expected one [H, W, 3] image, got shape {list(img.shape)}")
@@ -37,8 +38,9 @@ def stylize_image(generator: StyleFusionGenerator, image: np.ndarray, weights: n
     if weights.ndim == 3 and weights.shape[:2] != (h, w):
         raise ImageError("style weights", f"per-pixel weights are {weights.shape[1]}×{weights.shape[0]}, "
                                           f"the image is {w}×{h}")
-    if needs_tiling(h, w, tile_size):
-        return stylize_tiled(generator, img, weights, TileConfig.for_tile_size(tile_size))
+    tiling = resolve_tiling(tile_size, h, w)
+    if tiling is not None:
+        return stylize_tiled(generator, img, weights, tiling)
     out = _run_graph(generator, tf.convert_to_tensor(img[None]), tf.convert_to_tensor(weights[None]))
     return out[0].numpy()
 
@@ -69,11 +71,12 @@ def output_names(inputs: Sequence[Path], suffix: str = ".png") -> list[str]:
 
 def stylize_files(generator: StyleFusionGenerator, inputs: Sequence[str | Path], out_dir: str | Path,
                   weights: np.ndarray, *, max_size: int | None = None, progress: bool = True,
-                  tile_size: int | None = None) -> StylizeReport:
+                  tile_size: int | TileConfig | None = None) -> StylizeReport:
     """Stylize each input file into ``out_dir/<stem>.png``. Bad inputs are skipped and reported;
     every good one is written (atomically)."""
     out_dir = Path(out_dir)
-    TileConfig.for_tile_size(tile_size)  # a bad --tile-size fails before any work
+    if not isinstance(tile_size, TileConfig):
+        TileConfig.for_tile_size(tile_size)  # a bad --tile-size fails before any work
     report = StylizeReport()
     paths = [Path(p) for p in inputs]
     bar = keras.utils.Progbar(len(paths), unit_name="image") if progress else None

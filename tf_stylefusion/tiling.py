@@ -4,10 +4,12 @@ Two things make tiles seam-free:
 
 1. **Shared normalisation statistics.** Every normalisation layer of the generator is an instance
    norm, whose mean and variance are taken over the whole image. A tile alone would normalise by
-   its own statistics and come out in a visibly different tone. Pass 1 runs the generator once on
-   the whole image, downscaled so its longer side is at most ``stats_size``, and records every
-   layer's mean and variance (exact when the image is no larger than that); pass 2 stylizes each
-   tile with those statistics (``StyleFusionGenerator.norm_statistics``).
+   its own statistics and come out in a visibly different tone. Pass 1 finds every layer's mean
+   and variance for the whole image — by running the generator once on it downscaled so its
+   longer side is at most ``stats_size`` (exact when the image is no larger; above, the
+   statistics of a smaller image: measured 31 dB from the untiled output at half size on the
+   demo model), or exactly, accumulated over the tiles layer by layer (``exact_statistics``).
+   Pass 2 stylizes each tile with those statistics (``StyleFusionGenerator.norm_statistics``).
 2. **Overlap with feathered blending.** Pixels near a tile's inner edge see reflected padding
    instead of their real neighbours; adjacent tiles overlap by ``overlap`` pixels and are
    cross-faded with linear ramps across the overlap, so those pixels get little weight.
@@ -40,12 +42,16 @@ Stats = list[tuple[tf.Tensor, tf.Tensor]]
 
 @dataclass
 class TileConfig:
-    """How an image is cut: ``tile_size`` and ``overlap`` in pixels (multiples of 4; overlap
-    below half the tile), and the longer side of the image statistics are measured on."""
+    """How an image is cut: ``tile_size`` and ``overlap`` in pixels (multiples of 4; overlap at
+    most half the tile), and how the normalisation statistics are found: on the whole image
+    downscaled to ``stats_size`` (fast; approximate above that size) or, with
+    ``exact_statistics``, accumulated over the tiles at full resolution (exact; several times
+    slower, see ``exact_statistics``)."""
 
     tile_size: int = DEFAULT_TILE_SIZE
     overlap: int = DEFAULT_OVERLAP
     stats_size: int = DEFAULT_STATS_SIZE
+    exact_statistics: bool = False
 
     @classmethod
     def for_tile_size(cls, tile_size: int | None) -> "TileConfig":
@@ -63,6 +69,14 @@ class TileConfig:
                               f"got {self.overlap} for tile size {self.tile_size}")
         if self.stats_size < MIN_SIZE:
             raise ConfigError(f"stats size must be at least {MIN_SIZE}, got {self.stats_size}")
+
+
+def resolve_tiling(tiling: "int | TileConfig | None", height: int, width: int) -> "TileConfig | None":
+    """The tiling for an ``height``×``width`` image, or None to stylize it whole. ``tiling``: a
+    TileConfig (tiles when a side exceeds its tile size) or a tile size as in ``needs_tiling``."""
+    if isinstance(tiling, TileConfig):
+        return tiling if max(height, width) > tiling.tile_size else None
+    return TileConfig.for_tile_size(tiling) if needs_tiling(height, width, tiling) else None
 
 
 def needs_tiling(height: int, width: int, tile_size: int | None) -> bool:
@@ -171,6 +185,71 @@ def _stats_graph(generator: StyleFusionGenerator, image: tf.Tensor, weights: tf.
     return [m for m, _ in stats], [v for _, v in stats]
 
 
+def _core_bounds(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Split the axis into one core per span, cutting each overlap in the middle (rounded to the
+    stride): every pixel belongs to exactly one core. Bounds are relative to the span's start;
+    the last core runs to the end of the generator's stride padding."""
+    cuts = [0] + [(b[0] + a[1]) // 2 // STRIDE * STRIDE for a, b in zip(spans, spans[1:])]
+    ends = cuts[1:] + [spans[-1][0] + -(-(spans[-1][1] - spans[-1][0]) // STRIDE) * STRIDE]
+    return [(c0 - s0, c1 - s0) for (s0, _), c0, c1 in zip(spans, cuts, ends)]
+
+
+@tf.function(reduce_retracing=True)
+def _layer_sums(generator: StyleFusionGenerator, layer: int, tile: tf.Tensor, weights: tf.Tensor,
+                means: list[tf.Tensor], variances: list[tf.Tensor], core: tf.Tensor
+                ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Sum and sum of squares (float64, per channel) and pixel count of normalisation layer
+    ``layer``'s input over the tile's ``core`` ``[y0, y1, x0, x1]`` (in input pixels), earlier
+    layers normalised with the given statistics. Everything after that layer is pruned from the
+    graph, so the pass costs only the layers before it."""
+    found: list[tf.Tensor] = []
+    padded_h = (tf.shape(tile)[1] + STRIDE - 1) // STRIDE * STRIDE
+
+    def hook(i: int, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        if i == layer:
+            found.append(x)
+        if i < layer:
+            return means[i], variances[i]
+        return ConditionalInstanceNorm.moments(x)
+
+    with generator.norm_statistics(hook):
+        generator((tile, weights), training=False)
+    x = found[0]
+    scale = padded_h // tf.shape(x)[1]  # this layer's stride
+    part = tf.cast(x[0, core[0] // scale: core[1] // scale, core[2] // scale: core[3] // scale], tf.float64)
+    count = tf.cast(tf.shape(part)[0] * tf.shape(part)[1], tf.float64)
+    return tf.reduce_sum(part, [0, 1]), tf.reduce_sum(tf.square(part), [0, 1]), count
+
+
+def exact_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights: np.ndarray,
+                     config: TileConfig) -> Stats:
+    """Every normalisation layer's exact whole-image ``(mean, var)`` at full resolution, without
+    holding a whole-image activation: layer by layer, each tile runs up to that layer (earlier
+    layers normalised with the statistics found so far) and adds the sums over its core, which
+    lies at least ``overlap / 2`` inside the tile and so matches the untiled pass when that is
+    no less than the receptive radius. Costs about half a forward pass per normalisation layer."""
+    h, w = image.shape[:2]
+    spans_y = axis_spans(h, config.tile_size, config.overlap)
+    spans_x = axis_spans(w, config.tile_size, config.overlap)
+    tiles = [(sy, cy, sx, cx) for sy, cy in zip(spans_y, _core_bounds(spans_y))
+             for sx, cx in zip(spans_x, _core_bounds(spans_x))]
+    means: list[tf.Tensor] = []
+    variances: list[tf.Tensor] = []
+    for layer in range(generator.num_norm_layers):
+        total, sq, count = 0.0, 0.0, 0.0
+        for (y0, y1), (cy0, cy1), (x0, x1), (cx0, cx1) in tiles:
+            tile_weights = weights if weights.ndim == 1 else weights[y0:y1, x0:x1]
+            s1, s2, n = _layer_sums(generator, layer, tf.convert_to_tensor(image[None, y0:y1, x0:x1]),
+                                    tf.convert_to_tensor(tile_weights[None]), means, variances,
+                                    tf.constant([cy0, cy1, cx0, cx1]))
+            total, sq, count = total + s1.numpy(), sq + s2.numpy(), count + float(n)
+        mean = total / count
+        var = np.maximum(sq / count - mean ** 2, 0.0)
+        means.append(tf.constant(mean.reshape(1, 1, 1, -1), tf.float32))
+        variances.append(tf.constant(var.reshape(1, 1, 1, -1), tf.float32))
+    return list(zip(means, variances))
+
+
 @tf.function(reduce_retracing=True)
 def _tile_graph(generator: StyleFusionGenerator, tile: tf.Tensor, weights: tf.Tensor,
                 means: list[tf.Tensor], variances: list[tf.Tensor]) -> tf.Tensor:
@@ -195,7 +274,10 @@ def stylize_tiled(generator: StyleFusionGenerator, image: np.ndarray, weights: n
     """
     config = config or TileConfig()
     h, w = image.shape[:2]
-    stats = measure_statistics(generator, image, weights, config.stats_size)
+    if config.exact_statistics and max(h, w) > config.stats_size:
+        stats = exact_statistics(generator, image, weights, config)
+    else:
+        stats = measure_statistics(generator, image, weights, config.stats_size)
     # Pixels closer than the receptive radius to an inner tile edge are discarded when the overlap
     # allows it: every pixel kept is then computed exactly as in the untiled image.
     context = min(receptive_radius(generator), config.overlap // 2)
