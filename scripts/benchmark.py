@@ -233,34 +233,35 @@ def run_worker(job: dict[str, Any]) -> dict[str, Any]:
             "note": f"failed: {tail[:160]}"}
 
 
-def package_artifacts(workdir: Path, sizes: list[int]) -> dict[str, str]:
-    """SavedModel/TFLite made with the package's own exporters, when it has them."""
+def package_artifacts(workdir: Path) -> dict[str, str]:
+    """SavedModel and TFLite files made with the package's own exporters, when it has them
+    (``export.export_saved_model(generator, path)``; ``tflite.convert(generator, mode,
+    calibration) -> bytes`` for each of ``tflite.MODES``). A failure is printed, not fatal."""
     found: dict[str, str] = {}
     try:
-        from tf_stylefusion import export  # noqa: F401
+        from tf_stylefusion import export
     except ImportError:
+        print("no tf_stylefusion.export: SavedModel rows need --savedmodel DIR")
         return found
     g = _generator()
-    fn = getattr(export, "export_saved_model", None)
-    if fn is None:
-        print("tf_stylefusion.export has no export_saved_model(generator, path); pass --savedmodel DIR")
-    else:
-        fn(g, workdir / "savedmodel")
+    try:
+        export.export_saved_model(g, workdir / "savedmodel")
         found["savedmodel"] = str(workdir / "savedmodel")
+    except Exception as e:  # an exporter API other than this script knows: say so, go on
+        print(f"SavedModel export failed ({type(e).__name__}: {e}); pass --savedmodel DIR")
     try:
         from tf_stylefusion import tflite
     except ImportError:
+        print("no tf_stylefusion.tflite: TFLite rows need --tflite FILE")
         return found
-    convert = getattr(tflite, "convert", None)
-    if convert is None:
-        print("tf_stylefusion.tflite has no convert(generator, path, quantization=...); pass --tflite FILE")
-    else:
-        for q in ("fp32", "fp16", "int8-dynamic"):
-            try:
-                convert(g, workdir / f"g_{q}.tflite", quantization=q)
-                found[f"tflite-{q}"] = str(workdir / f"g_{q}.tflite")
-            except Exception as e:  # an exporter API other than assumed: say so in the table
-                print(f"tflite {q}: not made here ({type(e).__name__}: {e}); pass --tflite FILE")
+    for mode in getattr(tflite, "MODES", ("fp32", "fp16")):
+        try:
+            calibration = tflite.sample_content(256) if mode == "int8" else None
+            path = workdir / f"generator_{mode}.tflite"
+            path.write_bytes(tflite.convert(g, mode, calibration))
+            found[f"tflite-{mode}"] = str(path)
+        except Exception as e:
+            print(f"TFLite {mode} conversion failed ({type(e).__name__}: {e}); pass --tflite FILE")
     return found
 
 
@@ -378,7 +379,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         artifacts: dict[str, str] = {}
         if "inference" in args.parts:
-            artifacts = package_artifacts(Path(tmp), args.sizes)
+            artifacts = package_artifacts(Path(tmp))
         if args.savedmodel:
             artifacts["savedmodel"] = args.savedmodel
         for f in args.tflite:
