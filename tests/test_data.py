@@ -93,3 +93,20 @@ def test_tfds_source_offline_with_mock_data() -> None:
 def test_tfds_missing_dataset_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="tfds build"):
         data_lib.tfds_images("tfds:this_dataset_does_not_exist_anywhere", data_dir=str(tmp_path))
+
+
+def test_three_way_split_is_deterministic_disjoint_and_keeps_validation(tmp_path: Path) -> None:
+    paths = [tmp_path / f"img_{i}.png" for i in range(300)]
+    s1 = data_lib.split_three(paths, 0.2, 0.1, tmp_path)
+    s2 = data_lib.split_three(list(reversed(paths)), 0.2, 0.1, tmp_path)
+    assert set(s1.test) == set(s2.test) and 10 < len(s1.test) < 60
+    assert not set(s1.train) & set(s1.test) and not set(s1.validation) & set(s1.test)
+    assert len(s1.train) + len(s1.validation) + len(s1.test) == 300
+    # the validation files are those of the two-way split: old runs keep their validation set
+    _, val = data_lib.split_paths(paths, 0.2, tmp_path)
+    assert set(s1.validation) == set(val)
+    # adding files never moves existing ones
+    s3 = data_lib.split_three(paths + [tmp_path / "new.png"], 0.2, 0.1, tmp_path)
+    assert set(s1.test) <= set(s3.test)
+    with pytest.raises(ConfigError, match="sum to less than 1"):
+        data_lib.split_three(paths, 0.5, 0.5, tmp_path)

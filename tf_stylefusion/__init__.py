@@ -20,7 +20,9 @@ from .models.discriminator import PatchDiscriminator
 from .models.generator import StyleFusionGenerator
 from .models.style_encoder import StyleEncoder
 from .personalize import PersonalizeConfig, personalize
+from .evaluate import EvalConfig, EvalReport, evaluate
 from .stylize import stylize_files, stylize_image
+from .tiling import TileConfig, stylize_tiled
 from .trainer import TrainResult, train
 from .training import StyleFusionGAN, StyleTargets
 
@@ -35,4 +37,5 @@ __all__ = [
     # fusion controls, arbitrary styles, personal styles
     "EncoderConfig", "PersonalizeConfig", "StyleEncoder", "StylizeOptions", "build_mix",
     "encode_style_images", "fit_style_encoder", "load_style_encoder", "personalize",
+    "EvalConfig", "EvalReport", "evaluate", "TileConfig", "stylize_tiled",
 ]

@@ -7,6 +7,7 @@ kept for bugs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import logging
 import os
@@ -55,6 +56,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--sample-every", type=int, default=0, help="sample grid interval (default: checkpoint interval)")
     p.add_argument("--validation-fraction", type=float, default=0.0)
+    p.add_argument("--test-fraction", type=float, default=0.0,
+                   help="share of content files held out for `stylefusion evaluate` (splits.json)")
     p.add_argument("--filters", type=int, nargs=3, default=(16, 32, 64), metavar=("F1", "F2", "F3"))
     p.add_argument("--res-blocks", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
@@ -82,6 +85,12 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--feather", type=float, default=None, help="mask edge softness in px (default 2%% of the short side)")
     p.add_argument("--preserve-color", nargs="?", const="luminance", default=None,
                    choices=("luminance", "histogram"), help="keep the content's colours (default: luminance)")
+    p.add_argument("--tile-size", type=int, default=None,
+                   help="stylize in seam-free tiles when a side exceeds this (px, multiple of 4; "
+                        "0: never; default: tiles of 1024 above 2048² pixels)")
+    p.add_argument("--exact-statistics", action="store_true",
+                   help="tiles: accumulate normalisation statistics at full resolution (exact, "
+                        "several times slower) instead of measuring them on a 1024 px copy")
     p.set_defaults(func=cmd_stylize)
 
 
@@ -111,11 +120,41 @@ def _add_personalize(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_personalize)
 
 
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="style/content distances, SSIM, colour, FID/KID: JSON + HTML report")
+    p.add_argument("model", nargs="?", help="run folder or .keras file (leave out with --outputs)")
+    p.add_argument("--outputs", help="evaluate existing outputs laid out as OUTPUTS/<style>/<content stem>.png")
+    p.add_argument("--content", nargs="+", metavar="PATH",
+                   help="content images or folders (default: the run folder's test split)")
+    p.add_argument("--style", action="append", metavar="PATH",
+                   help="style image or folder, named like the model's style; repeat (default: the run's)")
+    p.add_argument("--out", required=True, help="report folder (report.json, report.html, contact_sheet.png)")
+    p.add_argument("--loss-network", default="random", help="VGG19 weights: random, imagenet or a weights FILE")
+    p.add_argument("--inception-weights", default="imagenet",
+                   help="InceptionV3 weights for FID/KID: imagenet (download), a weights FILE, or none")
+    p.add_argument("--image-size", type=int, default=512, help="longer side images are measured at (px)")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def _add_video(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("video", help="stylize a video with temporal stabilisation (needs the video extra)")
+    p.add_argument("model", help="run folder or .keras file")
+    p.add_argument("input", help="input video (any format ffmpeg reads)")
+    p.add_argument("output", help="output video (.mp4)")
+    p.add_argument("--style", required=True, help="NAME[:W][,NAME[:W]...], e.g. wave:0.7,udnie:0.3")
+    p.add_argument("--stabilize", type=float, default=0.6,
+                   help="weight of the flow-warped previous output, in [0, 1) (0: frame by frame)")
+    p.add_argument("--max-size", type=int, default=None, help="downscale frames whose longer side exceeds this")
+    p.add_argument("--tile-size", type=int, default=None, help="as for stylize")
+    p.set_defaults(func=cmd_video)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stylefusion", description="GAN style transfer and style fusion")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_stylize, _add_styles, _add_demo, _add_personalize):
+    for add in (_add_train, _add_stylize, _add_styles, _add_demo, _add_personalize, _add_evaluate,
+                _add_video):
         add(sub)
     return parser
 
@@ -139,7 +178,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         data=DataConfig(content=args.content, styles=args.style, profile=args.profile,
                         image_size=args.image_size,
                         batch_size=args.batch_size, style_size=args.style_size or 2 * args.image_size,
-                        validation_fraction=args.validation_fraction, seed=args.seed),
+                        validation_fraction=args.validation_fraction,
+                        test_fraction=args.test_fraction, seed=args.seed),
         training=TrainConfig(steps=args.steps, g_learning_rate=args.lr, d_learning_rate=args.d_lr,
                              mix_fraction=args.mix_fraction, checkpoint_every=args.checkpoint_every,
                              sample_every=args.sample_every, seed=args.seed,
@@ -164,6 +204,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from .images import load_image
     from .model_io import load_generator, load_style_encoder
     from .stylize import stylize_files
+    from .tiling import TileConfig
 
     generator = load_generator(args.model)
     image_specs = [parse_weighted_path(s) for s in args.style_image]
@@ -176,8 +217,11 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     if image_specs:
         options.style_rows = encode_style_images(
             options.encoder, [load_image(p, max_side=4 * options.encoder.style_size) for p, _ in image_specs])
+    tiling = args.tile_size
+    if args.exact_statistics:
+        tiling = dataclasses.replace(TileConfig.for_tile_size(args.tile_size), exact_statistics=True)
     report = stylize_files(generator, args.inputs, args.out, mix.weights, max_size=args.max_size,
-                           progress=True, options=options)
+                           progress=True, options=options, tile_size=tiling)
     print(f"wrote {len(report.written)} image(s) to {args.out}")
     if len(report.bad):
         print(report.bad.summary(), file=sys.stderr)
@@ -215,6 +259,38 @@ def cmd_personalize(args: argparse.Namespace) -> int:
     if profile.skipped:
         print(f"skipped {len(profile.skipped)} unreadable file(s): "
               + ", ".join(f"{s['path']} ({s['problem']})" for s in profile.skipped), file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import EvalConfig, evaluate
+
+    config = EvalConfig(loss_network=args.loss_network, inception_weights=args.inception_weights,
+                        image_size=args.image_size)
+    report = evaluate(args.content, args.style, args.out, model=args.model, outputs=args.outputs,
+                      config=config, progress=True)
+    overall = report.results["overall"]
+    print(" ".join(f"{k}={v:.4g}" for k, v in overall.items() if isinstance(v, float)))
+    reason = report.results["fid_kid"]["reason"]
+    if reason:
+        print(reason)
+    print(f"report: {report.html_path} (JSON: {report.json_path})")
+    if len(report.bad):
+        print(report.bad.summary(), file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from .fusion import parse_style_spec
+    from .model_io import load_generator
+    from .video import VideoConfig, stylize_video
+
+    config = VideoConfig(stabilize=args.stabilize, max_size=args.max_size, tile_size=args.tile_size)
+    generator = load_generator(args.model)
+    weights = parse_style_spec(args.style, generator.style_names)
+    report = stylize_video(generator, args.input, args.output, weights, config, progress=True)
+    print(f"wrote {report.output}: {report.summary()}")
     return 0
 
 

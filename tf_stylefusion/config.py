@@ -111,6 +111,7 @@ class DataConfig:
     content_scale: float = 1.25
     style_size: int = 256
     validation_fraction: float = 0.0
+    test_fraction: float = 0.0
     cache: bool = True
     seed: int = 0
 
@@ -128,6 +129,8 @@ class DataConfig:
             )
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ConfigError("validation_fraction must be in [0, 1)")
+        if not 0.0 <= self.test_fraction < 1.0 - self.validation_fraction:
+            raise ConfigError("test_fraction must be >= 0 and validation_fraction + test_fraction < 1")
 
 
 @dataclass

@@ -57,20 +57,53 @@ def resolve_styles(specs: Sequence[str]) -> list[StyleSource]:
     return sources
 
 
+def _unit_hash(path: Path, root: Path | None, seed: int) -> float:
+    """A number in [0, 1) fixed by the file's path relative to ``root`` and the seed."""
+    rel = str(path.relative_to(root)) if root else str(path)
+    digest = hashlib.sha1(f"{seed}:{rel}".encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32
+
+
+@dataclass
+class Splits:
+    """Content files of a run, split deterministically (see ``split_three``)."""
+
+    train: list[Path]
+    validation: list[Path]
+    test: list[Path]
+
+
+def split_three(paths: Sequence[Path], validation_fraction: float, test_fraction: float,
+                root: Path | None = None, seed: int = 0) -> Splits:
+    """Deterministic train/validation/test split by a hash of each file's path relative to
+    ``root``: adding files never moves existing ones between splits. A file's hash ``u`` in
+    [0, 1) puts it in validation when ``u < validation_fraction``, in test when
+    ``u >= 1 - test_fraction``, else in train; so the validation set does not depend on
+    ``test_fraction`` (runs made before test splits existed keep their validation files)."""
+    if validation_fraction < 0 or test_fraction < 0 or validation_fraction + test_fraction >= 1:
+        raise ConfigError("validation_fraction and test_fraction must be >= 0 and sum to less than 1, "
+                          f"got {validation_fraction} and {test_fraction}")
+    splits = Splits([], [], [])
+    for p in paths:
+        u = _unit_hash(p, root, seed)
+        if u < validation_fraction:
+            splits.validation.append(p)
+        elif u >= 1.0 - test_fraction:
+            splits.test.append(p)
+        else:
+            splits.train.append(p)
+    if not splits.train:
+        raise ConfigError("validation_fraction and test_fraction leave no training images")
+    return splits
+
+
 def split_paths(paths: Sequence[Path], validation_fraction: float, root: Path | None = None,
                 seed: int = 0) -> tuple[list[Path], list[Path]]:
-    """Deterministic train/validation split by a hash of each file's path relative to ``root``:
-    adding files never moves existing ones between splits."""
+    """Deterministic train/validation split (``split_three`` without a test set)."""
     if validation_fraction <= 0:
         return list(paths), []
-    train, val = [], []
-    for p in paths:
-        rel = str(p.relative_to(root)) if root else str(p)
-        digest = hashlib.sha1(f"{seed}:{rel}".encode("utf-8", "surrogateescape")).digest()
-        (val if int.from_bytes(digest[:4], "big") / 2**32 < validation_fraction else train).append(p)
-    if not train:
-        raise ConfigError("validation_fraction leaves no training images")
-    return train, val
+    splits = split_three(paths, validation_fraction, 0.0, root, seed)
+    return splits.train, splits.validation
 
 
 def load_or_report(path: Path, bad: BadFiles, max_side: int | None) -> np.ndarray | None:

@@ -52,7 +52,9 @@ def _to_rgb_array(im: Image.Image) -> np.ndarray:
         im = Image.alpha_composite(background, im)
     if im.mode != "RGB":
         im = im.convert("RGB")
-    return np.asarray(im, dtype=np.float32) / 255.0
+    rgb = np.asarray(im, dtype=np.float32)
+    rgb /= 255.0  # in place: one float copy of a large photo, not two
+    return rgb
 
 
 def _decode(source: str | Path | BinaryIO, name: str, max_side: int | None, min_side: int,
@@ -131,12 +133,13 @@ def validate_image_array(arr: object, name: str = "image") -> np.ndarray:
         return a.astype(np.float32) / 255.0
     if not np.issubdtype(a.dtype, np.floating):
         raise ImageError(name, f"dtype {a.dtype} is not supported; use uint8 or float in [0, 1]")
-    a = a.astype(np.float32)
+    a = a.astype(np.float32, copy=False)  # no copy of a valid float32 image: large ones are large
     if not np.all(np.isfinite(a)):
         raise ImageError(name, "contains NaN or infinite values")
-    if a.min() < -1e-3 or a.max() > 1 + 1e-3:
-        raise ImageError(name, f"float values must lie in [0, 1], got [{a.min():g}, {a.max():g}]")
-    return np.clip(a, 0.0, 1.0)
+    lo, hi = a.min(), a.max()
+    if lo < -1e-3 or hi > 1 + 1e-3:
+        raise ImageError(name, f"float values must lie in [0, 1], got [{lo:g}, {hi:g}]")
+    return a if lo >= 0.0 and hi <= 1.0 else np.clip(a, 0.0, 1.0)
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
@@ -144,7 +147,10 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     a = np.asarray(img)
     if a.dtype == np.uint8:
         return a
-    return (np.clip(a.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    scaled = np.clip(np.asarray(a, np.float32), 0.0, 1.0)  # one temporary, scaled in place
+    scaled *= 255.0
+    scaled += 0.5
+    return scaled.astype(np.uint8)
 
 
 def to_float(img: np.ndarray) -> np.ndarray:

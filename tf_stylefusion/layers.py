@@ -11,7 +11,7 @@ linear, so a 50/50 weight gives exactly the average of two styles' norm paramete
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import keras
 import tensorflow as tf
@@ -72,15 +72,27 @@ class ConditionalInstanceNorm(keras.layers.Layer):
         self.channels = int(channels)
         self.offset = int(offset)
         self.epsilon = float(epsilon)
+        # Runtime hook, not configuration: when set (by StyleFusionGenerator.norm_statistics),
+        # ``statistics_hook(x)`` returns the (mean, var) to normalise with — tiling uses it to
+        # record whole-image statistics once and give every tile the same ones.
+        self.statistics_hook: Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]] | None = None
 
     @property
     def param_size(self) -> int:
         return 2 * self.channels
 
     def call(self, x: tf.Tensor, style: Style) -> tf.Tensor:
-        # Statistics in float32 even under mixed precision: variance of fp16 activations overflows.
-        mean, var = tf.nn.moments(tf.cast(x, tf.float32), axes=[1, 2], keepdims=True)
+        if self.statistics_hook is not None:
+            mean, var = self.statistics_hook(x)
+        else:
+            mean, var = self.moments(x)
         return self.normalize(x, style, mean, var)
+
+    @staticmethod
+    def moments(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Per-image, per-channel mean and variance ``[B, 1, 1, C]`` in float32 (even under mixed
+        precision: the variance of fp16 activations overflows)."""
+        return tf.nn.moments(tf.cast(x, tf.float32), axes=[1, 2], keepdims=True)
 
     def normalize(self, x: tf.Tensor, style: Style, mean: tf.Tensor, var: tf.Tensor) -> tf.Tensor:
         """Normalise ``x`` with given float32 ``mean``/``var`` (``[B|1, 1, 1, C]``), then apply the

@@ -15,17 +15,22 @@ from .errors import ImageError
 from .fusion import StylizeOptions, normalize_weights, stylize_fused
 from .images import BadFiles, load_image, save_image, validate_image_array
 from .models.generator import MIN_SIZE, StyleFusionGenerator
+from .tiling import TileConfig, resolve_tiling, stylize_tiled
 
 log = logging.getLogger(__name__)
 
 
 def stylize_image(generator: StyleFusionGenerator, image: np.ndarray, weights: np.ndarray,
-                  options: StylizeOptions | None = None) -> np.ndarray:
+                  options: StylizeOptions | None = None, *,
+                  tile_size: int | TileConfig | None = None) -> np.ndarray:
     """Stylize one ``[H, W, 3]`` image (float in [0, 1] or uint8) with weights ``[N]`` (one mix)
     or ``[H, W, N]`` (a mix per pixel). Returns float32 ``[H, W, 3]`` in [0, 1].
 
     ``options`` adds the fusion controls (strength, region masks, colour preservation, rows
-    predicted from style images: then weights have N + M entries); see ``StylizeOptions``."""
+    predicted from style images: then weights have N + M entries); see ``StylizeOptions``.
+    Large images are stylized in seam-free tiles (``tiling``): ``tile_size`` None tiles
+    automatically above 2048² pixels, 0 never tiles, N tiles when a side exceeds N; a
+    TileConfig gives full control (e.g. exact statistics). Fusion controls run untiled."""
     img = validate_image_array(image, "image")
     if img.ndim != 3:
         raise ImageError("image", f"expected one [H, W, 3] image, got shape {list(img.shape)}")
@@ -38,6 +43,9 @@ def stylize_image(generator: StyleFusionGenerator, image: np.ndarray, weights: n
     if weights.ndim == 3 and weights.shape[:2] != (h, w):
         raise ImageError("style weights", f"per-pixel weights are {weights.shape[1]}×{weights.shape[0]}, "
                                           f"the image is {w}×{h}")
+    tiling = resolve_tiling(tile_size, h, w)
+    if tiling is not None:
+        return stylize_tiled(generator, img, weights, tiling)
     out = _run_graph(generator, tf.convert_to_tensor(img[None]), tf.convert_to_tensor(weights[None]))
     return out[0].numpy()
 
@@ -68,17 +76,21 @@ def output_names(inputs: Sequence[Path], suffix: str = ".png") -> list[str]:
 
 def stylize_files(generator: StyleFusionGenerator, inputs: Sequence[str | Path], out_dir: str | Path,
                   weights: np.ndarray, *, max_size: int | None = None, progress: bool = True,
-                  options: StylizeOptions | None = None) -> StylizeReport:
+                  options: StylizeOptions | None = None,
+                  tile_size: int | TileConfig | None = None) -> StylizeReport:
     """Stylize each input file into ``out_dir/<stem>.png``. Bad inputs are skipped and reported;
     every good one is written (atomically)."""
     out_dir = Path(out_dir)
+    if not isinstance(tile_size, TileConfig):
+        TileConfig.for_tile_size(tile_size)  # a bad --tile-size fails before any work
     report = StylizeReport()
     paths = [Path(p) for p in inputs]
     bar = keras.utils.Progbar(len(paths), unit_name="image") if progress else None
     for i, (path, name) in enumerate(zip(paths, output_names(paths))):
         try:
             img = load_image(path, max_side=max_size, min_side=MIN_SIZE)
-            out = stylize_image(generator, img, weights, options)
+            out = stylize_image(generator, img, weights, options, tile_size=tile_size)
+            del img  # a 16 MP input is 200 MB: free it before encoding the output
             save_image(out_dir / name, out)
             report.written.append(out_dir / name)
         except ImageError as e:

@@ -3,7 +3,7 @@
 Run folder layout::
 
     config.json        the RunConfig (style names filled in)
-    splits.json        the content files used for training and validation
+    splits.json        the content files used for training, validation and test (held out)
     generator.keras    the latest generator (updated at every checkpoint)
     style_encoder.keras  the StyleEncoder (only with ``encoder_steps`` > 0, or copied from a base model)
     checkpoints/       G, D and both optimizers, for resume
@@ -118,11 +118,12 @@ def _content_split(config: RunConfig, run_dir: Path) -> tuple[list[Path] | None,
     if spec.startswith(data_lib.TFDS_PREFIX):
         return None, []
     paths = list_images(spec)
-    train, val = data_lib.split_paths(paths, config.data.validation_fraction, Path(spec),
-                                      config.data.seed)
-    splits = {"content": spec, "train": [str(p) for p in train], "validation": [str(p) for p in val]}
-    atomic_write_text(run_dir / "splits.json", json.dumps(splits, indent=1))
-    return train, val
+    splits = data_lib.split_three(paths, config.data.validation_fraction, config.data.test_fraction,
+                                  Path(spec), config.data.seed)
+    record = {"content": spec, "train": [str(p) for p in splits.train],
+              "validation": [str(p) for p in splits.validation], "test": [str(p) for p in splits.test]}
+    atomic_write_text(run_dir / "splits.json", json.dumps(record, indent=1))
+    return splits.train, splits.validation
 
 
 def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto",

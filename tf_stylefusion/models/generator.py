@@ -7,7 +7,8 @@ mix of the bank's styles (per image or per pixel) is a valid style.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import contextlib
+from typing import Any, Callable, Iterator, Sequence
 
 import keras
 import numpy as np
@@ -92,6 +93,28 @@ class StyleFusionGenerator(keras.Model):
         return cls(num_styles=config.num_styles, style_names=config.style_names,
                    filters=config.filters, num_res_blocks=config.num_res_blocks,
                    separable=config.separable)
+
+    @contextlib.contextmanager
+    def norm_statistics(self, hook: Callable[[int, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+                        ) -> Iterator[None]:
+        """Within this block, the i-th normalisation layer (in forward order) takes its
+        ``(mean, var)`` (float32 ``[B|1, 1, 1, C]``) from ``hook(i, x)`` instead of from ``x``.
+
+        Used by tiling: record the statistics of a whole image once, then stylize each tile with
+        them. Outside the block (every normal call) the generator is unchanged.
+        """
+        norms = self._norm_layers()
+        for i, norm in enumerate(norms):
+            norm.statistics_hook = lambda x, i=i: hook(i, x)
+        try:
+            yield
+        finally:
+            for norm in norms:
+                norm.statistics_hook = None
+
+    @property
+    def num_norm_layers(self) -> int:
+        return len(self._norm_layers())
 
     def _norm_layers(self) -> list[Any]:
         return [n for block in self.encoder + self.residuals + self.decoder for n in block.norms]
