@@ -68,3 +68,14 @@ def test_cli_reports_a_full_disk_in_one_line(tmp_path: Path, monkeypatch, capsys
     assert main(["stylize", str(model), str(image), "--style", "style_0", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "No space left on device" in err and "Traceback" not in err
+
+
+def test_outputs_get_ordinary_permissions(tmp_path: Path) -> None:
+    from tf_stylefusion.fileutil import DIR_MODE, FILE_MODE
+
+    save_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.float32))
+    with atomic_dir(tmp_path / "export") as tmp:
+        (tmp / "x").write_text("x")
+    assert (tmp_path / "a.png").stat().st_mode & 0o777 == FILE_MODE
+    assert (tmp_path / "export").stat().st_mode & 0o777 == DIR_MODE
+    assert FILE_MODE & 0o044  # readable by group/others under the usual umasks
