@@ -78,4 +78,3 @@ def test_outputs_get_ordinary_permissions(tmp_path: Path) -> None:
         (tmp / "x").write_text("x")
     assert (tmp_path / "a.png").stat().st_mode & 0o777 == FILE_MODE
     assert (tmp_path / "export").stat().st_mode & 0o777 == DIR_MODE
-    assert FILE_MODE & 0o044  # readable by group/others under the usual umasks
