@@ -102,7 +102,8 @@ def test_blend_targets_are_mixed_grams() -> None:
     feats = vgg(stylized)
     from tf_stylefusion.losses import gram_matrix, style_loss
     targets = [tf.repeat(tf.reduce_mean(t, 0, keepdims=True), 2, 0) for t in gan.gram_targets]
-    direct = style_loss([gram_matrix(f) for f in feats[:5]], targets, gan.gram_norms)
+    norms = [np.mean(np.square(t.numpy()), axis=(1, 2)) + 1e-12 for t in targets]
+    direct = style_loss([gram_matrix(f) for f in feats[:5]], targets, norms)
     np.testing.assert_allclose(terms["style"].numpy(), direct.numpy(), rtol=1e-4)
 
 
@@ -139,3 +140,15 @@ def test_inception_feature_loss_is_computed_and_weighted() -> None:
                                0.5 * terms["feature"].numpy(), rtol=1e-5)
     logs = gan.train_step(fixed_batch())
     assert float(logs["feature"]) > 0 and np.isfinite(float(logs["g_loss"]))
+
+
+def test_style_normalization_bank_vs_target() -> None:
+    gan = build_gan(tiny_config(2), style_images())
+    targets = [tf.constant(t) for t in gan.gram_targets]
+    per_target = gan.style_norms(targets)
+    for t, n in zip(targets, per_target):
+        np.testing.assert_allclose(n.numpy(), np.mean(np.square(t.numpy()), axis=(1, 2)), rtol=1e-5)
+    bank = build_gan(tiny_config(2, style_normalization="bank"), style_images())
+    assert bank.style_norms(targets) is bank.gram_norms
+    with pytest.raises(Exception, match="style_normalization"):
+        LossConfig(style_normalization="global")

@@ -75,6 +75,9 @@ class LossConfig:
     adversarial_weight: float = 0.05
     inception_weight: float = 0.0
     adversarial: str = "lsgan"
+    # Style loss per layer divided by the mean square of each sample's own target Gram
+    # ("target") or of the whole bank's ("bank"); see StyleFusionGAN.style_norms.
+    style_normalization: str = "target"
     loss_network: str = "random"
     inception_network: str = "random"
     style_layers: tuple[str, ...] = VGG_STYLE_LAYERS
@@ -87,6 +90,8 @@ class LossConfig:
             raise ConfigError(
                 f"adversarial must be one of {', '.join(ADVERSARIAL_KINDS)}, got {self.adversarial!r}"
             )
+        if self.style_normalization not in ("target", "bank"):
+            raise ConfigError(f"style_normalization must be target or bank, got {self.style_normalization!r}")
         for name in ("style_weight", "content_weight", "tv_weight", "adversarial_weight",
                      "inception_weight"):
             if getattr(self, name) < 0:

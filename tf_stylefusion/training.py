@@ -25,7 +25,8 @@ class StyleTargets:
 
     ``grams[l]`` is ``[N, C_l, C_l]``: style n's Gram at style layer l, averaged over the style's
     images (a collection defines a style by its mean statistics). ``norms[l]`` is the mean square
-    of layer l's targets, the per-layer scale of the style loss. ``inception`` (optional) is
+    of layer l's targets over the bank (the style-loss scale under ``style_normalization="bank"``).
+    ``inception`` (optional) is
     ``[N, 2048]`` pooled InceptionV3 features.
     """
 
@@ -131,6 +132,15 @@ class StyleFusionGAN(keras.Model):
         replica = ctx.replica_id_in_sync_group if ctx is not None else 0
         return tf.stack([tf.constant(self.seed, tf.int32) + tf.cast(replica, tf.int32) * 7919, step])
 
+    def style_norms(self, targets: Sequence[tf.Tensor]) -> list[tf.Tensor]:
+        """Per-layer scale of the style loss. ``"target"``: each sample's own (mixed) target
+        Gram's mean square, so every style is matched to the same relative precision; ``"bank"``:
+        one scale per layer over the whole bank, where a style with much larger Grams (a very
+        dark or very busy painting) shrinks the others' losses and they train into look-alikes."""
+        if self.loss_config.style_normalization == "bank":
+            return self.gram_norms
+        return [tf.reduce_mean(tf.square(t), axis=[1, 2]) + 1e-12 for t in targets]
+
     def perceptual_terms(self, content: tf.Tensor, stylized: tf.Tensor,
                          weights: tf.Tensor) -> dict[str, tf.Tensor]:
         """Per-sample style, content, TV (and Inception feature) losses against mixed targets."""
@@ -140,7 +150,7 @@ class StyleFusionGAN(keras.Model):
         targets = [tf.einsum("bn,ncd->bcd", weights, t) for t in self.gram_targets]
         content_feats = feats[self.n_style_layers]
         terms = {
-            "style": style_loss(grams, targets, self.gram_norms),
+            "style": style_loss(grams, targets, self.style_norms(targets)),
             "content": content_loss(content_feats[:b], content_feats[b:]),
             "tv": total_variation(stylized),
         }
