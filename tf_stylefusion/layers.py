@@ -20,6 +20,31 @@ Style = tuple[tf.Tensor, tf.Tensor]
 PACKAGE = "tf_stylefusion"
 
 
+def _reflect(x: tf.Tensor, p: int, axis: int) -> tf.Tensor:
+    """Mirror ``p`` rows (axis 1) or columns (axis 2), like ``tf.pad(mode="REFLECT")``.
+
+    Built from one-pixel slices and a concat: TFLite's MIRROR_PAD has no XNNPACK kernel and
+    cut the delegated graph into pieces (the fp32 model ran ~3× slower than Keras on CPU).
+    """
+    if p == 0:
+        return x
+
+    def take(start: int, stop: int | None) -> tf.Tensor:
+        index = [slice(None)] * 4
+        index[axis] = slice(start, stop)
+        return x[tuple(index)]
+
+    before = [take(i, i + 1) for i in range(p, 0, -1)]
+    after = [take(-1 - i, -i) for i in range(1, p + 1)]
+    return tf.concat(before + [x] + after, axis=axis)
+
+
+def upsample_nearest_2x(x: tf.Tensor) -> tf.Tensor:
+    """Nearest-neighbour ×2 as depth_to_space of four copies (TFLite/XNNPACK-friendly; the
+    repeat-based Keras UpSampling2D becomes TILE ops that XNNPACK does not run)."""
+    return tf.nn.depth_to_space(tf.concat([x] * 4, axis=-1), 2)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class ReflectionPad2D(keras.layers.Layer):
     """Pads height and width by ``padding`` pixels, mirroring the border (no dark frame)."""
@@ -29,8 +54,7 @@ class ReflectionPad2D(keras.layers.Layer):
         self.padding = int(padding)
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        p = self.padding
-        return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+        return _reflect(_reflect(x, self.padding, axis=1), self.padding, axis=2)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         b, h, w, c = input_shape
@@ -39,6 +63,16 @@ class ReflectionPad2D(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "padding": self.padding}
+
+
+def with_static_channels(x: tf.Tensor, channels: int) -> tf.Tensor:
+    """``x`` reshaped to itself with a constant channel count.
+
+    With dynamic height and width, a pad by computed amounts or a repeat-based upsampling loses
+    the static channel count in the graph, and TFLite's conv kernels need it (``set_shape`` and
+    ``ensure_shape`` do not survive conversion; a reshape to a partly constant shape does).
+    """
+    return tf.reshape(x, tf.concat([tf.shape(x)[:3], [int(channels)]], axis=0))
 
 
 def mix_style_params(weights: tf.Tensor, table: tf.Tensor, size: tf.Tensor | None = None) -> tf.Tensor:
@@ -79,19 +113,26 @@ class ConditionalInstanceNorm(keras.layers.Layer):
 
     def call(self, x: tf.Tensor, style: Style) -> tf.Tensor:
         # Statistics in float32 even under mixed precision: variance of fp16 activations overflows.
-        mean, var = tf.nn.moments(tf.cast(x, tf.float32), axes=[1, 2], keepdims=True)
+        xf = tf.cast(x, tf.float32)
+        mean = tf.reduce_mean(xf, axis=[1, 2], keepdims=True)
+        # var = mean(d·d) with d = x - mean (same as tf.nn.moments) but built from SUB and MUL:
+        # TFLite's SQUARED_DIFFERENCE has no int16 kernel, which 16-bit-activation export needs.
+        centred = xf - mean
+        var = tf.reduce_mean(centred * centred, axis=[1, 2], keepdims=True)
         return self.normalize(x, style, mean, var)
 
     def normalize(self, x: tf.Tensor, style: Style, mean: tf.Tensor, var: tf.Tensor) -> tf.Tensor:
         """Normalise ``x`` with given float32 ``mean``/``var`` (``[B|1, 1, 1, C]``), then apply the
         style's γ, β. Tiling calls this with whole-image statistics on one tile."""
         weights, table = style
-        xf = tf.cast(x, tf.float32)
-        normed = (xf - mean) * tf.math.rsqrt(var + self.epsilon)
         part = table[..., self.offset : self.offset + self.param_size]
         params = mix_style_params(weights, tf.cast(part, tf.float32), tf.shape(x)[1:3])
         gamma, beta = params[..., : self.channels], params[..., self.channels :]
-        return tf.cast(normed * gamma + beta, x.dtype)
+        # (x - mean) / std · γ + β folded into one scale and one shift computed on the small
+        # [B, 1, 1, C] tensors: two full-size ops instead of four (matters on phones / TFLite).
+        scale = tf.math.rsqrt(var + self.epsilon) * gamma
+        shift = beta - mean * scale
+        return tf.cast(tf.cast(x, tf.float32) * scale + shift, x.dtype)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -181,7 +222,6 @@ class UpsampleConv(keras.layers.Layer):
     def __init__(self, filters: int, offset: int, separable: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.filters, self.offset, self.separable = int(filters), int(offset), bool(separable)
-        self.up = keras.layers.UpSampling2D(2, interpolation="nearest")
         self.block = ConvNormAct(filters, offset, separable=separable)
 
     @property
@@ -193,7 +233,7 @@ class UpsampleConv(keras.layers.Layer):
         return self.block.norms
 
     def call(self, x: tf.Tensor, style: Style) -> tf.Tensor:
-        return self.block(self.up(x), style)
+        return self.block(upsample_nearest_2x(x), style)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "filters": self.filters, "offset": self.offset,
