@@ -184,11 +184,12 @@ def test_export_is_atomic_and_replaces_old_version(generator, tmp_path, monkeypa
     class Boom(RuntimeError):
         pass
 
-    def failing_write_out(self, path, **kwargs):
-        Path(path, "saved_model.pb").write_bytes(b"half")
-        raise Boom("disk full")
+    class HalfWritingArchive:
+        def write_out(self, path, **kwargs):
+            Path(path, "saved_model.pb").write_bytes(b"half")
+            raise Boom("disk full")
 
-    monkeypatch.setattr(export_module.keras.export.ExportArchive, "write_out", failing_write_out)
+    monkeypatch.setattr(export_module, "build_export_archive", lambda g: HalfWritingArchive())
     with pytest.raises(Boom):
         export_saved_model(generator, target)
     # The old export is intact and no temporary folder is left behind.

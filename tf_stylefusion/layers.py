@@ -11,7 +11,9 @@ linear, so a 50/50 weight gives exactly the average of two styles' norm paramete
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import contextvars
+from typing import Any, Iterator
 
 import keras
 import tensorflow as tf
@@ -75,6 +77,22 @@ def with_static_channels(x: tf.Tensor, channels: int) -> tf.Tensor:
     return tf.reshape(x, tf.concat([tf.shape(x)[:3], [int(channels)]], axis=0))
 
 
+_VARIANCE_FLOOR: contextvars.ContextVar[float] = contextvars.ContextVar("variance_floor", default=0.0)
+
+
+@contextlib.contextmanager
+def variance_floor(floor: float) -> Iterator[None]:
+    """While tracing inside this block, instance norms clamp each channel's variance to at least
+    ``floor``. Only for integer exports: with 16-bit activations ``var + ε`` of a flat channel
+    rounds to 0 and TFLite's RSQRT fails ("only defined for positive values"). It changes the
+    output only where a channel is nearly flat (std < √floor)."""
+    token = _VARIANCE_FLOOR.set(float(floor))
+    try:
+        yield
+    finally:
+        _VARIANCE_FLOOR.reset(token)
+
+
 def mix_style_params(weights: tf.Tensor, table: tf.Tensor, size: tf.Tensor | None = None) -> tf.Tensor:
     """Mix rows of ``table`` by ``weights``; returns ``[B, 1, 1, D]`` or ``[B, h, w, D]``.
 
@@ -130,6 +148,9 @@ class ConditionalInstanceNorm(keras.layers.Layer):
         gamma, beta = params[..., : self.channels], params[..., self.channels :]
         # (x - mean) / std · γ + β folded into one scale and one shift computed on the small
         # [B, 1, 1, C] tensors: two full-size ops instead of four (matters on phones / TFLite).
+        floor = _VARIANCE_FLOOR.get()
+        if floor:
+            var = tf.maximum(var, floor)
         scale = tf.math.rsqrt(var + self.epsilon) * gamma
         shift = beta - mean * scale
         return tf.cast(tf.cast(x, tf.float32) * scale + shift, x.dtype)

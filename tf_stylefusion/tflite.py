@@ -29,6 +29,7 @@ from .errors import ConfigError, ImageError, ModelFileError
 from .fileutil import atomic_write_bytes
 from .fusion import normalize_weights
 from .images import list_images, load_image
+from .layers import variance_floor
 from .models.generator import MIN_SIZE, StyleFusionGenerator
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ MODES = ("fp32", "fp16", "dynamic", "int8")
 PSNR_THRESHOLDS = {"fp32": 45.0, "fp16": 40.0, "dynamic": 35.0, "int8": 30.0}
 IMAGES, WEIGHTS, OUTPUT = "images", "style_weights", "stylized"
 SIGNATURE = "serving_default"
+# int8 files clamp instance-norm variances to this (std ≥ 0.03): see layers.variance_floor.
+INT_VARIANCE_FLOOR = 1e-3
 
 
 def parse_modes(spec: str | Sequence[str]) -> list[str]:
@@ -110,7 +113,8 @@ def convert(generator: StyleFusionGenerator, mode: str, calibration: np.ndarray 
         # Freeze the weights into constants first: converting the Keras variables directly
         # (from a concrete function or a SavedModel) left READ_VARIABLE ops that fail at run time.
         # Saving the frozen function as a signature keeps the input names for the interpreter.
-        frozen = convert_variables_to_constants_v2(serving_function(generator))
+        with variance_floor(INT_VARIANCE_FLOOR if mode == "int8" else 0.0):
+            frozen = convert_variables_to_constants_v2(serving_function(generator))
 
         @tf.function(input_signature=input_specs(generator.num_styles))
         def serve(images: tf.Tensor, style_weights: tf.Tensor) -> dict[str, tf.Tensor]:
