@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import keras
 import tensorflow as tf
@@ -77,20 +77,39 @@ def with_static_channels(x: tf.Tensor, channels: int) -> tf.Tensor:
     return tf.reshape(x, tf.concat([tf.shape(x)[:3], [int(channels)]], axis=0))
 
 
-_VARIANCE_FLOOR: contextvars.ContextVar[float] = contextvars.ContextVar("variance_floor", default=0.0)
+# Integer (TFLite int8) export only; see variance_floors. Keyed by id() of the norm layer.
+_VARIANCE_FLOORS: contextvars.ContextVar[Mapping[int, float] | None] = contextvars.ContextVar(
+    "variance_floors", default=None)
+_VARIANCE_MAXIMA: contextvars.ContextVar[dict[int, float] | None] = contextvars.ContextVar(
+    "variance_maxima", default=None)
 
 
 @contextlib.contextmanager
-def variance_floor(floor: float) -> Iterator[None]:
-    """While tracing inside this block, instance norms clamp each channel's variance to at least
-    ``floor``. Only for integer exports: with 16-bit activations ``var + ε`` of a flat channel
-    rounds to 0 and TFLite's RSQRT fails ("only defined for positive values"). It changes the
-    output only where a channel is nearly flat (std < √floor)."""
-    token = _VARIANCE_FLOOR.set(float(floor))
+def record_variance_maxima() -> Iterator[dict[int, float]]:
+    """Collect each instance norm's largest channel variance over the (eager) calls made inside
+    this block, keyed by ``id(layer)``."""
+    maxima: dict[int, float] = {}
+    token = _VARIANCE_MAXIMA.set(maxima)
+    try:
+        yield maxima
+    finally:
+        _VARIANCE_MAXIMA.reset(token)
+
+
+@contextlib.contextmanager
+def variance_floors(floors: Mapping[int, float]) -> Iterator[None]:
+    """While tracing inside this block, each instance norm clamps its channel variances to at
+    least ``floors[id(layer)]``.
+
+    Only for integer exports: with integer activations ``var + ε`` of a (nearly) flat channel
+    rounds to 0 and TFLite's RSQRT fails ("only defined for positive values"). A floor of a
+    couple of quantization steps of that layer's calibrated range changes nothing else.
+    """
+    token = _VARIANCE_FLOORS.set(dict(floors))
     try:
         yield
     finally:
-        _VARIANCE_FLOOR.reset(token)
+        _VARIANCE_FLOORS.reset(token)
 
 
 def mix_style_params(weights: tf.Tensor, table: tf.Tensor, size: tf.Tensor | None = None) -> tf.Tensor:
@@ -148,9 +167,12 @@ class ConditionalInstanceNorm(keras.layers.Layer):
         gamma, beta = params[..., : self.channels], params[..., self.channels :]
         # (x - mean) / std · γ + β folded into one scale and one shift computed on the small
         # [B, 1, 1, C] tensors: two full-size ops instead of four (matters on phones / TFLite).
-        floor = _VARIANCE_FLOOR.get()
-        if floor:
-            var = tf.maximum(var, floor)
+        maxima = _VARIANCE_MAXIMA.get()
+        if maxima is not None:
+            maxima[id(self)] = max(maxima.get(id(self), 0.0), float(tf.reduce_max(var)))
+        floors = _VARIANCE_FLOORS.get()
+        if floors and id(self) in floors:
+            var = tf.maximum(var, floors[id(self)])
         scale = tf.math.rsqrt(var + self.epsilon) * gamma
         shift = beta - mean * scale
         return tf.cast(tf.cast(x, tf.float32) * scale + shift, x.dtype)

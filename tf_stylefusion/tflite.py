@@ -29,7 +29,7 @@ from .errors import ConfigError, ImageError, ModelFileError
 from .fileutil import atomic_write_bytes
 from .fusion import normalize_weights
 from .images import list_images, load_image
-from .layers import variance_floor
+from .layers import record_variance_maxima, variance_floors
 from .models.generator import MIN_SIZE, StyleFusionGenerator
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,9 @@ MODES = ("fp32", "fp16", "dynamic", "int8")
 PSNR_THRESHOLDS = {"fp32": 45.0, "fp16": 40.0, "dynamic": 35.0, "int8": 30.0}
 IMAGES, WEIGHTS, OUTPUT = "images", "style_weights", "stylized"
 SIGNATURE = "serving_default"
-# int8 files clamp instance-norm variances to this (std ≥ 0.03): see layers.variance_floor.
-INT_VARIANCE_FLOOR = 1e-3
+# Integer activations of the int8 mode (16x8: int16 activations): one quantization step of a
+# tensor whose calibrated maximum is M is M / INT16_STEPS.
+INT16_STEPS = 32767
 
 
 def parse_modes(spec: str | Sequence[str]) -> list[str]:
@@ -113,7 +114,8 @@ def convert(generator: StyleFusionGenerator, mode: str, calibration: np.ndarray 
         # Freeze the weights into constants first: converting the Keras variables directly
         # (from a concrete function or a SavedModel) left READ_VARIABLE ops that fail at run time.
         # Saving the frozen function as a signature keeps the input names for the interpreter.
-        with variance_floor(INT_VARIANCE_FLOOR if mode == "int8" else 0.0):
+        floors = integer_variance_floors(generator, calibration) if mode == "int8" else {}
+        with variance_floors(floors):
             frozen = convert_variables_to_constants_v2(serving_function(generator))
 
         @tf.function(input_signature=input_specs(generator.num_styles))
@@ -146,6 +148,15 @@ def _configure(converter: tf.lite.TFLiteConverter, mode: str, calibration: np.nd
         converter.target_spec.supported_ops = [
             tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
             tf.lite.OpsSet.TFLITE_BUILTINS]
+
+
+def integer_variance_floors(generator: StyleFusionGenerator, calibration: np.ndarray) -> dict[int, float]:
+    """Per instance norm, a variance floor of two int16 steps of its calibrated range (see
+    ``layers.variance_floors``), measured on the same samples the converter calibrates with."""
+    with record_variance_maxima() as maxima:
+        for sample in representative_dataset(calibration, generator.num_styles):
+            generator((sample[IMAGES], sample[WEIGHTS]), training=False)
+    return {key: 2.0 * peak / INT16_STEPS for key, peak in maxima.items()}
 
 
 def tflite_filename(name: str, mode: str) -> str:
