@@ -81,6 +81,17 @@ def test_int8_holds_on_images_it_was_not_calibrated_on(trained, exported) -> Non
     assert value >= PSNR_THRESHOLDS["int8"], f"{value:.1f} dB"
 
 
+def test_int8_survives_flat_images(trained, exported) -> None:
+    # A flat image makes every channel's variance 0: integer RSQRT would fail without the floors.
+    stylizer = TFLiteStylizer(exported["int8"].path)
+    for value in (0.0, 1.0, 0.4):
+        image = np.full((40, 48, 3), value, np.float32)
+        got = stylizer(image, np.array([0.5, 0.5]))
+        expected = trained((image[None], np.array([[0.5, 0.5]], np.float32)), training=False)[0].numpy()
+        assert np.isfinite(got).all()
+        assert np.abs(got - expected).max() < 0.05
+
+
 def test_runner_rejects_bad_weights_and_files(exported, tmp_path) -> None:
     stylizer = TFLiteStylizer(exported["dynamic"].path)
     image = np.zeros((40, 40, 3), np.float32)
@@ -128,3 +139,17 @@ def test_cli_export_errors_are_one_line(tmp_path, capsys) -> None:
     assert "no such model file" in capsys.readouterr().err
     assert main(["export", str(tmp_path)]) == 2
     assert "--saved-model DIR and/or --tflite DIR" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("padding", [1, 2, 3])
+def test_tflite_friendly_layers_match_the_reference_ops(padding) -> None:
+    import keras
+
+    from tf_stylefusion.layers import ReflectionPad2D, upsample_nearest_2x
+
+    x = tf.random.normal([2, 7, 9, 5], seed=padding)
+    p = padding
+    np.testing.assert_array_equal(ReflectionPad2D(p)(x).numpy(),
+                                  tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT").numpy())
+    np.testing.assert_array_equal(upsample_nearest_2x(x).numpy(),
+                                  keras.layers.UpSampling2D(2, interpolation="nearest")(x).numpy())

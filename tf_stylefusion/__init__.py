@@ -13,11 +13,13 @@ from .config import (DataConfig, DiscriminatorConfig, GeneratorConfig, LossConfi
                      TrainConfig)
 from .errors import (ConfigError, ImageError, ModelFileError, StyleFusionError, StyleWeightsError,
                      WeightsUnavailableError)
+from .export import export_saved_model
 from .fusion import normalize_weights, parse_style_spec
 from .model_io import load_generator
 from .models.discriminator import PatchDiscriminator
 from .models.generator import StyleFusionGenerator
 from .stylize import stylize_files, stylize_image
+from .tflite import TFLiteStylizer, export_tflite
 from .trainer import TrainResult, train
 from .training import StyleFusionGAN, StyleTargets
 
@@ -26,7 +28,8 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError", "DataConfig", "DiscriminatorConfig", "GeneratorConfig", "ImageError",
     "LossConfig", "ModelFileError", "PatchDiscriminator", "RunConfig", "StyleFusionError",
-    "StyleFusionGAN", "StyleFusionGenerator", "StyleTargets", "StyleWeightsError", "TrainConfig",
-    "TrainResult", "WeightsUnavailableError", "load_generator", "normalize_weights",
-    "parse_style_spec", "stylize_files", "stylize_image", "train",
+    "StyleFusionGAN", "StyleFusionGenerator", "StyleTargets", "StyleWeightsError", "TFLiteStylizer",
+    "TrainConfig", "TrainResult", "WeightsUnavailableError", "export_saved_model", "export_tflite",
+    "load_generator", "normalize_weights", "parse_style_spec", "stylize_files", "stylize_image",
+    "train",
 ]

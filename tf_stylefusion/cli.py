@@ -173,6 +173,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if not args.saved_model and not args.tflite:
         raise ConfigError("export: give --saved-model DIR and/or --tflite DIR")
+    if not args.verbose:  # SavedModel writing logs every assets folder at INFO
+        logging.getLogger("tensorflow").setLevel(logging.WARNING)
     generator = load_generator(args.model)
     if args.saved_model:
         from .export import export_saved_model

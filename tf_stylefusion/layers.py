@@ -70,9 +70,9 @@ class ReflectionPad2D(keras.layers.Layer):
 def with_static_channels(x: tf.Tensor, channels: int) -> tf.Tensor:
     """``x`` reshaped to itself with a constant channel count.
 
-    With dynamic height and width, a pad by computed amounts or a repeat-based upsampling loses
-    the static channel count in the graph, and TFLite's conv kernels need it (``set_shape`` and
-    ``ensure_shape`` do not survive conversion; a reshape to a partly constant shape does).
+    With dynamic height and width, a pad by computed amounts loses the static channel count in
+    the graph, and TFLite's conv kernels need it (``set_shape`` and ``ensure_shape`` do not
+    survive conversion; a reshape to a partly constant shape does).
     """
     return tf.reshape(x, tf.concat([tf.shape(x)[:3], [int(channels)]], axis=0))
 
@@ -165,14 +165,14 @@ class ConditionalInstanceNorm(keras.layers.Layer):
         part = table[..., self.offset : self.offset + self.param_size]
         params = mix_style_params(weights, tf.cast(part, tf.float32), tf.shape(x)[1:3])
         gamma, beta = params[..., : self.channels], params[..., self.channels :]
-        # (x - mean) / std · γ + β folded into one scale and one shift computed on the small
-        # [B, 1, 1, C] tensors: two full-size ops instead of four (matters on phones / TFLite).
         maxima = _VARIANCE_MAXIMA.get()
-        if maxima is not None:
+        if maxima is not None and tf.executing_eagerly():
             maxima[id(self)] = max(maxima.get(id(self), 0.0), float(tf.reduce_max(var)))
         floors = _VARIANCE_FLOORS.get()
         if floors and id(self) in floors:
             var = tf.maximum(var, floors[id(self)])
+        # (x - mean) / std · γ + β folded into one scale and one shift computed on the small
+        # [B, 1, 1, C] tensors: two full-size ops instead of four (matters on phones / TFLite).
         scale = tf.math.rsqrt(var + self.epsilon) * gamma
         shift = beta - mean * scale
         return tf.cast(tf.cast(x, tf.float32) * scale + shift, x.dtype)

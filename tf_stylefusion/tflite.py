@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -126,7 +127,10 @@ def convert(generator: StyleFusionGenerator, mode: str, calibration: np.ndarray 
         tf.saved_model.save(tf.Module(), tmp, signatures={SIGNATURE: serve.get_concrete_function()})
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=[SIGNATURE])
         _configure(converter, mode, calibration, generator.num_styles)
-        return converter.convert()
+        with warnings.catch_warnings():
+            # The int8 calibrator uses tf.lite.Interpreter internally; the warning is not ours.
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            return converter.convert()
 
 
 def _configure(converter: tf.lite.TFLiteConverter, mode: str, calibration: np.ndarray | None,
