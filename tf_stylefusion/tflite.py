@@ -95,7 +95,13 @@ def sample_weights(num_styles: int, count: int, seed: int = 0) -> np.ndarray:
     return np.stack(rows)
 
 
-def representative_dataset(images: np.ndarray, num_styles: int, per_image: int = 4
+def calibration_images(size: int, folder: str | Path | None = None) -> list[np.ndarray]:
+    """The sample photos as ``size``² crops and as ``2·size``² crops (more detail per pixel):
+    activation ranges calibrated at one framing only clipped on the other (measured)."""
+    return list(sample_content(size, folder)) + list(sample_content(2 * size, folder))
+
+
+def representative_dataset(images: Sequence[np.ndarray], num_styles: int, per_image: int = 4
                            ) -> Iterator[dict[str, np.ndarray]]:
     """Calibration samples keyed by the signature's input names (not by argument position)."""
     weights = sample_weights(num_styles, max(per_image * len(images), num_styles))
@@ -103,10 +109,11 @@ def representative_dataset(images: np.ndarray, num_styles: int, per_image: int =
         yield {IMAGES: images[k % len(images)][None].astype(np.float32), WEIGHTS: w[None]}
 
 
-def convert(generator: StyleFusionGenerator, mode: str, calibration: np.ndarray | None = None) -> bytes:
+def convert(generator: StyleFusionGenerator, mode: str,
+            calibration: Sequence[np.ndarray] | None = None) -> bytes:
     """Convert ``generator`` to a TFLite flatbuffer in ``mode`` (one of MODES).
 
-    ``int8`` needs ``calibration`` images ``[K, H, W, 3]`` in [0, 1]. Its instance-norm
+    ``int8`` needs ``calibration`` images (``[H, W, 3]`` in [0, 1], sizes may differ). Its instance-norm
     statistics stay float (see ``_int8_converter``).
     """
     if mode not in MODES:
@@ -133,7 +140,7 @@ def convert(generator: StyleFusionGenerator, mode: str, calibration: np.ndarray 
             return converter.convert()
 
 
-def _configure(converter: tf.lite.TFLiteConverter, mode: str, calibration: np.ndarray | None,
+def _configure(converter: tf.lite.TFLiteConverter, mode: str, calibration: Sequence[np.ndarray] | None,
                num_styles: int) -> None:
     if mode == "fp16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -154,7 +161,8 @@ def _configure(converter: tf.lite.TFLiteConverter, mode: str, calibration: np.nd
             tf.lite.OpsSet.TFLITE_BUILTINS]
 
 
-def integer_variance_floors(generator: StyleFusionGenerator, calibration: np.ndarray) -> dict[int, float]:
+def integer_variance_floors(generator: StyleFusionGenerator,
+                            calibration: Sequence[np.ndarray]) -> dict[int, float]:
     """Per instance norm, a variance floor of two int16 steps of its calibrated range (see
     ``layers.variance_floors``), measured on the same samples the converter calibrates with."""
     with record_variance_maxima() as maxima:
@@ -180,18 +188,19 @@ def export_tflite(generator: StyleFusionGenerator, out_dir: str | Path, modes: S
                   samples: str | Path | None = None) -> list[ExportedTFLite]:
     """Write ``<name>_<mode>.tflite`` for each mode into ``out_dir`` (atomically).
 
-    ``size`` is the side of the sample crops used for int8 calibration and for the parity
-    check; the files themselves accept any size. With ``check``, each file's PSNR against the
+    ``size`` is the side of the sample crops used for the parity check and (with ``2·size``)
+    for int8 calibration; the files themselves accept any size. With ``check``, each file's PSNR against the
     Keras model on the sample images is measured.
     """
     modes = parse_modes(modes)
     if size < MIN_SIZE:
         raise ConfigError(f"--size {size}: must be at least {MIN_SIZE}")
     images = sample_content(size, samples)
+    calibration = calibration_images(size, samples) if "int8" in modes else None
     out_dir = Path(out_dir)
     results = []
     for mode in modes:
-        data = convert(generator, mode, images)
+        data = convert(generator, mode, calibration)
         path = out_dir / tflite_filename(name, mode)
         atomic_write_bytes(path, data)
         result = ExportedTFLite(mode, path, len(data))
