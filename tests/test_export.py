@@ -126,6 +126,17 @@ def test_too_small_image_is_rejected(saved_model) -> None:
                                         style_weights=tf.constant([[1.0, 0.0, 0.0]]))
 
 
+@pytest.mark.parametrize("images, weights, message", [
+    (tf.zeros([1, 32, 32, 3], tf.float32), tf.constant([[1.0, 0, 0]]), "expected to be a uint8 tensor"),
+    (tf.zeros([1, 32, 32, 3], tf.uint8), tf.constant([[1, 0, 0]]), "expected to be a float tensor"),
+    (tf.zeros([1, 32, 32, 4], tf.uint8), tf.constant([[1.0, 0, 0]]), "expected 3 channels"),
+])
+def test_wrong_dtype_or_channels_are_rejected(saved_model, images, weights, message) -> None:
+    m = tf.saved_model.load(str(saved_model))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        m.signatures[SERVING_SIGNATURE](images=images, style_weights=weights)
+
+
 def load_rest_client():
     spec = importlib.util.spec_from_file_location("rest_client", ROOT / "export" / "rest_client.py")
     module = importlib.util.module_from_spec(spec)

@@ -70,10 +70,15 @@ def validate_weights_in_graph(weights: tf.Tensor, batch: tf.Tensor, num_styles: 
         return weights / tf.reduce_sum(weights, axis=-1, keepdims=True)
 
 
-def _check_image_size(images: tf.Tensor) -> list[tf.Operation]:
-    return [tf.debugging.assert_greater_equal(
-        tf.reduce_min(tf.shape(images)[1:3]), MIN_SIZE,
-        message=f"images: height and width must be at least {MIN_SIZE} pixels")]
+def _check_images(images: tf.Tensor) -> list[tf.Operation]:
+    # A loaded signature enforces its TensorSpec's dtype but not the channel count.
+    shape = tf.shape(images)
+    return [
+        tf.debugging.assert_equal(shape[3], 3, message="images: expected 3 channels (RGB) in the last axis"),
+        tf.debugging.assert_greater_equal(
+            tf.reduce_min(shape[1:3]), MIN_SIZE,
+            message=f"images: height and width must be at least {MIN_SIZE} pixels"),
+    ]
 
 
 def _to_uint8(images: tf.Tensor) -> tf.Tensor:
@@ -87,8 +92,8 @@ def build_export_archive(generator: StyleFusionGenerator) -> keras.export.Export
     names = style_names_of(generator)
 
     def stylize_uint8(images: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
-        weights = validate_weights_in_graph(weights, tf.shape(images)[0], n, names)
-        with tf.control_dependencies(_check_image_size(images)):
+        with tf.control_dependencies(_check_images(images)):  # images first: weights use B
+            weights = validate_weights_in_graph(weights, tf.shape(images)[0], n, names)
             x = tf.cast(images, tf.float32) / 255.0
         return _to_uint8(generator((x, weights), training=False))
 
