@@ -16,8 +16,8 @@ import pytest
 import tensorflow as tf
 
 from tf_stylefusion.errors import ConfigError
-from tf_stylefusion.export import (BYTES_SIGNATURE, NAMES_SIGNATURE, SERVING_SIGNATURE,
-                                   STYLE_NAMES_FILE, export_saved_model)
+from tf_stylefusion.export import (BYTES_SIGNATURE, NAMES_SIGNATURE, REGIONS_SIGNATURE,
+                                   SERVING_SIGNATURE, STYLE_NAMES_FILE, export_saved_model)
 from tf_stylefusion.images import encode_image, to_uint8
 from tf_stylefusion.models.generator import StyleFusionGenerator
 
@@ -88,7 +88,7 @@ def test_saved_model_cli_lists_the_signatures(saved_model) -> None:
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     text = proc.stdout
-    for name in (SERVING_SIGNATURE, BYTES_SIGNATURE, NAMES_SIGNATURE):
+    for name in (SERVING_SIGNATURE, BYTES_SIGNATURE, REGIONS_SIGNATURE, NAMES_SIGNATURE):
         assert f"signature_def['{name}']" in text
     for tensor in ("inputs['images'] tensor_info", "dtype: DT_UINT8", "outputs['stylized'] tensor_info",
                    "inputs['image_bytes'] tensor_info", "outputs['stylized_bytes'] tensor_info",
@@ -135,6 +135,33 @@ def test_wrong_dtype_or_channels_are_rejected(saved_model, images, weights, mess
     m = tf.saved_model.load(str(saved_model))
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         m.signatures[SERVING_SIGNATURE](images=images, style_weights=weights)
+
+
+def test_regions_signature_takes_a_mix_per_pixel(generator, saved_model) -> None:
+    m = tf.saved_model.load(str(saved_model))
+    images = np.stack([texture("photo", 40, seed=9)[:, :36]] * 2)
+    weights = np.zeros((2, 40, 36, 3), np.float32)
+    weights[:, :20, :, 0] = 1.0  # top half wave, bottom half udnie
+    weights[:, 20:, :, 2] = 2.0  # unnormalised on purpose: the graph normalises per pixel
+    got = m.signatures[REGIONS_SIGNATURE](images=tf.constant(images),
+                                           style_weights=tf.constant(weights))["stylized"].numpy()
+    expected = keras_uint8(generator, images, weights / weights.sum(-1, keepdims=True))
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+    whole = m.signatures[SERVING_SIGNATURE](images=tf.constant(images),
+                                            style_weights=tf.constant([[1.0, 0, 0]] * 2))["stylized"].numpy()
+    assert not np.array_equal(got, whole)  # the bottom region really took another style
+
+
+@pytest.mark.parametrize("shape, fill, message", [
+    ((1, 40, 30, 3), 1.0, "as high and wide as the image"),
+    ((1, 40, 36, 3), -1.0, "non-negative"),
+    ((1, 40, 36, 3), 0.0, "all weights are zero at some pixel"),
+])
+def test_bad_region_weights_are_rejected(saved_model, shape, fill, message) -> None:
+    m = tf.saved_model.load(str(saved_model))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        m.signatures[REGIONS_SIGNATURE](images=tf.zeros([1, 40, 36, 3], tf.uint8),
+                                        style_weights=tf.fill(shape, fill))
 
 
 def load_rest_client():

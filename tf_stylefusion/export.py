@@ -10,6 +10,8 @@ Signatures (``saved_model_cli show --all`` lists them):
 - ``stylize_bytes``: ``image_bytes`` string ``[B]`` (JPEG/PNG/GIF/BMP files), ``style_weights``
   float32 ``[B, N]`` → ``stylized_bytes`` string ``[B]`` (PNG files). Names end in ``_bytes`` so
   TF Serving's REST API reads and writes them as ``{"b64": ...}``;
+- ``stylize_regions``: as ``serving_default`` but ``style_weights`` float32 ``[B, H, W, N]``, a
+  mix per pixel (masks, gradients between styles; soft edges are the caller's choice);
 - ``style_names``: no input → ``style_names`` string ``[N]`` (also in
   ``assets.extra/style_names.txt``, one name per line).
 """
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 SERVING_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "stylize_bytes"
+REGIONS_SIGNATURE = "stylize_regions"
 NAMES_SIGNATURE = "style_names"
 STYLE_NAMES_FILE = "assets.extra/style_names.txt"
 
@@ -42,19 +45,23 @@ def style_names_of(generator: StyleFusionGenerator) -> list[str]:
     return names
 
 
-def validate_weights_in_graph(weights: tf.Tensor, batch: tf.Tensor, num_styles: int,
+def validate_weights_in_graph(weights: tf.Tensor, leading: tf.Tensor, num_styles: int,
                               names: list[str]) -> tf.Tensor:
-    """Graph-side twin of ``fusion.normalize_weights``: assert, then normalise to sum 1."""
+    """Graph-side twin of ``fusion.normalize_weights``: assert, then normalise to sum 1.
+
+    ``weights`` is ``[B, N]`` (one mix per image) or ``[B, H, W, N]`` (a mix per pixel);
+    ``leading`` is the shape its leading axes must have (``[B]`` or ``[B, H, W]``)."""
     listing = ", ".join(names)
+    per_pixel = weights.shape.rank == 4
     checks = [
-        tf.debugging.assert_rank(weights, 2, message="style_weights: expected shape [B, N]"),
         tf.debugging.assert_equal(
             tf.shape(weights)[-1], num_styles,
-            message=f"style_weights: wrong length; give {num_styles} weights per image, one per "
-                    f"style in this order: {listing}"),
+            message=f"style_weights: wrong length; give {num_styles} weights per "
+                    f"{'pixel' if per_pixel else 'image'}, one per style in this order: {listing}"),
         tf.debugging.assert_equal(
-            tf.shape(weights)[0], batch,
-            message="style_weights: needs one row of weights per image (batch sizes differ)"),
+            tf.shape(weights)[:-1], leading,
+            message="style_weights: needs one weight map per image, as high and wide as the image"
+            if per_pixel else "style_weights: needs one row of weights per image (batch sizes differ)"),
     ]
     with tf.control_dependencies(checks):
         finite = tf.debugging.Assert(
@@ -65,7 +72,8 @@ def validate_weights_in_graph(weights: tf.Tensor, batch: tf.Tensor, num_styles: 
             weights, message="style_weights: weights must be non-negative")
         some_weight = tf.debugging.Assert(
             tf.reduce_all(tf.reduce_sum(weights, axis=-1) > 0),
-            ["style_weights: all weights are zero; give at least one style a weight > 0"])
+            ["style_weights: all weights are zero" + (" at some pixel" if per_pixel else "")
+             + "; give at least one style a weight > 0"])
     with tf.control_dependencies([non_negative, some_weight]):
         return weights / tf.reduce_sum(weights, axis=-1, keepdims=True)
 
@@ -92,8 +100,9 @@ def build_export_archive(generator: StyleFusionGenerator) -> keras.export.Export
     names = style_names_of(generator)
 
     def stylize_uint8(images: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
-        with tf.control_dependencies(_check_images(images)):  # images first: weights use B
-            weights = validate_weights_in_graph(weights, tf.shape(images)[0], n, names)
+        with tf.control_dependencies(_check_images(images)):  # images first: weights use their shape
+            leading = tf.shape(images)[: weights.shape.rank - 1]
+            weights = validate_weights_in_graph(weights, leading, n, names)
             x = tf.cast(images, tf.float32) / 255.0
         return _to_uint8(generator((x, weights), training=False))
 
@@ -102,10 +111,15 @@ def build_export_archive(generator: StyleFusionGenerator) -> keras.export.Export
     def serving_default(images: tf.Tensor, style_weights: tf.Tensor) -> dict[str, tf.Tensor]:
         return {"stylized": stylize_uint8(images, style_weights)}
 
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images"),
+                                  tf.TensorSpec([None, None, None, n], tf.float32, name="style_weights")])
+    def stylize_regions(images: tf.Tensor, style_weights: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"stylized": stylize_uint8(images, style_weights)}
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes"),
                                   tf.TensorSpec([None, None], tf.float32, name="style_weights")])
     def stylize_bytes(image_bytes: tf.Tensor, style_weights: tf.Tensor) -> dict[str, tf.Tensor]:
-        weights = validate_weights_in_graph(style_weights, tf.shape(image_bytes)[0], n, names)
+        weights = validate_weights_in_graph(style_weights, tf.shape(image_bytes), n, names)
 
         def one(args: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
             data, w = args
@@ -127,6 +141,7 @@ def build_export_archive(generator: StyleFusionGenerator) -> keras.export.Export
     archive.track(generator)
     archive.add_endpoint(SERVING_SIGNATURE, serving_default)
     archive.add_endpoint(BYTES_SIGNATURE, stylize_bytes)
+    archive.add_endpoint(REGIONS_SIGNATURE, stylize_regions)
     archive.add_endpoint(NAMES_SIGNATURE, style_names)
     return archive
 
@@ -146,6 +161,6 @@ def export_saved_model(generator: StyleFusionGenerator, path: str | Path) -> Pat
         names_file = tmp / STYLE_NAMES_FILE
         names_file.parent.mkdir(parents=True, exist_ok=True)
         names_file.write_text("\n".join(style_names_of(generator)) + "\n", encoding="utf-8")
-    log.info("wrote SavedModel %s (signatures: %s, %s, %s)", path, SERVING_SIGNATURE,
-             BYTES_SIGNATURE, NAMES_SIGNATURE)
+    log.info("wrote SavedModel %s (signatures: %s, %s, %s, %s)", path, SERVING_SIGNATURE,
+             BYTES_SIGNATURE, REGIONS_SIGNATURE, NAMES_SIGNATURE)
     return path
