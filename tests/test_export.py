@@ -227,7 +227,7 @@ def test_export_is_atomic_and_replaces_old_version(generator, tmp_path, monkeypa
             Path(path, "saved_model.pb").write_bytes(b"half")
             raise Boom("disk full")
 
-    monkeypatch.setattr(export_module, "build_export_archive", lambda g: HalfWritingArchive())
+    monkeypatch.setattr(export_module, "build_export_archive", lambda g, e=None: HalfWritingArchive())
     with pytest.raises(Boom):
         export_saved_model(generator, target)
     # The old export is intact and no temporary folder is left behind.
@@ -241,3 +241,53 @@ def test_export_is_atomic_and_replaces_old_version(generator, tmp_path, monkeypa
 def test_export_rejects_a_non_generator(tmp_path) -> None:
     with pytest.raises(ConfigError, match="StyleFusionGenerator"):
         export_saved_model(object(), tmp_path / "x")  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def encoder(generator):
+    from tf_stylefusion.config import VGG_STYLE_LAYERS
+    from tf_stylefusion.models.loss_networks import vgg_features
+    from tf_stylefusion.models.style_encoder import StyleEncoder, statistics_dim
+
+    vgg = vgg_features("random", tuple(VGG_STYLE_LAYERS) + ("block4_conv2",), 1234)
+    enc = StyleEncoder(generator.param_dim, statistics_dim(vgg, len(VGG_STYLE_LAYERS)),
+                       style_size=64, content_size=48)
+    # An untrained encoder predicts one row for everything: make its rows depend on the image.
+    enc.to_row.kernel.assign(tf.random.normal(enc.to_row.kernel.shape, stddev=0.05, seed=2))
+    enc.set_base_row(generator.bank.table[1].numpy())
+    return enc
+
+
+@pytest.fixture(scope="module")
+def fused_model(generator, encoder, tmp_path_factory):
+    path = export_saved_model(generator, tmp_path_factory.mktemp("fused") / "m" / "1", encoder)
+    return tf.saved_model.load(str(path))
+
+
+def test_encoder_signatures_match_the_python_fusion_controls(generator, encoder, fused_model) -> None:
+    from tf_stylefusion.export import ENCODE_SIGNATURE, FUSED_SIGNATURE
+    from tf_stylefusion.fusion import StylizeOptions, encode_style_images, stylize_fused
+
+    style = texture("checker", 80)[:, :72]
+    rows = fused_model.signatures[ENCODE_SIGNATURE](style_images=tf.constant(style[None]))["style_rows"]
+    np.testing.assert_allclose(rows.numpy(), encode_style_images(encoder, [style / 255.0]), atol=1e-4)
+
+    image = texture("photo", 48, seed=4)[:, :40]
+    fused = fused_model.signatures[FUSED_SIGNATURE]
+    no_rows = tf.zeros([1, 0, generator.param_dim])
+
+    def run(weights, strength, style_rows=no_rows):
+        return fused(images=tf.constant(image[None]), style_weights=tf.constant([weights], tf.float32),
+                     style_rows=style_rows, strength=tf.constant([strength]))["stylized"].numpy()[0]
+
+    plain = to_uint8(generator((image[None] / 255.0, np.array([[0, 1.0, 0]], np.float32))).numpy()[0])
+    assert np.abs(run([0, 1.0, 0], 1.0).astype(int) - plain.astype(int)).max() <= 1
+    assert np.abs(run([0, 1.0, 0], 0.0).astype(int) - image.astype(int)).max() <= 1  # the content
+    half = run([0.5, 0, 0, 0.5], 0.5, rows[:, None, :])
+    expected = to_uint8(stylize_fused(generator, image / 255.0, np.array([0.5, 0, 0, 0.5], np.float32),
+                                      StylizeOptions(strength=0.5, style_rows=rows.numpy(), encoder=encoder)))
+    assert psnr_uint8(half, expected) >= 40
+    with pytest.raises(tf.errors.InvalidArgumentError, match="strength: must lie in"):
+        run([0, 1.0, 0], 1.5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="then one per style row"):
+        run([0, 1.0, 0, 1.0], 1.0)  # four weights but no style rows

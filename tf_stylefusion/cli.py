@@ -323,7 +323,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.saved_model:
         from .export import export_saved_model
 
-        print(f"SavedModel: {export_saved_model(generator, args.saved_model)}")
+        from .model_io import load_style_encoder
+
+        encoder = load_style_encoder(args.model, generator)  # adds encode_style / stylize_fused
+        print(f"SavedModel: {export_saved_model(generator, args.saved_model, encoder)}"
+              + (" (with the style encoder: strength and style images)" if encoder else ""))
     if args.tflite:
         from .tflite import PSNR_THRESHOLDS, export_tflite, parse_modes
 

@@ -12,6 +12,12 @@ Signatures (``saved_model_cli show --all`` lists them):
   TF Serving's REST API reads and writes them as ``{"b64": ...}``;
 - ``stylize_regions``: as ``serving_default`` but ``style_weights`` float32 ``[B, H, W, N]``, a
   mix per pixel (masks, gradients between styles; soft edges are the caller's choice);
+- with a StyleEncoder (``export_saved_model(..., encoder=...)``; the CLI adds the run's
+  ``style_encoder.keras`` when there is one): ``encode_style``: ``style_images`` uint8
+  ``[B, H, W, 3]`` → ``style_rows`` float32 ``[B, D]`` (a style row for any image), and
+  ``stylize_fused``: ``images``, ``style_weights`` ``[B, N + M]`` over the bank then ``style_rows``
+  ``[B, M, D]`` (M ≥ 0), ``strength`` ``[B]`` in [0, 1] → ``stylized`` (the Python API's style-space
+  strength with the content anchor, see ``fusion.StylizeOptions``);
 - ``style_names``: no input → ``style_names`` string ``[N]`` (also in
   ``assets.extra/style_names.txt``, one name per line).
 """
@@ -27,12 +33,15 @@ import tensorflow as tf
 from .errors import ConfigError
 from .fileutil import atomic_dir
 from .models.generator import MIN_SIZE, StyleFusionGenerator
+from .models.style_encoder import StyleEncoder
 
 log = logging.getLogger(__name__)
 
 SERVING_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "stylize_bytes"
 REGIONS_SIGNATURE = "stylize_regions"
+ENCODE_SIGNATURE = "encode_style"
+FUSED_SIGNATURE = "stylize_fused"
 NAMES_SIGNATURE = "style_names"
 STYLE_NAMES_FILE = "assets.extra/style_names.txt"
 
@@ -45,7 +54,7 @@ def style_names_of(generator: StyleFusionGenerator) -> list[str]:
     return names
 
 
-def validate_weights_in_graph(weights: tf.Tensor, leading: tf.Tensor, num_styles: int,
+def validate_weights_in_graph(weights: tf.Tensor, leading: tf.Tensor, num_styles: int | tf.Tensor,
                               names: list[str]) -> tf.Tensor:
     """Graph-side twin of ``fusion.normalize_weights``: assert, then normalise to sum 1.
 
@@ -53,11 +62,13 @@ def validate_weights_in_graph(weights: tf.Tensor, leading: tf.Tensor, num_styles
     ``leading`` is the shape its leading axes must have (``[B]`` or ``[B, H, W]``)."""
     listing = ", ".join(names)
     per_pixel = weights.shape.rank == 4
+    count = num_styles if isinstance(num_styles, int) else "N + M"
     checks = [
         tf.debugging.assert_equal(
             tf.shape(weights)[-1], num_styles,
-            message=f"style_weights: wrong length; give {num_styles} weights per "
-                    f"{'pixel' if per_pixel else 'image'}, one per style in this order: {listing}"),
+            message=f"style_weights: wrong length; give {count} weights per "
+                    f"{'pixel' if per_pixel else 'image'}, one per style in this order: {listing}"
+                    + ("" if isinstance(num_styles, int) else ", then one per style row")),
         tf.debugging.assert_equal(
             tf.shape(weights)[:-1], leading,
             message="style_weights: needs one weight map per image, as high and wide as the image"
@@ -89,13 +100,74 @@ def _check_images(images: tf.Tensor) -> list[tf.Operation]:
     ]
 
 
+def _resize_short_side(images: tf.Tensor, size: int) -> tf.Tensor:
+    """``data.resize_short_side`` for a batch ``[B, H, W, 3]``."""
+    shape = tf.cast(tf.shape(images)[1:3], tf.float32)
+    new = tf.cast(tf.math.ceil(shape * (size / tf.reduce_min(shape))), tf.int32)
+    return tf.image.resize(images, new, method="bilinear", antialias=True)
+
+
+def _add_encoder_endpoints(archive: keras.export.ExportArchive, generator: StyleFusionGenerator,
+                           encoder: StyleEncoder, names: list[str]) -> None:
+    """``encode_style`` and ``stylize_fused`` (see the module docstring)."""
+    if encoder.param_dim != generator.param_dim:
+        raise ConfigError(f"export: the style encoder predicts rows of {encoder.param_dim} values, the "
+                          f"generator's bank rows have {generator.param_dim}; it belongs to another model")
+    n, d = generator.num_styles, generator.param_dim
+    archive.track(encoder)
+    archive.track(encoder.vgg().model)
+
+    def rows_of(x: tf.Tensor, size: int) -> tf.Tensor:
+        return encoder(encoder.statistics(_resize_short_side(x, size)))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="style_images")])
+    def encode_style(style_images: tf.Tensor) -> dict[str, tf.Tensor]:
+        with tf.control_dependencies(_check_images(style_images)):
+            x = tf.cast(style_images, tf.float32) / 255.0
+        return {"style_rows": rows_of(x, encoder.style_size)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images"),
+                                  tf.TensorSpec([None, None], tf.float32, name="style_weights"),
+                                  tf.TensorSpec([None, None, d], tf.float32, name="style_rows"),
+                                  tf.TensorSpec([None], tf.float32, name="strength")])
+    def stylize_fused(images: tf.Tensor, style_weights: tf.Tensor, style_rows: tf.Tensor,
+                      strength: tf.Tensor) -> dict[str, tf.Tensor]:
+        b = tf.shape(images)[0]
+        checks = _check_images(images) + [
+            tf.debugging.assert_equal(tf.shape(style_rows)[0], b,
+                                      message="style_rows: needs one [M, D] set of rows per image"),
+            tf.debugging.assert_equal(tf.shape(strength)[0], b, message="strength: needs one value per image"),
+            tf.debugging.Assert(tf.reduce_all((strength >= 0.0) & (strength <= 1.0)),
+                                ["strength: must lie in [0, 1] (0 = the content, 1 = the full style)"]),
+        ]
+        with tf.control_dependencies(checks):
+            k = n + tf.shape(style_rows)[1]
+            weights = validate_weights_in_graph(style_weights, tf.shape(images)[:1], k, names)
+            x = tf.cast(images, tf.float32) / 255.0
+        # Rows: the bank, the given style rows, then the content's own row (its "no style").
+        bank = tf.tile(tf.convert_to_tensor(generator.bank.table)[None], [b, 1, 1])
+        table = tf.concat([bank, style_rows, rows_of(x, encoder.content_size)[:, None, :]], axis=1)
+        s = strength[:, None]
+        out = generator.stylize_with_table(x, tf.concat([weights * s, 1.0 - s], axis=-1), table)
+        # Add back what the generator cannot reproduce of the content, scaled by (1 - strength):
+        # strength 0 is then the content itself (as StylizeOptions.anchor_content does).
+        recon = generator.stylize_with_table(x, tf.one_hot(tf.fill([b], k), k + 1), table)
+        out = out + (1.0 - strength)[:, None, None, None] * (x - recon)
+        return {"stylized": _to_uint8(out)}
+
+    archive.add_endpoint(ENCODE_SIGNATURE, encode_style)
+    archive.add_endpoint(FUSED_SIGNATURE, stylize_fused)
+
+
 def _to_uint8(images: tf.Tensor) -> tf.Tensor:
     """float [0, 1] → uint8, rounded like ``images.to_uint8``."""
     return tf.cast(tf.floor(tf.clip_by_value(images, 0.0, 1.0) * 255.0 + 0.5), tf.uint8)
 
 
-def build_export_archive(generator: StyleFusionGenerator) -> keras.export.ExportArchive:
-    """An ExportArchive with the three signatures (see the module docstring)."""
+def build_export_archive(generator: StyleFusionGenerator,
+                         encoder: StyleEncoder | None = None) -> keras.export.ExportArchive:
+    """An ExportArchive with the signatures of the module docstring (the encoder's two only when
+    ``encoder`` is given)."""
     n = generator.num_styles
     names = style_names_of(generator)
 
@@ -143,10 +215,13 @@ def build_export_archive(generator: StyleFusionGenerator) -> keras.export.Export
     archive.add_endpoint(BYTES_SIGNATURE, stylize_bytes)
     archive.add_endpoint(REGIONS_SIGNATURE, stylize_regions)
     archive.add_endpoint(NAMES_SIGNATURE, style_names)
+    if encoder is not None:
+        _add_encoder_endpoints(archive, generator, encoder, names)
     return archive
 
 
-def export_saved_model(generator: StyleFusionGenerator, path: str | Path) -> Path:
+def export_saved_model(generator: StyleFusionGenerator, path: str | Path,
+                       encoder: StyleEncoder | None = None) -> Path:
     """Write a TF Serving SavedModel of ``generator`` to ``path`` atomically and return it.
 
     For TF Serving, ``path`` is a numbered version folder (``models/NAME/1``). An existing
@@ -155,12 +230,14 @@ def export_saved_model(generator: StyleFusionGenerator, path: str | Path) -> Pat
     if not isinstance(generator, StyleFusionGenerator):
         raise ConfigError(f"export_saved_model: expected a StyleFusionGenerator, got {type(generator).__name__}")
     path = Path(path)
-    archive = build_export_archive(generator)
+    archive = build_export_archive(generator, encoder)
     with atomic_dir(path) as tmp:
         archive.write_out(str(tmp), verbose=False)
         names_file = tmp / STYLE_NAMES_FILE
         names_file.parent.mkdir(parents=True, exist_ok=True)
         names_file.write_text("\n".join(style_names_of(generator)) + "\n", encoding="utf-8")
-    log.info("wrote SavedModel %s (signatures: %s, %s, %s, %s)", path, SERVING_SIGNATURE,
-             BYTES_SIGNATURE, REGIONS_SIGNATURE, NAMES_SIGNATURE)
+    signatures = [SERVING_SIGNATURE, BYTES_SIGNATURE, REGIONS_SIGNATURE, NAMES_SIGNATURE]
+    if encoder is not None:
+        signatures += [ENCODE_SIGNATURE, FUSED_SIGNATURE]
+    log.info("wrote SavedModel %s (signatures: %s)", path, ", ".join(signatures))
     return path
