@@ -276,9 +276,10 @@ def test_encoder_signatures_match_the_python_fusion_controls(generator, encoder,
     fused = fused_model.signatures[FUSED_SIGNATURE]
     no_rows = tf.zeros([1, 0, generator.param_dim])
 
-    def run(weights, strength, style_rows=no_rows):
+    def run(weights, strength, style_rows=no_rows, keep_colors=0.0):
         return fused(images=tf.constant(image[None]), style_weights=tf.constant([weights], tf.float32),
-                     style_rows=style_rows, strength=tf.constant([strength]))["stylized"].numpy()[0]
+                     style_rows=style_rows, strength=tf.constant([strength]),
+                     preserve_color=tf.constant([keep_colors]))["stylized"].numpy()[0]
 
     plain = to_uint8(generator((image[None] / 255.0, np.array([[0, 1.0, 0]], np.float32))).numpy()[0])
     assert np.abs(run([0, 1.0, 0], 1.0).astype(int) - plain.astype(int)).max() <= 1
@@ -287,6 +288,10 @@ def test_encoder_signatures_match_the_python_fusion_controls(generator, encoder,
     expected = to_uint8(stylize_fused(generator, image / 255.0, np.array([0.5, 0, 0, 0.5], np.float32),
                                       StylizeOptions(strength=0.5, style_rows=rows.numpy(), encoder=encoder)))
     assert psnr_uint8(half, expected) >= 40
+    kept = run([0, 1.0, 0], 1.0, keep_colors=1.0)
+    expected = to_uint8(stylize_fused(generator, image / 255.0, np.array([0, 1.0, 0], np.float32),
+                                      StylizeOptions(preserve_color="luminance")))
+    assert psnr_uint8(kept, expected) >= 40
     with pytest.raises(tf.errors.InvalidArgumentError, match="strength: must lie in"):
         run([0, 1.0, 0], 1.5)
     with pytest.raises(tf.errors.InvalidArgumentError, match="then one per style row"):

@@ -16,8 +16,9 @@ Signatures (``saved_model_cli show --all`` lists them):
   ``style_encoder.keras`` when there is one): ``encode_style``: ``style_images`` uint8
   ``[B, H, W, 3]`` → ``style_rows`` float32 ``[B, D]`` (a style row for any image), and
   ``stylize_fused``: ``images``, ``style_weights`` ``[B, N + M]`` over the bank then ``style_rows``
-  ``[B, M, D]`` (M ≥ 0), ``strength`` ``[B]`` in [0, 1] → ``stylized`` (the Python API's style-space
-  strength with the content anchor, see ``fusion.StylizeOptions``);
+  ``[B, M, D]`` (M ≥ 0), ``strength`` ``[B]`` in [0, 1], ``preserve_color`` ``[B]`` in [0, 1] (1: the
+  content's colours, luminance-only) → ``stylized`` (the Python API's style-space strength with
+  the content anchor and ``preserve_color="luminance"``, see ``fusion.StylizeOptions``);
 - ``style_names``: no input → ``style_names`` string ``[N]`` (also in
   ``assets.extra/style_names.txt``, one name per line).
 """
@@ -30,6 +31,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from .color import RGB_TO_YIQ, YIQ_TO_RGB
 from .errors import ConfigError
 from .fileutil import atomic_dir
 from .models.generator import MIN_SIZE, StyleFusionGenerator
@@ -129,9 +131,10 @@ def _add_encoder_endpoints(archive: keras.export.ExportArchive, generator: Style
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images"),
                                   tf.TensorSpec([None, None], tf.float32, name="style_weights"),
                                   tf.TensorSpec([None, None, d], tf.float32, name="style_rows"),
-                                  tf.TensorSpec([None], tf.float32, name="strength")])
+                                  tf.TensorSpec([None], tf.float32, name="strength"),
+                                  tf.TensorSpec([None], tf.float32, name="preserve_color")])
     def stylize_fused(images: tf.Tensor, style_weights: tf.Tensor, style_rows: tf.Tensor,
-                      strength: tf.Tensor) -> dict[str, tf.Tensor]:
+                      strength: tf.Tensor, preserve_color: tf.Tensor) -> dict[str, tf.Tensor]:
         b = tf.shape(images)[0]
         checks = _check_images(images) + [
             tf.debugging.assert_equal(tf.shape(style_rows)[0], b,
@@ -139,6 +142,10 @@ def _add_encoder_endpoints(archive: keras.export.ExportArchive, generator: Style
             tf.debugging.assert_equal(tf.shape(strength)[0], b, message="strength: needs one value per image"),
             tf.debugging.Assert(tf.reduce_all((strength >= 0.0) & (strength <= 1.0)),
                                 ["strength: must lie in [0, 1] (0 = the content, 1 = the full style)"]),
+            tf.debugging.assert_equal(tf.shape(preserve_color)[0], b,
+                                      message="preserve_color: needs one value per image"),
+            tf.debugging.Assert(tf.reduce_all((preserve_color >= 0.0) & (preserve_color <= 1.0)),
+                                ["preserve_color: must lie in [0, 1] (1 = the content's colours)"]),
         ]
         with tf.control_dependencies(checks):
             k = n + tf.shape(style_rows)[1]
@@ -152,8 +159,13 @@ def _add_encoder_endpoints(archive: keras.export.ExportArchive, generator: Style
         # Add back what the generator cannot reproduce of the content, scaled by (1 - strength):
         # strength 0 is then the content itself (as StylizeOptions.anchor_content does).
         recon = generator.stylize_with_table(x, tf.one_hot(tf.fill([b], k), k + 1), table)
-        out = out + (1.0 - strength)[:, None, None, None] * (x - recon)
-        return {"stylized": _to_uint8(out)}
+        out = tf.clip_by_value(out + (1.0 - strength)[:, None, None, None] * (x - recon), 0.0, 1.0)
+        # Luminance-only transfer (color.transfer_luminance): the output's Y, the content's I and Q.
+        to_yiq, to_rgb = tf.constant(RGB_TO_YIQ.T, tf.float32), tf.constant(YIQ_TO_RGB.T, tf.float32)
+        kept = tf.clip_by_value(tf.concat([(out @ to_yiq)[..., :1], (x @ to_yiq)[..., 1:]], -1) @ to_rgb,
+                                0.0, 1.0)
+        p = preserve_color[:, None, None, None]
+        return {"stylized": _to_uint8((1.0 - p) * out + p * kept)}
 
     archive.add_endpoint(ENCODE_SIGNATURE, encode_style)
     archive.add_endpoint(FUSED_SIGNATURE, stylize_fused)
