@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -33,18 +32,11 @@ from tf_stylefusion.model_io import load_generator  # noqa: E402
 from tf_stylefusion.models.generator import StyleFusionGenerator  # noqa: E402
 from tf_stylefusion.tflite import (TFLiteStylizer, export_tflite, parse_modes,  # noqa: E402
                                    sample_content)
+from timing import median_seconds  # noqa: E402  (scripts/timing.py)
 
 MAGENTA_MS = {256: 48.0, 512: 147.0, 1024: 562.0}
 
 
-def median_ms(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up: tracing, allocation, XNNPACK packing
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def folder_bytes(path: Path) -> int:
@@ -112,17 +104,17 @@ def main() -> None:
     for size in sizes:
         photo = sample_content(size)[0]  # a real photo: int8 ranges depend on the content
         uint8 = (photo * 255 + 0.5).astype(np.uint8)[None]
-        rows.setdefault("Keras", {})[size] = median_ms(
+        rows.setdefault("Keras", {})[size] = 1000 * median_seconds(
             lambda: keras_fn(photo[None], weights).numpy(), args.repeats)
-        rows.setdefault("SavedModel", {})[size] = median_ms(
+        rows.setdefault("SavedModel", {})[size] = 1000 * median_seconds(
             lambda: serving(images=tf.constant(uint8), style_weights=tf.constant(weights))["stylized"].numpy(),
             args.repeats)
         for r in lite:
             stylizer = TFLiteStylizer(r.path, num_threads=args.threads)
-            rows.setdefault(f"TFLite {r.mode}", {})[size] = median_ms(
+            rows.setdefault(f"TFLite {r.mode}", {})[size] = 1000 * median_seconds(
                 lambda: stylizer(photo, weights[0]), args.repeats)
         if magenta:
-            rows.setdefault("Magenta 26 ONNX", {})[size] = median_ms(lambda: magenta[0](photo), args.repeats)
+            rows.setdefault("Magenta 26 ONNX", {})[size] = 1000 * median_seconds(lambda: magenta[0](photo), args.repeats)
         print(f"timed {size}² ...", file=sys.stderr, flush=True)
 
     print(f"\nlatency, ms (median of {args.repeats} after warm-up, {args.threads} threads)")

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tf_stylefusion.config import RunConfig  # noqa: E402
 from tf_stylefusion.models.generator import StyleFusionGenerator  # noqa: E402
 from tf_stylefusion.trainer import build_gan  # noqa: E402
+from timing import median_seconds  # noqa: E402  (scripts/timing.py)
 
 MAGENTA_GFLOPS_1024 = 45.0
 
@@ -39,14 +37,6 @@ def gflops(generator: StyleFusionGenerator, size: int) -> float:
     return profile(graph, options=opts).total_float_ops / 1e9
 
 
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up (tracing, allocation)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main() -> None:
