@@ -37,8 +37,6 @@ from timing import median_seconds  # noqa: E402  (scripts/timing.py)
 MAGENTA_MS = {256: 48.0, 512: 147.0, 1024: 562.0}
 
 
-
-
 def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 

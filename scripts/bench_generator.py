@@ -37,8 +37,6 @@ def gflops(generator: StyleFusionGenerator, size: int) -> float:
     return profile(graph, options=opts).total_float_ops / 1e9
 
 
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--styles", type=int, default=16)

@@ -8,6 +8,7 @@ import pytest
 
 from tf_stylefusion import tiling
 from tf_stylefusion.errors import ConfigError
+from tf_stylefusion.metrics import psnr
 from tf_stylefusion.models.generator import StyleFusionGenerator
 from tf_stylefusion.stylize import stylize_image
 
@@ -28,10 +29,6 @@ def photo(h: int, w: int) -> np.ndarray:
 
 
 WEIGHTS = np.array([0.2, 0.5, 0.3], np.float32)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(-10 * np.log10(np.mean((a - b) ** 2) + 1e-20))
 
 
 def test_spans_cover_the_axis_aligned_to_the_stride() -> None:

@@ -116,8 +116,9 @@ def load_or_report(path: Path, bad: BadFiles, max_side: int | None) -> np.ndarra
 
 
 def resize_short_side(image: tf.Tensor, size: int | float) -> tf.Tensor:
-    """Resize so the shorter side is ``size`` (antialiased when shrinking)."""
-    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    """Resize an image ``[H, W, C]`` or a batch ``[B, H, W, C]`` so the shorter side is ``size``
+    (antialiased when shrinking)."""
+    shape = tf.cast(tf.shape(image)[-3:-1], tf.float32)
     scale = tf.cast(size, tf.float32) / tf.reduce_min(shape)
     new = tf.cast(tf.math.ceil(shape * scale), tf.int32)
     return tf.image.resize(image, new, method="bilinear", antialias=True)

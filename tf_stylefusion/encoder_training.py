@@ -27,6 +27,7 @@ from .config import LossConfig
 from .errors import ConfigError
 from .fileutil import atomic_path
 from .losses import content_loss, gram_matrix, style_loss
+from .metrics import psnr
 from .models.generator import StyleFusionGenerator
 from .models.loss_networks import vgg_features
 from .models.style_encoder import StyleEncoder, style_statistics
@@ -75,12 +76,6 @@ def _random_crops(images: Sequence[np.ndarray], count: int, rng: np.random.Gener
         y, x = int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1))
         crops.append(img[y : y + size, x : x + size])
     return crops
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """Peak signal-to-noise ratio (dB) of two images in [0, 1]."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
 
 
 def fit_style_encoder(generator: StyleFusionGenerator, style_images: Sequence[Sequence[np.ndarray]],

@@ -32,6 +32,7 @@ import keras
 import tensorflow as tf
 
 from .color import RGB_TO_YIQ, YIQ_TO_RGB
+from .data import resize_short_side
 from .errors import ConfigError
 from .fileutil import atomic_dir
 from .models.generator import MIN_SIZE, StyleFusionGenerator
@@ -102,13 +103,6 @@ def _check_images(images: tf.Tensor) -> list[tf.Operation]:
     ]
 
 
-def _resize_short_side(images: tf.Tensor, size: int) -> tf.Tensor:
-    """``data.resize_short_side`` for a batch ``[B, H, W, 3]``."""
-    shape = tf.cast(tf.shape(images)[1:3], tf.float32)
-    new = tf.cast(tf.math.ceil(shape * (size / tf.reduce_min(shape))), tf.int32)
-    return tf.image.resize(images, new, method="bilinear", antialias=True)
-
-
 def _add_encoder_endpoints(archive: keras.export.ExportArchive, generator: StyleFusionGenerator,
                            encoder: StyleEncoder, names: list[str]) -> None:
     """``encode_style`` and ``stylize_fused`` (see the module docstring)."""
@@ -120,7 +114,7 @@ def _add_encoder_endpoints(archive: keras.export.ExportArchive, generator: Style
     archive.track(encoder.vgg().model)
 
     def rows_of(x: tf.Tensor, size: int) -> tf.Tensor:
-        return encoder(encoder.statistics(_resize_short_side(x, size)))
+        return encoder(encoder.statistics(resize_short_side(x, size)))
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="style_images")])
     def encode_style(style_images: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -23,6 +23,12 @@ import tensorflow as tf
 from .losses import content_loss, gram_matrix, style_loss
 
 
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio (dB) of two images in [0, 1]; identical images give +inf."""
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * float(np.log10(1.0 / mse))
+
+
 def gram_distance(features: Sequence[tf.Tensor], target_grams: Sequence[tf.Tensor]) -> np.ndarray:
     """Per-image style distance ``[B]`` of feature maps to target Grams (``[1|B, C, C]`` each)."""
     grams = [gram_matrix(f) for f in features]

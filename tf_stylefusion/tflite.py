@@ -14,7 +14,6 @@ converted at a fixed size cannot be resized under XNNPACK.
 from __future__ import annotations
 
 import logging
-import math
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from .fileutil import atomic_write_bytes
 from .fusion import normalize_weights
 from .images import list_images, load_image
 from .layers import record_variance_maxima, variance_floors
+from .metrics import psnr
 from .models.generator import MIN_SIZE, StyleFusionGenerator
 
 log = logging.getLogger(__name__)
@@ -271,12 +271,6 @@ class TFLiteStylizer:
         self.interpreter.set_tensor(self._weights, weights)
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self._output)[0]
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR (dB) of two images in [0, 1]; identical images give +inf."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
 
 
 def parity_psnr(model: str | Path | bytes, generator: StyleFusionGenerator, images: np.ndarray,
