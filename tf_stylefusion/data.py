@@ -106,10 +106,10 @@ def split_paths(paths: Sequence[Path], validation_fraction: float, root: Path | 
     return splits.train, splits.validation
 
 
-def load_or_report(path: Path, bad: BadFiles, max_side: int | None) -> np.ndarray | None:
+def load_or_report(path: Path, bad: BadFiles, max_side: int | None, min_side: int = 1) -> np.ndarray | None:
     """``load_image`` that records a bad file in ``bad`` and returns None instead of raising."""
     try:
-        return load_image(path, max_side=max_side)
+        return load_image(path, max_side=max_side, min_side=min_side)
     except ImageError as e:
         bad.add(path, e.problem)
         return None

@@ -31,11 +31,11 @@ import tensorflow as tf
 
 from . import metrics
 from .config import RunConfig
-from .data import StyleSource, resolve_styles
+from .data import StyleSource, load_or_report, resolve_styles
 from .errors import ConfigError, ImageError, WeightsUnavailableError
 from .fileutil import atomic_write_bytes, atomic_write_text
 from .losses import gram_matrix
-from .images import IMAGE_EXTENSIONS, BadFiles, contact_sheet, encode_image, list_images, load_image, save_image
+from .images import IMAGE_EXTENSIONS, BadFiles, contact_sheet, encode_image, list_images, save_image
 from .models.generator import MIN_SIZE
 from .models.loss_networks import inception_features, vgg_features
 
@@ -178,16 +178,8 @@ class _Style:
     pooled: np.ndarray | None
 
 
-def _load(path: Path, size: int, bad: BadFiles) -> np.ndarray | None:
-    try:
-        return load_image(path, max_side=size, min_side=MIN_SIZE)
-    except ImageError as e:
-        bad.add(path, e.problem)
-        return None
-
-
 def _prepare_style(source: StyleSource, space: FeatureSpace, size: int, bad: BadFiles) -> _Style:
-    images = [im for im in (_load(p, size, bad) for p in source.paths) if im is not None]
+    images = [im for im in (load_or_report(p, bad, size, MIN_SIZE) for p in source.paths) if im is not None]
     if not images:
         raise ImageError(source.name, f"style {source.name!r} has no readable image")
     per_image = [[gram_matrix(f) for f in space.vgg(im)[:-1]] for im in images]
@@ -262,7 +254,7 @@ def evaluate(content: Sequence[str | Path] | None, styles: Sequence[str] | None,
     out_dir = Path(out_dir)
     bad = BadFiles()
     space = FeatureSpace(config)
-    contents = [(p, im) for p in content_paths if (im := _load(p, config.image_size, bad)) is not None]
+    contents = [(p, im) for p in content_paths if (im := load_or_report(p, bad, config.image_size, MIN_SIZE)) is not None]
     if not contents:
         raise ImageError(content_paths[0], f"none of the {len(content_paths)} content images could be read:\n"
                                            f"{bad.summary()}")
@@ -287,7 +279,7 @@ def evaluate(content: Sequence[str | Path] | None, styles: Sequence[str] | None,
                     bad.add(Path(outputs) / style.name / f"{path.stem}.*", "no output for this content image")  # type: ignore[arg-type]
                     output = None
                 else:
-                    output = _load(found, config.image_size, bad)
+                    output = load_or_report(found, bad, config.image_size, MIN_SIZE)
                     out_path = found
             if output is not None:
                 row = {"style": style.name, "content": str(path), "output": str(out_path),
