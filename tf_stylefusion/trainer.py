@@ -188,13 +188,20 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
         resumed_from = int(step.numpy())
         log.info("resuming %s from step %d", run_dir, resumed_from)
 
-    sample_source = val_paths or train_paths
-    if sample_source:
-        imgs = [im for im in (data_lib.load_or_report(p, bad, dc.image_size * 4)
-                              for p in sample_source[:SAMPLE_COUNT]) if im is not None]
+    def crops_of(paths: Sequence[Path]) -> np.ndarray:
+        return data_lib.center_crops([im for im in (data_lib.load_or_report(p, bad, dc.image_size * 4)
+                                                    for p in paths) if im is not None], dc.image_size)
+
+    # Validation crops are decoded once: they are both the validation set and the sample images.
+    val_crops = crops_of(val_paths) if val_paths else None
+    if val_crops is not None:
+        samples = val_crops[:SAMPLE_COUNT]
+    elif train_paths:
+        samples = crops_of(train_paths[:SAMPLE_COUNT])
     else:
-        imgs = [im.numpy() for im in data_lib.content_images(dc.content, dc.image_size, bad).take(SAMPLE_COUNT)]
-    samples = data_lib.center_crops(imgs, dc.image_size)
+        samples = data_lib.center_crops(
+            [im.numpy() for im in data_lib.content_images(dc.content, dc.image_size, bad).take(SAMPLE_COUNT)],
+            dc.image_size)
     tb_dir = run_dir / "tensorboard" if tc.tensorboard and chief else None
     cbs: list[keras.callbacks.Callback] = [
         StopAtStep(step, tc.steps),
@@ -208,12 +215,8 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
         cbs.append(keras.callbacks.TensorBoard(str(tb_dir), update_freq="epoch", write_graph=False))
     cbs.extend(callbacks)
 
-    validation = None
-    if val_paths:
-        validation = tf.data.Dataset.from_tensor_slices(
-            data_lib.center_crops([im for im in (data_lib.load_or_report(p, bad, dc.image_size * 4)
-                                                 for p in val_paths) if im is not None], dc.image_size)
-        ).batch(dc.batch_size)
+    validation = (tf.data.Dataset.from_tensor_slices(val_crops).batch(dc.batch_size)
+                  if val_crops is not None else None)
 
     history: dict[str, list[float]] = {}
     if resumed_from < tc.steps:
