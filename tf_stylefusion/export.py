@@ -152,8 +152,11 @@ def _add_encoder_endpoints(archive: keras.export.ExportArchive, generator: Style
         out = generator.stylize_with_table(x, tf.concat([weights * s, 1.0 - s], axis=-1), table)
         # Add back what the generator cannot reproduce of the content, scaled by (1 - strength):
         # strength 0 is then the content itself (as StylizeOptions.anchor_content does).
-        recon = generator.stylize_with_table(x, tf.one_hot(tf.fill([b], k), k + 1), table)
-        out = tf.clip_by_value(out + (1.0 - strength)[:, None, None, None] * (x - recon), 0.0, 1.0)
+        # Skipped (a second generator pass) when every image asks for the full style.
+        residual = tf.cond(
+            tf.reduce_all(strength >= 1.0), lambda: tf.zeros_like(x),
+            lambda: x - generator.stylize_with_table(x, tf.one_hot(tf.fill([b], k), k + 1), table))
+        out = tf.clip_by_value(out + (1.0 - strength)[:, None, None, None] * residual, 0.0, 1.0)
         # Luminance-only transfer (color.transfer_luminance): the output's Y, the content's I and Q.
         to_yiq, to_rgb = tf.constant(RGB_TO_YIQ.T, tf.float32), tf.constant(YIQ_TO_RGB.T, tf.float32)
         kept = tf.clip_by_value(tf.concat([(out @ to_yiq)[..., :1], (x @ to_yiq)[..., 1:]], -1) @ to_rgb,
