@@ -20,7 +20,7 @@ from tf_stylefusion.stylize import stylize_image
 
 from .conftest import texture, write
 
-SIZE = 48
+SIZE = 64
 
 
 @pytest.fixture(scope="module")

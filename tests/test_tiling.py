@@ -57,11 +57,12 @@ def test_feather_weights_sum_to_one_across_every_overlap() -> None:
 
 def test_tiles_with_context_at_least_the_receptive_field_match_the_untiled_output() -> None:
     g = styled_generator(num_res_blocks=1)
-    assert tiling.receptive_radius(g) == 16
-    img = photo(96, 128)
+    assert tiling.receptive_radius(g) == 24
+    assert tiling.receptive_radius(StyleFusionGenerator(1, num_res_blocks=1, pixel_shuffle=False)) == 16
+    img = photo(144, 192)
     full = g((img[None], WEIGHTS[None])).numpy()[0]
-    tiled = tiling.stylize_tiled(g, img, WEIGHTS, tiling.TileConfig(tile_size=64, overlap=32))
-    # 4 tiles, shared whole-image statistics, 16 px of discarded context per inner edge: exact.
+    tiled = tiling.stylize_tiled(g, img, WEIGHTS, tiling.TileConfig(tile_size=96, overlap=48))
+    # 4 tiles, shared whole-image statistics, 24 px of discarded context per inner edge: exact.
     assert np.abs(tiled - full).max() < 1e-4
 
 
@@ -102,9 +103,9 @@ def test_statistics_from_a_downscaled_image_keep_tiles_consistent() -> None:
 
 def test_exact_statistics_accumulated_over_tiles_match_the_untiled_output() -> None:
     g = styled_generator(num_res_blocks=1)
-    img = photo(128, 150)  # 150 is no multiple of the stride: the padding counts as in one pass
+    img = photo(160, 190)  # 190 is no multiple of the stride: the padding counts as in one pass
     full = g((img[None], WEIGHTS[None])).numpy()[0]
-    cfg = tiling.TileConfig(tile_size=64, overlap=32, stats_size=80, exact_statistics=True)
+    cfg = tiling.TileConfig(tile_size=96, overlap=48, stats_size=80, exact_statistics=True)
     whole = tiling.measure_statistics(g, img, WEIGHTS, stats_size=1024)
     exact = tiling.exact_statistics(g, img, WEIGHTS, cfg)
     for (m, v), (em, ev) in zip(whole, exact):
@@ -126,10 +127,10 @@ def test_per_pixel_weights_are_cropped_per_tile() -> None:
 
 def test_stylize_image_routes_by_tile_size() -> None:
     g = styled_generator(num_res_blocks=1)
-    img = photo(96, 128)
+    img = photo(144, 192)
     untiled = stylize_image(g, img, WEIGHTS, tile_size=0)
     np.testing.assert_allclose(stylize_image(g, img, WEIGHTS), untiled, atol=1e-6)  # auto: small
-    tiled = stylize_image(g, img, WEIGHTS, tile_size=64)
+    tiled = stylize_image(g, img, WEIGHTS, tile_size=96)
     assert psnr(tiled, untiled) > 60
     with pytest.raises(ConfigError, match="tile size"):
         stylize_image(g, img, WEIGHTS, tile_size=50)

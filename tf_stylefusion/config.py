@@ -27,6 +27,7 @@ class GeneratorConfig:
     filters: tuple[int, int, int] = (16, 32, 64)
     num_res_blocks: int = 4
     separable: bool = True
+    pixel_shuffle: bool = True
 
     def __post_init__(self) -> None:
         self.filters = tuple(int(f) for f in self.filters)  # type: ignore[assignment]
@@ -198,6 +199,9 @@ class RunConfig:
         unknown = set(d) - set(kinds)
         if unknown:
             raise ConfigError(f"unknown config sections: {sorted(unknown)}")
+        if "generator" in d:
+            # Runs saved before the pixel-shuffle layout existed hold full-resolution models.
+            d = {**d, "generator": {"pixel_shuffle": False, **d["generator"]}}
         return cls(**{k: from_fields(kinds[k], v) for k, v in d.items()})
 
     def to_json(self, path: str | os.PathLike[str]) -> None:

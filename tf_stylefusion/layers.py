@@ -41,6 +41,28 @@ def _reflect(x: tf.Tensor, p: int, axis: int) -> tf.Tensor:
     return tf.concat(before + [x] + after, axis=axis)
 
 
+def reflect_pad_to_multiple(x: tf.Tensor, multiple: int) -> tf.Tensor:
+    """Reflect-pad the bottom and right of ``[B, H, W, C]`` up to multiples of ``multiple``
+    (each side needs fewer than ``multiple`` extra pixels, and H, W ≥ ``multiple``).
+
+    Same result as ``tf.pad(mode="REFLECT")`` with computed amounts, built from slices, reverses and
+    concats: a MIRROR_PAD by computed amounts stays a slow reference kernel in TFLite (9 ms
+    of a 1024² image even when the amount is 0), these take a few ms.
+    """
+    def grow(x: tf.Tensor, axis: int) -> tf.Tensor:
+        # Always mirror multiple - 1 rows, then crop: a slice of the exact (often zero) amount
+        # would be an empty tensor, which the int8 calibrator cannot record a range for.
+        # tf.slice, not x[a:b]: TFLite runs a STRIDED_SLICE with computed bounds ~10× slower.
+        n = tf.shape(x)[axis]
+        begin, size = [0, 0, 0, 0], [-1, -1, -1, -1]
+        begin[axis], size[axis] = n - multiple, multiple - 1
+        grown = tf.concat([x, tf.reverse(tf.slice(x, tf.stack(begin), tf.stack(size)), axis=[axis])], axis=axis)
+        size[axis] = n + (-n) % multiple
+        return tf.slice(grown, [0, 0, 0, 0], tf.stack(size))
+
+    return grow(grow(x, 1), 2)
+
+
 def upsample_nearest_2x(x: tf.Tensor) -> tf.Tensor:
     """Nearest-neighbour ×2 as depth_to_space of four copies (TFLite/XNNPACK-friendly; the
     repeat-based Keras UpSampling2D becomes TILE ops that XNNPACK does not run)."""
@@ -300,3 +322,13 @@ class UpsampleConv(keras.layers.Layer):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "filters": self.filters, "offset": self.offset,
                 "separable": self.separable}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ConvUpsample(ConvNormAct):
+    """A conditioned conv, then a nearest-neighbour ×2 resize: the conv (and its norm) run at the
+    low resolution, which is 4× cheaper than UpsampleConv; the next block's 3×3 conv at the high
+    resolution smooths the copies, so there is still no transposed-conv checkerboard."""
+
+    def call(self, x: tf.Tensor, style: Style) -> tf.Tensor:
+        return upsample_nearest_2x(super().call(x, style))

@@ -111,11 +111,15 @@ def axis_spans(n: int, tile: int, overlap: int) -> list[tuple[int, int]]:
 def receptive_radius(generator: StyleFusionGenerator) -> int:
     """How far (in input pixels) a tile edge's padding reaches into the output.
 
-    3×3 convolutions: enc1 (1) + enc2 (1) + enc3 at stride 2 (2) + two per residual block at
-    stride 4 (8 a block) + dec1 at stride 2 (2) + dec2 (1) + to_rgb (1). Nearest upsampling adds
-    nothing because tile origins are aligned to the stride.
+    Sum of the 3×3 convolutions' reach, each at its layer's input stride. Full-resolution layout:
+    enc1 (1) + enc2 (1) + enc3 at stride 2 (2) + two per residual block at stride 4 (8 a block) +
+    dec1 at stride 2 (2) + dec2 (1) + to_rgb (1). Pixel-shuffle layout, everything at stride ≥ 2:
+    enc1 (2) + enc2 (2) + enc3 at 4 (4) + 8 a block + dec1 at 4 (4) + dec2 (2) + to_rgb (2).
+    Nearest upsampling and the 2×2 shuffle blocks add nothing because tile origins are aligned to
+    the stride.
     """
-    return 8 + 8 * generator.config.num_res_blocks
+    base = 16 if generator.config.pixel_shuffle else 8
+    return base + 8 * generator.config.num_res_blocks
 
 
 def _ramp(length: int, overlap: int, context: int, fade_in: bool, fade_out: bool) -> np.ndarray:

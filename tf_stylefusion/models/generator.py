@@ -1,6 +1,9 @@
 """StyleFusionGenerator: content image + style weights → stylized image.
 
-Encoder (3 conditioned convs, ×4 down) → residual blocks → decoder (2 resize-convs) → RGB.
+Encoder (3 conditioned convs, two of them strided) → residual blocks → decoder (2 resize-convs) →
+RGB. With ``pixel_shuffle`` (the default) the network runs at half resolution: the image enters
+as space-to-depth blocks (2×2 pixels → 12 channels, nothing lost) and leaves through
+depth-to-space, so no convolution or norm ever touches a full-resolution tensor.
 Every normalisation is a ConditionalInstanceNorm reading γ, β from one StyleBank, so any convex
 mix of the bank's styles (per image or per pixel) is a valid style.
 """
@@ -15,11 +18,12 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import GeneratorConfig
-from ..layers import (PACKAGE, ConvNormAct, ReflectionPad2D, ResidualBlock, Style, UpsampleConv,
-                      with_static_channels)
+from ..layers import (PACKAGE, ConvNormAct, ConvUpsample, ReflectionPad2D, ResidualBlock, Style, UpsampleConv,
+                      reflect_pad_to_multiple, with_static_channels)
 
-STRIDE = 4  # total downsampling: inputs are padded to a multiple of this and cropped back
 MIN_SIZE = 32
+STRIDE = 4  # total downsampling: inputs are padded to a multiple of this and cropped back
+SHUFFLE = 2  # space-to-depth block size of the pixel_shuffle layout
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -58,11 +62,11 @@ class StyleFusionGenerator(keras.Model):
 
     def __init__(self, num_styles: int = 1, style_names: Sequence[str] | None = None,
                  filters: Sequence[int] = (16, 32, 64), num_res_blocks: int = 4,
-                 separable: bool = True, **kwargs: Any):
+                 separable: bool = True, pixel_shuffle: bool = True, **kwargs: Any):
         super().__init__(**kwargs)
         self.config = GeneratorConfig(num_styles=num_styles, style_names=list(style_names or []),
                                       filters=tuple(filters), num_res_blocks=num_res_blocks,
-                                      separable=separable)
+                                      separable=separable, pixel_shuffle=pixel_shuffle)
         f1, f2, f3 = self.config.filters
         offset = 0
 
@@ -72,28 +76,39 @@ class StyleFusionGenerator(keras.Model):
             return layer
 
         # Lists (not tuples): Keras 3 tracks layers held in lists, tuples silently drop weights.
+        # The shuffled layout starts at half resolution, so its third conv keeps the size and its
+        # last decoder block does not upsample: both layouts compute the residuals at 1/4.
+        self.shuffle = SHUFFLE if pixel_shuffle else 1
         self.encoder = [
             add(ConvNormAct(f1, offset, name="enc1")),
             add(ConvNormAct(f2, offset, strides=2, name="enc2")),
-            add(ConvNormAct(f3, offset, strides=2, name="enc3")),
+            add(ConvNormAct(f3, offset, strides=3 - self.shuffle, name="enc3")),
         ]
         self.residuals = [add(ResidualBlock(f3, offset, separable, name=f"res{i + 1}"))
                           for i in range(num_res_blocks)]
-        self.decoder = [
-            add(UpsampleConv(f2, offset, separable, name="dec1")),
-            add(UpsampleConv(f1, offset, separable, name="dec2")),
-        ]
+        if self.shuffle == 1:
+            self.decoder = [add(UpsampleConv(f2, offset, separable, name="dec1")),
+                            add(UpsampleConv(f1, offset, separable, name="dec2"))]
+        else:
+            self.decoder = [add(ConvUpsample(f2, offset, separable=separable, name="dec1")),
+                            add(ConvNormAct(f1, offset, separable=separable, name="dec2"))]
         self.out_pad = ReflectionPad2D(1)
-        self.out_conv = keras.layers.Conv2D(3, 3, padding="valid", name="to_rgb")
+        # In the shuffled layout to_rgb predicts each 2×2 output block as 12 channels.
+        self.out_conv = keras.layers.Conv2D(3 * self.shuffle ** 2, 3, padding="valid", name="to_rgb")
         self.param_dim = offset
         self.bank = StyleBank(num_styles, self._identity_row(), name="style_bank")
         self.build()
 
     @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "StyleFusionGenerator":
+        # Files saved before the pixel-shuffle layout existed hold full-resolution models.
+        return cls(**{"pixel_shuffle": False, **config})
+
+    @classmethod
     def from_config_object(cls, config: GeneratorConfig) -> "StyleFusionGenerator":
         return cls(num_styles=config.num_styles, style_names=config.style_names,
                    filters=config.filters, num_res_blocks=config.num_res_blocks,
-                   separable=config.separable)
+                   separable=config.separable, pixel_shuffle=config.pixel_shuffle)
 
     @contextlib.contextmanager
     def norm_statistics(self, hook: Callable[[int, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
@@ -167,15 +182,19 @@ class StyleFusionGenerator(keras.Model):
         h, w = tf.shape(content)[1], tf.shape(content)[2]
         pad_h, pad_w = (-h) % STRIDE, (-w) % STRIDE
         padding = [[0, 0], [0, pad_h], [0, pad_w], [0, 0]]
-        x = tf.pad(content, padding, mode="REFLECT")
-        x = with_static_channels(x, content.shape[-1])
+        x = with_static_channels(reflect_pad_to_multiple(content, STRIDE), content.shape[-1])
+        if self.shuffle > 1:
+            x = tf.nn.space_to_depth(x, self.shuffle)
         if weights.shape.rank == 4:
             weights = tf.pad(weights, padding, mode="SYMMETRIC")
         style: Style = (weights, table)
         for layer in self.encoder + self.residuals + self.decoder:
             x = layer(x, style)
         y = tf.sigmoid(tf.cast(self.out_conv(self.out_pad(x)), tf.float32))
-        return y[:, :h, :w, :]
+        if self.shuffle > 1:
+            y = tf.nn.depth_to_space(y, self.shuffle)
+        # tf.slice, not y[:, :h, :w]: TFLite runs a STRIDED_SLICE with computed bounds ~6× slower.
+        return tf.slice(y, [0, 0, 0, 0], tf.stack([-1, h, w, -1]))
 
     @staticmethod
     def _unpack(inputs: Any) -> tuple[tf.Tensor, tf.Tensor]:
@@ -193,4 +212,5 @@ class StyleFusionGenerator(keras.Model):
             "filters": list(self.config.filters),
             "num_res_blocks": self.config.num_res_blocks,
             "separable": self.config.separable,
+            "pixel_shuffle": self.config.pixel_shuffle,
         }
