@@ -48,8 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     names_request = predict_pb2.PredictRequest()
     names_request.model_spec.name = args.model
     names_request.model_spec.signature_name = "style_names"
-    names = [n.decode() for n in tf.make_ndarray(
-        stub.Predict(names_request, args.timeout).outputs["style_names"])]
+    try:
+        names = [n.decode() for n in tf.make_ndarray(
+            stub.Predict(names_request, args.timeout).outputs["style_names"])]
+    except grpc.RpcError as e:  # server down, unknown model name, ...
+        print(f"error: {args.server} model {args.model!r}: {e.code().name}: {e.details()}", file=sys.stderr)
+        return 1
     try:
         weights = style_vector(parse_style(args.style), names)
     except ValueError as e:
