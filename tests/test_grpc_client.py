@@ -24,8 +24,8 @@ from tf_stylefusion.models.generator import StyleFusionGenerator
 from .conftest import texture
 
 grpc = pytest.importorskip("grpc")
-apis = pytest.importorskip("tensorflow_serving.apis",
-                           reason="pip install --no-deps tensorflow-serving-api (README test command)")
+pytest.importorskip("tensorflow_serving.apis",
+                    reason="pip install --no-deps tensorflow-serving-api (README test command)")
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
