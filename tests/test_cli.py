@@ -47,6 +47,9 @@ def test_train_then_stylize_end_to_end(image_folders, tmp_path: Path, capsys) ->
     # the same command again resumes and finishes at the requested step count
     assert main(train_args(image_folders, run, steps=6)) == 0
     assert "resumed from step 4" in capsys.readouterr().out
+    # another generator layout is another model: refused in one line, the run left as it was
+    assert main(train_args(image_folders, run, steps=8) + ["--full-resolution"]) == 2
+    assert "new --out folder" in capsys.readouterr().err
 
 
 def test_user_errors_are_one_line_not_tracebacks(tmp_path: Path, capsys) -> None:
