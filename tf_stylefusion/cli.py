@@ -12,7 +12,10 @@ import errno
 import logging
 import os
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:  # the CLI imports its heavy modules lazily
+    from .images import BadFiles
 
 # TensorFlow's C++ start-up chatter hides our own messages; users can still override this.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -242,8 +245,13 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     report = stylize_files(generator, args.inputs, args.out, mix.weights, max_size=args.max_size,
                            progress=True, options=options, tile_size=tiling)
     print(f"wrote {len(report.written)} image(s) to {args.out}")
-    if len(report.bad):
-        print(report.bad.summary(), file=sys.stderr)
+    return _report_skipped(report.bad)
+
+
+def _report_skipped(bad: BadFiles) -> int:
+    """Exit code of a run over many files: 1 (after listing them) if any file was skipped."""
+    if len(bad):
+        print(bad.summary(), file=sys.stderr)
         return 1
     return 0
 
@@ -294,10 +302,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if reason:
         print(reason)
     print(f"report: {report.html_path} (JSON: {report.json_path})")
-    if len(report.bad):
-        print(report.bad.summary(), file=sys.stderr)
-        return 1
-    return 0
+    return _report_skipped(report.bad)
 
 
 def cmd_video(args: argparse.Namespace) -> int:

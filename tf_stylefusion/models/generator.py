@@ -181,12 +181,11 @@ class StyleFusionGenerator(keras.Model):
     def _forward(self, content: tf.Tensor, weights: tf.Tensor, table: tf.Tensor) -> tf.Tensor:
         content = tf.cast(content, self.compute_dtype)
         h, w = tf.shape(content)[1], tf.shape(content)[2]
-        pad_h, pad_w = (-h) % STRIDE, (-w) % STRIDE
-        padding = [[0, 0], [0, pad_h], [0, pad_w], [0, 0]]
         x = with_static_channels(reflect_pad_to_multiple(content, STRIDE), content.shape[-1])
         if self.shuffle > 1:
             x = tf.nn.space_to_depth(x, self.shuffle)
         if weights.shape.rank == 4:
+            padding = [[0, 0], [0, (-h) % STRIDE], [0, (-w) % STRIDE], [0, 0]]
             weights = tf.pad(weights, padding, mode="SYMMETRIC")
         style: Style = (weights, table)
         for layer in self.encoder + self.residuals + self.decoder:
