@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
+
+if TYPE_CHECKING:
+    from tf_stylefusion.models.generator import StyleFusionGenerator
+
+
+def distinct_styles_generator(style_names: list[str], seed: int, bank_seed: int) -> "StyleFusionGenerator":
+    """A tiny generator (8/12/16 filters, one residual block) whose bank rows are far apart, as
+    training would leave them, so the style weights visibly matter."""
+    import tensorflow as tf
+
+    from tf_stylefusion.models.generator import StyleFusionGenerator
+
+    tf.random.set_seed(seed)
+    g = StyleFusionGenerator(num_styles=len(style_names), style_names=style_names, filters=(8, 12, 16),
+                             num_res_blocks=1)
+    g.bank.table.assign(g.bank.table + tf.random.normal(g.bank.table.shape, stddev=0.5, seed=bank_seed))
+    return g
 
 
 def check_config_roundtrip(obj: keras.layers.Layer) -> keras.layers.Layer:

@@ -19,26 +19,23 @@ from tf_stylefusion.errors import ConfigError
 from tf_stylefusion.export import (BYTES_SIGNATURE, NAMES_SIGNATURE, REGIONS_SIGNATURE,
                                    SERVING_SIGNATURE, STYLE_NAMES_FILE, export_saved_model)
 from tf_stylefusion.images import encode_image, to_uint8
+from tf_stylefusion.metrics import psnr
 from tf_stylefusion.models.generator import StyleFusionGenerator
 
 from .conftest import texture
+from .helpers import distinct_styles_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ["wave", "scream", "udnie"]
 
 
 def psnr_uint8(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    return psnr(a / 255.0, b / 255.0)
 
 
 @pytest.fixture(scope="module")
 def generator() -> StyleFusionGenerator:
-    tf.random.set_seed(3)
-    g = StyleFusionGenerator(num_styles=3, style_names=NAMES, filters=(8, 12, 16), num_res_blocks=1)
-    # Give the style bank distinct rows, as training would, so the weights matter.
-    g.bank.table.assign(g.bank.table + tf.random.normal(g.bank.table.shape, stddev=0.5, seed=1))
-    return g
+    return distinct_styles_generator(NAMES, seed=3, bank_seed=1)
 
 
 @pytest.fixture(scope="module")

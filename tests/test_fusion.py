@@ -44,6 +44,11 @@ def encoder(generator) -> StyleEncoder:
     return enc
 
 
+def region_error(a: np.ndarray, b: np.ndarray, cols: slice) -> float:
+    """Mean absolute difference of two images over a band of columns."""
+    return float(np.abs(a[:, cols] - b[:, cols]).mean())
+
+
 def photo(seed: int = 0) -> np.ndarray:
     return texture("photo", SIZE, seed=seed).astype(np.float32) / 255.0
 
@@ -123,14 +128,10 @@ def test_mask_regions_take_their_styles(generator, tmp_path: Path) -> None:
     warm = stylize_image(generator, img, np.array([1.0, 0.0]))
     cold = stylize_image(generator, img, np.array([0.0, 1.0]))
     left, right = slice(0, SIZE // 2 - 6), slice(SIZE // 2 + 6, SIZE)
-
-    def err(a, b, cols):
-        return float(np.abs(a[:, cols] - b[:, cols]).mean())
-
     # Instance-norm statistics are global, so a region is not pixel-identical to the pure style,
     # but each region is clearly nearer its own style.
-    assert err(out, warm, left) < 0.8 * err(out, cold, left)
-    assert err(out, cold, right) < 0.8 * err(out, warm, right)
+    assert region_error(out, warm, left) < 0.8 * region_error(out, cold, left)
+    assert region_error(out, cold, right) < 0.8 * region_error(out, warm, right)
 
 
 def test_one_mask_one_style_keeps_the_content_outside(generator, encoder) -> None:
@@ -142,11 +143,8 @@ def test_one_mask_one_style_keeps_the_content_outside(generator, encoder) -> Non
     cold = stylize_image(generator, img, np.array([0.0, 1.0]))
     outside, inside = slice(0, SIZE // 2 - 6), slice(SIZE // 2 + 6, SIZE)
     # Not exact: instance-norm statistics couple the regions (the test generator is random).
-    def err(a, b, cols):
-        return float(np.abs(a[:, cols] - b[:, cols]).mean())
-
-    assert err(out, img, outside) < 0.5 * err(out, cold, outside)
-    assert err(out, cold, inside) < 0.7 * err(out, img, inside)
+    assert region_error(out, img, outside) < 0.5 * region_error(out, cold, outside)
+    assert region_error(out, cold, inside) < 0.7 * region_error(out, img, inside)
 
 
 def test_luminance_transfer_keeps_content_chroma() -> None:

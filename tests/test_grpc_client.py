@@ -22,6 +22,7 @@ from tf_stylefusion.images import to_uint8
 from tf_stylefusion.models.generator import StyleFusionGenerator
 
 from .conftest import texture
+from .helpers import distinct_styles_generator
 
 grpc = pytest.importorskip("grpc")
 pytest.importorskip("tensorflow_serving.apis",
@@ -56,10 +57,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
 @pytest.fixture(scope="module")
 def generator() -> StyleFusionGenerator:
-    tf.random.set_seed(5)
-    g = StyleFusionGenerator(num_styles=2, style_names=NAMES, filters=(8, 12, 16), num_res_blocks=1)
-    g.bank.table.assign(g.bank.table + tf.random.normal(g.bank.table.shape, stddev=0.5, seed=2))
-    return g
+    return distinct_styles_generator(NAMES, seed=5, bank_seed=2)
 
 
 @pytest.fixture(scope="module")

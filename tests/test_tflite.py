@@ -4,7 +4,6 @@ work through resize_tensor_input, style fusion happens inside one file, and the 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -6,7 +6,6 @@ import tensorflow as tf
 
 from tf_stylefusion.config import LossConfig, RunConfig
 from tf_stylefusion.models.discriminator import PatchDiscriminator
-from tf_stylefusion.models.generator import StyleFusionGenerator
 from tf_stylefusion.models.loss_networks import vgg_features
 from tf_stylefusion.trainer import build_gan
 from tf_stylefusion.training import StyleTargets
