@@ -26,13 +26,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from timing import median_seconds  # noqa: E402  (scripts/timing.py)
 
-from tf_stylefusion.export import export_saved_model  # noqa: E402
+from tf_stylefusion.deploy.saved_model import export_saved_model  # noqa: E402
+from tf_stylefusion.deploy.tflite import TFLiteStylizer, export_tflite, parse_modes, sample_content  # noqa: E402
 from tf_stylefusion.model_io import load_generator  # noqa: E402
 from tf_stylefusion.models.generator import StyleFusionGenerator  # noqa: E402
-from tf_stylefusion.tflite import (TFLiteStylizer, export_tflite, parse_modes,  # noqa: E402
-                                   sample_content)
-from timing import median_seconds  # noqa: E402  (scripts/timing.py)
 
 MAGENTA_MS = {256: 48.0, 512: 147.0, 1024: 562.0}
 

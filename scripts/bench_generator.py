@@ -16,11 +16,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from timing import median_seconds  # noqa: E402  (scripts/timing.py)
 
 from tf_stylefusion.config import RunConfig  # noqa: E402
 from tf_stylefusion.models.generator import StyleFusionGenerator  # noqa: E402
-from tf_stylefusion.trainer import build_gan  # noqa: E402
-from timing import median_seconds  # noqa: E402  (scripts/timing.py)
+from tf_stylefusion.training.run import build_gan  # noqa: E402
 
 MAGENTA_GFLOPS_1024 = 45.0
 

@@ -23,9 +23,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from tf_stylefusion.inference.stylize import stylize_files  # noqa: E402
+from tf_stylefusion.inference.tiling import TileConfig  # noqa: E402
 from tf_stylefusion.models.generator import StyleFusionGenerator  # noqa: E402
-from tf_stylefusion.stylize import stylize_files  # noqa: E402
-from tf_stylefusion.tiling import TileConfig  # noqa: E402
 
 
 def peak_rss_mib() -> float:

@@ -96,7 +96,7 @@ def work_inference(job: dict[str, Any]) -> dict[str, Any]:
             x, w = tf.constant(image[None]), tf.constant(weights[None])
             fn = lambda: run(x, w).numpy()  # noqa: E731
         else:
-            from tf_stylefusion.stylize import stylize_image
+            from tf_stylefusion.inference.stylize import stylize_image
 
             fn = lambda: stylize_image(g, image, weights, tile_size=TILE)  # noqa: E731
             row["note"] = f"tiles of {TILE}"
@@ -181,7 +181,7 @@ def work_training(job: dict[str, Any]) -> dict[str, Any]:
 
     tf = _setup_tf(job["threads"])
     from tf_stylefusion.config import RunConfig
-    from tf_stylefusion.trainer import build_gan
+    from tf_stylefusion.training.run import build_gan
 
     cfg = RunConfig()
     cfg.generator.num_styles, cfg.generator.style_names = 2, ["a", "b"]
@@ -229,9 +229,9 @@ def package_artifacts(workdir: Path) -> dict[str, str]:
     calibration) -> bytes`` for each of ``tflite.MODES``). A failure is printed, not fatal."""
     found: dict[str, str] = {}
     try:
-        from tf_stylefusion import export
+        from tf_stylefusion.deploy import saved_model as export
     except ImportError:
-        print("no tf_stylefusion.export: SavedModel rows need --savedmodel DIR")
+        print("no tf_stylefusion.deploy.saved_model: SavedModel rows need --savedmodel DIR")
         return found
     g = _generator()
     try:
@@ -240,9 +240,9 @@ def package_artifacts(workdir: Path) -> dict[str, str]:
     except Exception as e:  # an exporter API other than this script knows: say so, go on
         print(f"SavedModel export failed ({type(e).__name__}: {e}); pass --savedmodel DIR")
     try:
-        from tf_stylefusion import tflite
+        from tf_stylefusion.deploy import tflite
     except ImportError:
-        print("no tf_stylefusion.tflite: TFLite rows need --tflite FILE")
+        print("no tf_stylefusion.deploy.tflite: TFLite rows need --tflite FILE")
         return found
     for mode in getattr(tflite, "MODES", ("fp32", "fp16")):
         try:

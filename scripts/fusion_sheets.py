@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from tf_stylefusion import StylizeOptions, encode_style_images, load_generator, load_style_encoder
-from tf_stylefusion.data import center_crops
-from tf_stylefusion.images import contact_sheet, list_images, load_image, save_image
-from tf_stylefusion.metrics import psnr
-from tf_stylefusion.stylize import stylize_image
+from tf_stylefusion.data.images import contact_sheet, list_images, load_image, save_image
+from tf_stylefusion.data.pipelines import center_crops
+from tf_stylefusion.evaluation.metrics import psnr
+from tf_stylefusion.inference.stylize import stylize_image
 
 
 def main(argv: list[str] | None = None) -> int:

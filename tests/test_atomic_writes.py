@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tf_stylefusion.callbacks import save_generator
 from tf_stylefusion.cli import main
+from tf_stylefusion.data.images import save_image
 from tf_stylefusion.fileutil import atomic_dir, atomic_write_text
-from tf_stylefusion.images import save_image
 from tf_stylefusion.models.generator import StyleFusionGenerator
+from tf_stylefusion.training.callbacks import save_generator
 
 
 def disk_full(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -64,7 +64,7 @@ def test_cli_reports_a_full_disk_in_one_line(tmp_path: Path, monkeypatch, capsys
     StyleFusionGenerator(1, filters=(8, 8, 8), num_res_blocks=0).save(model)
     image = tmp_path / "in.png"
     save_image(image, np.full((40, 40, 3), 0.5, np.float32))
-    monkeypatch.setattr("tf_stylefusion.stylize.save_image", disk_full)
+    monkeypatch.setattr("tf_stylefusion.inference.stylize.save_image", disk_full)
     assert main(["stylize", str(model), str(image), "--style", "style_0", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "No space left on device" in err and "Traceback" not in err

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from tf_stylefusion.data.images import decode_image_bytes
 from tf_stylefusion.errors import ImageError, StyleWeightsError
-from tf_stylefusion.fusion import normalize_weights, parse_style_spec
-from tf_stylefusion.images import decode_image_bytes
+from tf_stylefusion.inference.fusion import normalize_weights, parse_style_spec
 
 from .conftest import texture
 

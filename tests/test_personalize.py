@@ -11,9 +11,15 @@ import pytest
 from tf_stylefusion.config import DataConfig, DiscriminatorConfig, GeneratorConfig, RunConfig, TrainConfig
 from tf_stylefusion.errors import ConfigError, ImageError
 from tf_stylefusion.model_io import load_generator
-from tf_stylefusion.personalize import (PersonalizeConfig, kmeans, load_profile, personalize,
-                                        profile_style_sources, silhouette)
-from tf_stylefusion.trainer import train
+from tf_stylefusion.personalize import (
+    PersonalizeConfig,
+    kmeans,
+    load_profile,
+    personalize,
+    profile_style_sources,
+    silhouette,
+)
+from tf_stylefusion.training.run import train
 
 from .conftest import texture, write
 

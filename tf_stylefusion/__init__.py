@@ -9,24 +9,35 @@ except ImportError as _e:  # pragma: no cover - depends on the environment
         "tf_stylefusion needs TensorFlow: pip install 'tf_stylefusion[cpu]' (CPU) or "
         "'tf_stylefusion[gpu]' (NVIDIA GPU)") from _e
 
-from .config import (DataConfig, DiscriminatorConfig, GeneratorConfig, LossConfig, RunConfig,
-                     TrainConfig)
-from .errors import (ConfigError, ImageError, ModelFileError, StyleFusionError, StyleWeightsError,
-                     WeightsUnavailableError)
-from .encoder_training import EncoderConfig, fit_style_encoder
-from .fusion import StylizeOptions, build_mix, encode_style_images, normalize_weights, parse_style_spec
+from .config import DataConfig, DiscriminatorConfig, GeneratorConfig, LossConfig, RunConfig, TrainConfig
+from .deploy.saved_model import export_saved_model
+from .deploy.tflite import TFLiteStylizer, export_tflite
+from .errors import (
+    ConfigError,
+    ImageError,
+    ModelFileError,
+    StyleFusionError,
+    StyleWeightsError,
+    WeightsUnavailableError,
+)
+from .evaluation.evaluate import EvalConfig, EvalReport, evaluate
+from .inference.fusion import (
+    StylizeOptions,
+    build_mix,
+    encode_style_images,
+    normalize_weights,
+    parse_style_spec,
+)
+from .inference.stylize import stylize_files, stylize_image
+from .inference.tiling import TileConfig, stylize_tiled
 from .model_io import load_generator, load_style_encoder
-from .export import export_saved_model
 from .models.discriminator import PatchDiscriminator
 from .models.generator import StyleFusionGenerator
 from .models.style_encoder import StyleEncoder
 from .personalize import PersonalizeConfig, personalize
-from .evaluate import EvalConfig, EvalReport, evaluate
-from .stylize import stylize_files, stylize_image
-from .tiling import TileConfig, stylize_tiled
-from .tflite import TFLiteStylizer, export_tflite
-from .trainer import TrainResult, train
-from .training import StyleFusionGAN, StyleTargets
+from .training.gan import StyleFusionGAN, StyleTargets
+from .training.run import TrainResult, train
+from .training.style_encoder_stage import EncoderConfig, fit_style_encoder
 
 __version__ = "0.1.0"
 

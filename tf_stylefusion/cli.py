@@ -15,7 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:  # the CLI imports its heavy modules lazily
-    from .images import BadFiles
+    from .data.images import BadFiles
 
 # TensorFlow's C++ start-up chatter hides our own messages; users can still override this.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -187,7 +187,7 @@ def _progress_verbosity() -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from .config import DataConfig, DiscriminatorConfig, GeneratorConfig, LossConfig, RunConfig, TrainConfig
     from .errors import ConfigError
-    from .trainer import train
+    from .training.run import train
 
     config = RunConfig(
         generator=GeneratorConfig(filters=tuple(args.filters), num_res_blocks=args.res_blocks,
@@ -222,11 +222,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    from .fusion import StylizeOptions, build_mix, encode_style_images, parse_weighted_path
-    from .images import load_image
+    from .data.images import load_image
+    from .inference.fusion import StylizeOptions, build_mix, encode_style_images, parse_weighted_path
+    from .inference.stylize import stylize_files
+    from .inference.tiling import TileConfig
     from .model_io import load_generator, load_style_encoder
-    from .stylize import stylize_files
-    from .tiling import TileConfig
 
     generator = load_generator(args.model)
     image_specs = [parse_weighted_path(s) for s in args.style_image]
@@ -290,7 +290,7 @@ def cmd_personalize(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import EvalConfig, evaluate
+    from .evaluation.evaluate import EvalConfig, evaluate
 
     config = EvalConfig(loss_network=args.loss_network, inception_weights=args.inception_weights,
                         image_size=args.image_size)
@@ -306,9 +306,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_video(args: argparse.Namespace) -> int:
-    from .fusion import parse_style_spec
+    from .inference.fusion import parse_style_spec
+    from .inference.video import VideoConfig, stylize_video
     from .model_io import load_generator
-    from .video import VideoConfig, stylize_video
 
     config = VideoConfig(stabilize=args.stabilize, max_size=args.max_size, tile_size=args.tile_size)
     generator = load_generator(args.model)
@@ -330,15 +330,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         logging.getLogger("tensorflow").setLevel(logging.WARNING)
     generator = load_generator(args.model)
     if args.saved_model:
-        from .export import export_saved_model
-
+        from .deploy.saved_model import export_saved_model
         from .model_io import load_style_encoder
 
         encoder = load_style_encoder(args.model, generator)  # adds encode_style / stylize_fused
         print(f"SavedModel: {export_saved_model(generator, args.saved_model, encoder)}"
               + (" (with the style encoder: strength and style images)" if encoder else ""))
     if args.tflite:
-        from .tflite import PSNR_THRESHOLDS, export_tflite, parse_modes
+        from .deploy.tflite import PSNR_THRESHOLDS, export_tflite, parse_modes
 
         modes = parse_modes(args.quantize)
         model = Path(args.model)

@@ -157,7 +157,7 @@ class TrainConfig:
     seed: int = 0
     strategy: str = "default"
     precision: str = "fp32"
-    # After the GAN: steps of the StyleEncoder stage (0: no encoder; see encoder_training.py).
+    # After the GAN: steps of the StyleEncoder stage (0: no encoder; see training/style_encoder_stage.py).
     encoder_steps: int = 0
     # A trained model (run folder or .keras) to extend with this run's styles as new bank rows;
     # only the new rows are trained, so the old styles' outputs stay identical.

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from .callbacks import sample_grid
-from .data import center_crops
 from .config import DataConfig, LossConfig, RunConfig, TrainConfig
-from .images import list_images, load_image, save_image
-from .stylize import stylize_image
-from .trainer import train
+from .data.images import list_images, load_image, save_image
+from .data.pipelines import center_crops
+from .data.samples import samples_dir
+from .inference.stylize import stylize_image
+from .training.callbacks import sample_grid
+from .training.run import train
 
 # Chosen by looking at the contact sheets of three candidate sets. Sets picked for the largest
 # Gram distances came out worse: a very dark painting (en_campo_gris) dominates the per-layer
@@ -28,11 +28,6 @@ DEMO_STYLES = ("wave.jpg", "the_scream.jpg", "woman_with_hat_matisse.jpg",
                "the_shipwreck_of_the_minotaur.jpg")
 DEMO_STEPS = 300
 SHEET_SIZE = 256
-
-
-def samples_dir() -> Path:
-    """The sample images shipped inside the package (see samples/SOURCES.md for credits)."""
-    return Path(str(resources.files("tf_stylefusion") / "samples"))
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Loading trained generators from a run folder or a ``.keras`` file, with clear errors."""
+"""The run-folder layout (every file name in one place) and loading trained generators and style
+encoders from a run folder or a ``.keras`` file, with clear errors."""
 
 from __future__ import annotations
 
@@ -6,11 +7,21 @@ from pathlib import Path
 
 import keras
 
-from .callbacks import GENERATOR_FILE
-from .encoder_training import ENCODER_FILE
 from .errors import ModelFileError
 from .models.generator import StyleFusionGenerator
 from .models.style_encoder import StyleEncoder
+
+# What `train` writes into a run folder.
+CONFIG_FILE = "config.json"            # RunConfig, the run's identity (resume checks it)
+SPLITS_FILE = "splits.json"            # train / validation / test file lists
+GENERATOR_FILE = "generator.keras"     # refreshed at every checkpoint
+ENCODER_FILE = "style_encoder.keras"   # optional: --encoder-steps
+CHECKPOINTS_DIR = "checkpoints"        # G, D and both optimizers (resume)
+WORKERS_DIR = "workers"                # non-chief workers' scratch checkpoints
+SAMPLES_DIR = "samples"                # sample-grid PNGs
+TENSORBOARD_DIR = "tensorboard"
+HISTORY_FILE = "history.csv"
+BAD_FILES_FILE = "bad_files.txt"       # images skipped as unreadable
 
 
 def resolve_model_path(model: str | Path) -> Path:

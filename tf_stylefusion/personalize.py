@@ -31,10 +31,10 @@ import numpy as np
 import tensorflow as tf
 
 from .config import VGG_STYLE_LAYERS
-from .data import StyleSource, load_or_report, resize_short_side
+from .data.images import BadFiles, contact_sheet, list_images, load_image, save_image
+from .data.pipelines import StyleSource, load_or_report, resize_short_side
 from .errors import ConfigError, ImageError
 from .fileutil import atomic_dir
-from .images import BadFiles, contact_sheet, list_images, load_image, save_image
 from .models.loss_networks import vgg_features
 from .models.style_encoder import CONTENT_LAYER, style_statistics
 

@@ -1,0 +1,1 @@
+"""Stage 2: the Keras layers and models (generator, discriminator, style encoder, loss networks)."""

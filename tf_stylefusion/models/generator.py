@@ -19,8 +19,17 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import GeneratorConfig
-from ..layers import (PACKAGE, ConvNormAct, ConvUpsample, ReflectionPad2D, ResidualBlock, Style, UpsampleConv,
-                      reflect_pad_to_multiple, with_static_channels)
+from .layers import (
+    PACKAGE,
+    ConvNormAct,
+    ConvUpsample,
+    ReflectionPad2D,
+    ResidualBlock,
+    Style,
+    UpsampleConv,
+    reflect_pad_to_multiple,
+    with_static_channels,
+)
 
 MIN_SIZE = 32
 STRIDE = 4  # total downsampling: inputs are padded to a multiple of this and cropped back

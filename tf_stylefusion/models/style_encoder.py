@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import VGG_STYLE_LAYERS
-from ..layers import PACKAGE
+from .layers import PACKAGE
 from .loss_networks import VGGFeatures, vgg_features
 
 CONTENT_LAYER = "block4_conv2"

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_stylefusion.models.generator import StyleFusionGenerator
+from tf_stylefusion.models.layers import (
+    ConditionalInstanceNorm,
+    ConvNormAct,
+    ReflectionPad2D,
+    ResidualBlock,
+    UpsampleConv,
+)
+
+from ..helpers import check_config_roundtrip, check_model_saving
+
+
+def small_generator(num_styles: int = 3, seed: int = 0) -> StyleFusionGenerator:
+    tf.random.set_seed(seed)
+    g = StyleFusionGenerator(num_styles, filters=(8, 12, 16), num_res_blocks=2)
+    # Distinct, non-trivial styles so mixing tests are meaningful.
+    rng = np.random.default_rng(seed)
+    table = g.bank.table.numpy()
+    g.bank.table.assign(table + rng.normal(0, 0.3, table.shape).astype(np.float32))
+    return g
+
+
+@pytest.mark.parametrize("h,w", [(32, 32), (33, 47), (64, 50), (45, 32)])
+@pytest.mark.parametrize("pixel_shuffle", [True, False])
+def test_any_size_at_least_32_keeps_shape_and_range(h: int, w: int, pixel_shuffle: bool) -> None:
+    tf.random.set_seed(0)
+    g = StyleFusionGenerator(3, filters=(8, 12, 16), num_res_blocks=1, pixel_shuffle=pixel_shuffle)
+    x = tf.random.uniform([2, h, w, 3], seed=1)
+    y = g((x, tf.constant([[1.0, 0, 0], [0, 0.3, 0.7]])))
+    assert y.shape == (2, h, w, 3)
+    assert float(tf.reduce_min(y)) >= 0.0 and float(tf.reduce_max(y)) <= 1.0
+
+
+def test_pixel_shuffle_layout_keeps_every_layer_below_full_resolution() -> None:
+    seen = []
+
+    def record(i: int, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        seen.append(tuple(x.shape[1:3]))
+        return ConditionalInstanceNorm.moments(x)
+
+    for shuffle, largest in ((True, (32, 48)), (False, (64, 96))):
+        g = StyleFusionGenerator(2, filters=(8, 12, 16), num_res_blocks=1, pixel_shuffle=shuffle)
+        seen.clear()
+        with g.norm_statistics(record):
+            y = g((tf.random.uniform([1, 64, 96, 3], seed=2), tf.constant([[1.0, 0.0]])))
+        assert y.shape == (1, 64, 96, 3) and max(seen) == largest
+        assert min(seen) == (16, 24)  # the residual blocks work at 1/4 in both layouts
+
+
+def test_files_without_the_layout_key_load_as_the_full_resolution_layout() -> None:
+    config = StyleFusionGenerator(1, filters=(8, 8, 8), num_res_blocks=0, pixel_shuffle=False).get_config()
+    del config["pixel_shuffle"]
+    old = StyleFusionGenerator.from_config(config)
+    assert not old.config.pixel_shuffle and old.out_conv.filters == 3
+    assert StyleFusionGenerator(1, filters=(8, 8, 8), num_res_blocks=0).out_conv.filters == 12
+
+
+def test_one_hot_weights_give_exactly_that_style() -> None:
+    g = small_generator()
+    x = tf.random.uniform([1, 40, 36, 3], seed=2)
+    table = g.bank.table
+    for i in range(3):
+        onehot = tf.one_hot([i], 3)
+        only_i = g.stylize_with_table(x, tf.ones([1, 1]), table[i : i + 1])
+        np.testing.assert_allclose(g((x, onehot)).numpy(), only_i.numpy(), atol=1e-6)
+    # and different styles really differ
+    assert float(tf.reduce_mean(tf.abs(g((x, tf.one_hot([0], 3))) - g((x, tf.one_hot([1], 3)))))) > 1e-3
+
+
+def test_half_half_mix_is_interpolation_of_norm_parameters() -> None:
+    g = small_generator()
+    x = tf.random.uniform([1, 32, 48, 3], seed=3)
+    table = g.bank.table
+    averaged = (table[0:1] + table[2:3]) / 2.0
+    mixed = g((x, tf.constant([[0.5, 0.0, 0.5]])))
+    np.testing.assert_allclose(mixed.numpy(), g.stylize_with_table(x, tf.ones([1, 1]), averaged).numpy(),
+                               atol=1e-5)
+
+
+def test_weights_are_normalised_inside() -> None:
+    g = small_generator()
+    x = tf.random.uniform([1, 32, 32, 3], seed=4)
+    np.testing.assert_allclose(g((x, tf.constant([[2.0, 0, 2.0]]))).numpy(),
+                               g((x, tf.constant([[0.5, 0, 0.5]]))).numpy(), atol=1e-6)
+
+
+def test_per_pixel_weights_uniform_equal_per_image_weights() -> None:
+    g = small_generator()
+    x = tf.random.uniform([1, 36, 40, 3], seed=5)
+    w = tf.constant([[0.2, 0.5, 0.3]])
+    per_pixel = tf.tile(w[:, None, None, :], [1, 36, 40, 1])
+    np.testing.assert_allclose(g((x, per_pixel)).numpy(), g((x, w)).numpy(), atol=1e-5)
+
+
+def test_keras_round_trip_identical_outputs_and_style_names(tmp_path) -> None:
+    g = StyleFusionGenerator(2, style_names=["wave", "udnie"], filters=(8, 8, 16), num_res_blocks=1)
+    g.bank.table.assign(g.bank.table.numpy() * 1.3)
+    x = tf.random.uniform([1, 34, 38, 3], seed=6)
+    loaded = check_model_saving(g, (x, tf.constant([[0.3, 0.7]])), tmp_path)
+    assert loaded.style_names == ["wave", "udnie"]
+    assert loaded.config == g.config
+
+
+def test_layers_config_round_trip() -> None:
+    for layer in (ReflectionPad2D(2), ConditionalInstanceNorm(8, 4), ConvNormAct(8, 0, strides=2),
+                  ResidualBlock(8, 16, separable=True), UpsampleConv(4, 2)):
+        check_config_roundtrip(layer)
+    check_config_roundtrip(small_generator())
+
+
+def test_reflection_pad_mirrors_border() -> None:
+    x = tf.reshape(tf.range(16, dtype=tf.float32), [1, 4, 4, 1])
+    y = ReflectionPad2D(1)(x).numpy()[0, :, :, 0]
+    assert y.shape == (6, 6)
+    assert y[0, 1] == x.numpy()[0, 1, 0, 0]  # row above row 0 mirrors row 1
+
+
+def test_conditional_instance_norm_matches_numpy() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(2.0, 3.0, (2, 5, 6, 4)).astype(np.float32)
+    table = rng.normal(0, 1, (3, 8)).astype(np.float32)
+    w = np.array([[1, 0, 0], [0.25, 0.25, 0.5]], np.float32)
+    y = ConditionalInstanceNorm(4, 0)(tf.constant(x), (tf.constant(w), tf.constant(table))).numpy()
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    var = x.var(axis=(1, 2), keepdims=True)
+    params = w @ table
+    expected = (x - mean) / np.sqrt(var + 1e-5) * params[:, None, None, :4] + params[:, None, None, 4:]
+    np.testing.assert_allclose(y, expected, atol=1e-4)
+
+
+def test_generator_has_no_untracked_weights() -> None:
+    g = small_generator()
+    # every conv and the bank: a layer lost from tracking would silently vanish from exports
+    names = {v.path.split("/")[-1] for v in g.weights}
+    assert "table" in names
+    assert g.count_params() == sum(int(np.prod(v.shape)) for v in g.weights)
+    convs = [v for v in g.weights if "kernel" in v.path]
+    assert len(convs) >= 3 + 2 * 2 + 2 + 1

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_stylefusion.config import LossConfig, RunConfig
+from tf_stylefusion.models.discriminator import PatchDiscriminator
+from tf_stylefusion.models.loss_networks import vgg_features
+from tf_stylefusion.training.gan import StyleTargets
+from tf_stylefusion.training.run import build_gan
+
+from ..conftest import texture
+from ..helpers import check_config_roundtrip, check_model_saving
+
+SIZE = 48
+
+
+def tiny_config(num_styles: int, **losses) -> RunConfig:
+    cfg = RunConfig()
+    cfg.generator.num_styles = num_styles
+    cfg.generator.style_names = [f"s{i}" for i in range(num_styles)]
+    cfg.generator.filters = (8, 12, 16)
+    cfg.generator.num_res_blocks = 1
+    cfg.discriminator.filters = 8
+    for k, v in losses.items():
+        setattr(cfg.losses, k, v)
+    return cfg
+
+
+def style_images() -> list[list[np.ndarray]]:
+    return [[texture("stripes", 64).astype(np.float32) / 255], [texture("checker", 64).astype(np.float32) / 255]]
+
+
+def fixed_batch(batch: int = 2):
+    content = tf.constant(np.stack([texture("photo", SIZE, seed=i) for i in range(batch)]) / 255.0, tf.float32)
+    styles = tf.constant(np.stack([texture("stripes", SIZE), texture("checker", SIZE)][:batch]) / 255.0, tf.float32)
+    return content, styles, tf.constant([0, 1][:batch], tf.int32)
+
+
+def test_discriminator_shapes_conditioning_and_saving(tmp_path) -> None:
+    d = PatchDiscriminator(num_styles=2, filters=8, num_layers=2, num_scales=2)
+    x = tf.random.uniform([2, 64, 64, 3], seed=0)
+    outs = d((x, tf.constant([[1.0, 0], [0, 1.0]])))
+    assert [tuple(o.shape) for o in outs] == [(2, 16, 16, 1), (2, 8, 8, 1)]
+    d.scales[0].embed.kernel.assign(tf.random.normal(d.scales[0].embed.kernel.shape, seed=1))
+    a = d((x, tf.constant([[1.0, 0], [1.0, 0]])))[0]
+    b = d((x, tf.constant([[0.0, 1], [0, 1.0]])))[0]
+    assert not np.allclose(a.numpy(), b.numpy())  # the style condition changes the verdict
+    check_config_roundtrip(d)
+    check_model_saving(d, (x, tf.constant([[0.5, 0.5], [1.0, 0]])), tmp_path)
+    sn = PatchDiscriminator(num_styles=2, filters=8, num_layers=2, spectral_norm=True)
+    assert any("SpectralNormalization" in type(l).__name__ for l in sn.scales[0].convs)
+
+
+@pytest.mark.parametrize("adversarial", ["lsgan", "hinge"])
+def test_few_steps_lower_style_loss_on_fixed_batch(adversarial: str) -> None:
+    tf.random.set_seed(0)
+    cfg = tiny_config(2, adversarial=adversarial)
+    cfg.training.g_learning_rate = 5e-3
+    gan = build_gan(cfg, style_images())
+    batch = fixed_batch()
+    first = gan.train_step(batch)
+    for _ in range(25):
+        last = gan.train_step(batch)
+    assert float(last["style"]) < 0.7 * float(first["style"])
+    assert np.isfinite(float(last["d_loss"])) and float(last["d_loss"]) > 0
+    assert int(gan.g_optimizer.iterations.numpy()) == 26
+    assert int(gan.d_optimizer.iterations.numpy()) == 26
+
+
+def test_fit_and_evaluate_report_every_named_loss() -> None:
+    cfg = tiny_config(2)
+    gan = build_gan(cfg, style_images())
+    ds = tf.data.Dataset.from_tensors(fixed_batch()).repeat()
+    history = gan.fit(ds, steps_per_epoch=2, epochs=1, verbose=0).history
+    for name in ("g_loss", "d_loss", "style", "content", "tv", "adv_g", "feature"):
+        assert name in history and np.isfinite(history[name][-1])
+    result = gan.evaluate(tf.data.Dataset.from_tensors(fixed_batch()[0]), verbose=0, return_dict=True)
+    assert result["style"] > 0 and result["d_loss"] == 0
+
+
+def test_without_adversarial_weight_discriminator_is_untouched() -> None:
+    cfg = tiny_config(2, adversarial_weight=0.0)
+    gan = build_gan(cfg, style_images())
+    before = [v.numpy().copy() for v in gan.discriminator.trainable_variables]
+    gan.train_step(fixed_batch())
+    for b, v in zip(before, gan.discriminator.trainable_variables):
+        np.testing.assert_array_equal(b, v.numpy())
+
+
+def test_blend_targets_are_mixed_grams() -> None:
+    cfg = tiny_config(2)
+    gan = build_gan(cfg, style_images())
+    content = fixed_batch()[0]
+    stylized = gan.generator((content, tf.constant([[1.0, 0], [1.0, 0]])))
+    w = tf.constant([[0.5, 0.5], [0.5, 0.5]])
+    # style loss of a blend against the mean target equals a direct computation
+    terms = gan.perceptual_terms(content, stylized, w)
+    vgg = gan._vgg[0]
+    feats = vgg(stylized)
+    from tf_stylefusion.training.losses import gram_matrix, style_loss
+    targets = [tf.repeat(tf.reduce_mean(t, 0, keepdims=True), 2, 0) for t in gan.gram_targets]
+    norms = [np.mean(np.square(t.numpy()), axis=(1, 2)) + 1e-12 for t in targets]
+    direct = style_loss([gram_matrix(f) for f in feats[:5]], targets, norms)
+    np.testing.assert_allclose(terms["style"].numpy(), direct.numpy(), rtol=1e-4)
+
+
+def test_sample_weights_mixes_only_a_fraction() -> None:
+    cfg = tiny_config(3)
+    cfg.training.mix_fraction = 0.5
+    gan = build_gan(cfg, [style_images()[0]] * 3)
+    w, pure = gan.sample_weights(tf.zeros([2000], tf.int32))
+    w, pure = w.numpy(), pure.numpy()
+    np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-6)
+    assert 0.4 < 1 - pure.mean() < 0.6
+    np.testing.assert_array_equal(w[pure == 1], np.eye(3)[[0] * int(pure.sum())])
+
+
+def test_style_targets_average_a_collection() -> None:
+    vgg = vgg_features("random", LossConfig().style_layers + ("block4_conv2",))
+    a, b = style_images()
+    both = StyleTargets.compute(vgg, [a + b], 5)
+    sep = StyleTargets.compute(vgg, [a, b], 5)
+    for l in range(5):
+        np.testing.assert_allclose(both.grams[l][0], sep.grams[l].mean(0), rtol=1e-5, atol=1e-8)
+
+
+def test_inception_feature_loss_is_computed_and_weighted() -> None:
+    cfg = tiny_config(2, inception_weight=0.5)
+    gan = build_gan(cfg, style_images())
+    assert gan.inception_targets.shape == (2, 2048)
+    content = fixed_batch()[0]
+    w = tf.constant([[1.0, 0.0], [0.3, 0.7]])
+    terms = gan.perceptual_terms(content, gan.generator((content, w)), w)
+    assert np.all(terms["feature"].numpy() > 0)
+    without = {**terms, "feature": tf.zeros_like(terms["feature"])}
+    np.testing.assert_allclose((gan.weighted_perceptual(terms) - gan.weighted_perceptual(without)).numpy(),
+                               0.5 * terms["feature"].numpy(), rtol=1e-5)
+    logs = gan.train_step(fixed_batch())
+    assert float(logs["feature"]) > 0 and np.isfinite(float(logs["g_loss"]))
+
+
+def test_style_normalization_bank_vs_target() -> None:
+    gan = build_gan(tiny_config(2), style_images())
+    targets = [tf.constant(t) for t in gan.gram_targets]
+    per_target = gan.style_norms(targets)
+    for t, n in zip(targets, per_target):
+        np.testing.assert_allclose(n.numpy(), np.mean(np.square(t.numpy()), axis=(1, 2)), rtol=1e-5)
+    bank = build_gan(tiny_config(2, style_normalization="bank"), style_images())
+    assert bank.style_norms(targets) is bank.gram_norms
+    with pytest.raises(Exception, match="style_normalization"):
+        LossConfig(style_normalization="global")

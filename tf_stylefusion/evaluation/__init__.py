@@ -1,0 +1,1 @@
+"""Stage 4 (beside deploy): metrics and the evaluate() report."""

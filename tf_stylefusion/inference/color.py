@@ -1,0 +1,84 @@
+"""Colour preservation: keep the content's colours in a stylized image (numpy only).
+
+- ``luminance``: the stylized image's luminance with the content's chrominance (YIQ), so brush
+  strokes and texture come from the style and hues from the photo (Gatys et al., 2016, "luminance
+  only transfer", applied after the feed-forward pass).
+- ``histogram``: each RGB channel of the stylized image is remapped, rank for rank, onto the
+  content's distribution of values in that channel: the stylized structure keeps its ordering,
+  the palette becomes the content's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError
+
+COLOR_MODES = ("luminance", "histogram")
+
+# NTSC YIQ: Y is luma, I and Q are the two chroma axes.
+RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],
+                       [0.595716, -0.274453, -0.321263],
+                       [0.211456, -0.522591, 0.311135]], np.float64)
+YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ)
+
+
+def rgb_to_yiq(image: np.ndarray) -> np.ndarray:
+    """``[..., 3]`` RGB in [0, 1] → YIQ (float32)."""
+    return (np.asarray(image, np.float64) @ RGB_TO_YIQ.T).astype(np.float32)
+
+
+def yiq_to_rgb(image: np.ndarray) -> np.ndarray:
+    """``[..., 3]`` YIQ → RGB (float32, not clipped)."""
+    return (np.asarray(image, np.float64) @ YIQ_TO_RGB.T).astype(np.float32)
+
+
+def transfer_luminance(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """The stylized image's luma Y with the content's chroma I, Q; clipped to [0, 1]."""
+    _check_pair(stylized, content)
+    s, c = rgb_to_yiq(stylized), rgb_to_yiq(content)
+    return np.clip(yiq_to_rgb(np.concatenate([s[..., :1], c[..., 1:]], axis=-1)), 0.0, 1.0)
+
+
+def match_histograms(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Remap each channel of ``source`` so its value distribution equals ``reference``'s.
+
+    Exact rank matching when both have the same number of pixels; otherwise the reference's
+    quantiles are interpolated at the source's ranks.
+    """
+    src = np.asarray(source, np.float32)
+    ref = np.asarray(reference, np.float32)
+    if src.shape[-1] != 3 or ref.shape[-1] != 3:
+        raise ConfigError("match_histograms: both images need 3 channels")
+    out = np.empty_like(src)
+    n = src[..., 0].size
+    for ch in range(3):
+        values = src[..., ch].ravel()
+        ref_sorted = np.sort(ref[..., ch].ravel())
+        order = np.argsort(values, kind="stable")
+        if ref_sorted.size == n:
+            matched = ref_sorted
+        else:
+            quantiles = (np.arange(n) + 0.5) / n
+            ref_q = (np.arange(ref_sorted.size) + 0.5) / ref_sorted.size
+            matched = np.interp(quantiles, ref_q, ref_sorted)
+        flat = np.empty(n, np.float32)
+        flat[order] = matched
+        out[..., ch] = flat.reshape(src.shape[:-1])
+    return out
+
+
+def preserve_color(stylized: np.ndarray, content: np.ndarray, mode: str) -> np.ndarray:
+    """Apply colour preservation ``mode`` (``luminance`` or ``histogram``)."""
+    if mode == "luminance":
+        return transfer_luminance(stylized, content)
+    if mode == "histogram":
+        _check_pair(stylized, content)
+        return match_histograms(stylized, content)
+    raise ConfigError(f"--preserve-color {mode!r}: choose one of {', '.join(COLOR_MODES)}")
+
+
+def _check_pair(stylized: np.ndarray, content: np.ndarray) -> None:
+    if np.shape(stylized) != np.shape(content):
+        raise ConfigError(f"colour preservation needs images of one shape, got "
+                          f"{list(np.shape(stylized))} and {list(np.shape(content))}")

@@ -1,0 +1,100 @@
+"""Inference: stylize arrays and files with a trained generator."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..data.images import BadFiles, load_image, save_image, validate_image_array
+from ..errors import ImageError
+from ..models.generator import MIN_SIZE, StyleFusionGenerator
+from .fusion import StylizeOptions, normalize_weights, stylize_fused
+from .tiling import TileConfig, resolve_tiling, stylize_tiled
+
+log = logging.getLogger(__name__)
+
+
+def stylize_image(generator: StyleFusionGenerator, image: np.ndarray, weights: np.ndarray,
+                  options: StylizeOptions | None = None, *,
+                  tile_size: int | TileConfig | None = None) -> np.ndarray:
+    """Stylize one ``[H, W, 3]`` image (float in [0, 1] or uint8) with weights ``[N]`` (one mix)
+    or ``[H, W, N]`` (a mix per pixel). Returns float32 ``[H, W, 3]`` in [0, 1].
+
+    ``options`` adds the fusion controls (strength, region masks, colour preservation, rows
+    predicted from style images: then weights have N + M entries); see ``StylizeOptions``.
+    Large images are stylized in seam-free tiles (``tiling``): ``tile_size`` None tiles
+    automatically above 2048² pixels, 0 never tiles, N tiles when a side exceeds N; a
+    TileConfig gives full control (e.g. exact statistics). Fusion controls run untiled."""
+    img = validate_image_array(image, "image")
+    if img.ndim != 3:
+        raise ImageError("image", f"expected one [H, W, 3] image, got shape {list(img.shape)}")
+    h, w = img.shape[:2]
+    if min(h, w) < MIN_SIZE:
+        raise ImageError("image", f"is {w}×{h} pixels; the generator needs at least {MIN_SIZE}×{MIN_SIZE}")
+    if options is not None and not options.is_plain:
+        return stylize_fused(generator, img, weights, options)
+    weights = normalize_weights(weights, generator.num_styles)
+    if weights.ndim == 3 and weights.shape[:2] != (h, w):
+        raise ImageError("style weights", f"per-pixel weights are {weights.shape[1]}×{weights.shape[0]}, "
+                                          f"the image is {w}×{h}")
+    tiling = resolve_tiling(tile_size, h, w)
+    if tiling is not None:
+        return stylize_tiled(generator, img, weights, tiling)
+    out = _run_graph(generator, tf.convert_to_tensor(img[None]), tf.convert_to_tensor(weights[None]))
+    return out[0].numpy()
+
+
+@tf.function(reduce_retracing=True)
+def _run_graph(generator: StyleFusionGenerator, image: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    return generator((image, weights), training=False)
+
+
+@dataclass
+class StylizeReport:
+    """Outputs written and inputs skipped by ``stylize_files``."""
+
+    written: list[Path] = field(default_factory=list)
+    bad: BadFiles = field(default_factory=BadFiles)
+
+
+def output_names(inputs: Sequence[Path], suffix: str = ".png") -> list[str]:
+    """One output name per input, named after the input's stem; clashes get ``_2``, ``_3``..."""
+    seen: dict[str, int] = {}
+    names = []
+    for p in inputs:
+        stem = Path(p).stem
+        seen[stem] = seen.get(stem, 0) + 1
+        names.append(f"{stem}{suffix}" if seen[stem] == 1 else f"{stem}_{seen[stem]}{suffix}")
+    return names
+
+
+def stylize_files(generator: StyleFusionGenerator, inputs: Sequence[str | Path], out_dir: str | Path,
+                  weights: np.ndarray, *, max_size: int | None = None, progress: bool = True,
+                  options: StylizeOptions | None = None,
+                  tile_size: int | TileConfig | None = None) -> StylizeReport:
+    """Stylize each input file into ``out_dir/<stem>.png``. Bad inputs are skipped and reported;
+    every good one is written (atomically)."""
+    out_dir = Path(out_dir)
+    if not isinstance(tile_size, TileConfig):
+        TileConfig.for_tile_size(tile_size)  # a bad --tile-size fails before any work
+    report = StylizeReport()
+    paths = [Path(p) for p in inputs]
+    bar = keras.utils.Progbar(len(paths), unit_name="image") if progress else None
+    for i, (path, name) in enumerate(zip(paths, output_names(paths))):
+        try:
+            img = load_image(path, max_side=max_size, min_side=MIN_SIZE)
+            out = stylize_image(generator, img, weights, options, tile_size=tile_size)
+            del img  # a 16 MP input is 200 MB: free it before encoding the output
+            save_image(out_dir / name, out)
+            report.written.append(out_dir / name)
+        except ImageError as e:
+            report.bad.add(path, e.problem)
+        if bar is not None:
+            bar.update(i + 1)
+    return report

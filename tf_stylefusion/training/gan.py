@@ -1,0 +1,232 @@
+"""StyleFusionGAN: the keras.Model whose ``train_step`` trains generator and discriminator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..config import LossConfig
+from ..models.discriminator import PatchDiscriminator
+from ..models.generator import StyleFusionGenerator
+from ..models.loss_networks import InceptionFeatures, VGGFeatures
+from .losses import (
+    content_loss,
+    discriminator_loss,
+    feature_loss,
+    generator_adversarial_loss,
+    gram_matrix,
+    style_loss,
+    total_variation,
+)
+
+METRIC_NAMES = ("g_loss", "d_loss", "style", "content", "tv", "adv_g", "feature")
+
+
+@dataclass
+class StyleTargets:
+    """What each style of the bank should look like to the loss networks.
+
+    ``grams[l]`` is ``[N, C_l, C_l]``: style n's Gram at style layer l, averaged over the style's
+    images (a collection defines a style by its mean statistics). ``norms[l]`` is the mean square
+    of layer l's targets over the bank (the style-loss scale under ``style_normalization="bank"``).
+    ``inception`` (optional) is
+    ``[N, 2048]`` pooled InceptionV3 features.
+    """
+
+    grams: list[np.ndarray]
+    norms: list[float]
+    inception: np.ndarray | None = None
+
+    @classmethod
+    def compute(cls, vgg: VGGFeatures, style_images: Sequence[Sequence[np.ndarray]],
+                style_layer_count: int, inception: InceptionFeatures | None = None) -> "StyleTargets":
+        grams: list[list[np.ndarray]] = [[] for _ in range(style_layer_count)]
+        pooled = []
+        for images in style_images:
+            per_layer = [[] for _ in range(style_layer_count)]
+            feats = []
+            for img in images:
+                batch = tf.convert_to_tensor(img[None], tf.float32)
+                for l, f in enumerate(vgg(batch)[:style_layer_count]):
+                    per_layer[l].append(gram_matrix(f)[0].numpy())
+                if inception is not None:
+                    feats.append(inception(batch)[0].numpy())
+            for l in range(style_layer_count):
+                grams[l].append(np.mean(per_layer[l], axis=0))
+            if inception is not None:
+                pooled.append(np.mean(feats, axis=0))
+        stacked = [np.stack(g).astype(np.float32) for g in grams]
+        norms = [float(np.mean(np.square(g))) + 1e-12 for g in stacked]
+        return cls(stacked, norms, np.stack(pooled).astype(np.float32) if pooled else None)
+
+
+def masked_mean(values: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_sum(values * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+
+
+class StyleFusionGAN(keras.Model):
+    """Trains a StyleFusionGenerator against a PatchDiscriminator and perceptual losses.
+
+    ``fit`` data: batches of ``(content, style_crops, style_ids)``; ``evaluate`` data: content
+    batches. The loss networks are frozen and shared; only G and D have trainable weights.
+    """
+
+    def __init__(self, generator: StyleFusionGenerator, discriminator: PatchDiscriminator,
+                 vgg: VGGFeatures, targets: StyleTargets, losses: LossConfig | None = None,
+                 mix_fraction: float = 0.25, inception: InceptionFeatures | None = None,
+                 seed: int = 0, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.loss_config = losses or LossConfig()
+        self.num_styles = generator.num_styles
+        self.mix_fraction = float(mix_fraction) if self.num_styles > 1 else 0.0
+        # Plain Python holders: the frozen loss networks must not be tracked as part of this model.
+        self._vgg = [vgg]
+        self._inception = [inception]
+        self.n_style_layers = len(self.loss_config.style_layers)
+        self.gram_targets = [tf.constant(g) for g in targets.grams]
+        self.gram_norms = [tf.constant(n, tf.float32) for n in targets.norms]
+        self.inception_targets = (tf.constant(targets.inception)
+                                  if targets.inception is not None else None)
+        self.seed = int(seed)
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in METRIC_NAMES}
+        # Rows of the bank that may change (None: all). Fine-tuning a new style freezes the rest.
+        self.bank_row_mask: tf.Tensor | None = None
+        # G and D are built in their constructors; nothing is left for fit() to build.
+        self.built = True
+
+    def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer,
+                **kwargs: Any) -> None:
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return list(self.trackers.values())
+
+    @property
+    def uses_discriminator(self) -> bool:
+        return self.loss_config.adversarial_weight > 0
+
+    def sample_weights(self, style_ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Style weights for a batch: one-hot on ``style_ids``, except that a ``mix_fraction`` of
+        samples blend their style with a random second one (α ~ U(0, 1)), so blends are trained
+        rather than only interpolated. Returns ``(weights [B, N], is_pure [B])``."""
+        onehot = tf.one_hot(style_ids, self.num_styles)
+        if self.mix_fraction <= 0:
+            return onehot, tf.ones_like(onehot[:, 0])
+        b = tf.shape(style_ids)[0]
+        u = tf.random.stateless_uniform([b, 3], seed=self._step_seed())
+        other = tf.minimum(tf.cast(u[:, 0] * self.num_styles, tf.int32), self.num_styles - 1)
+        alpha = u[:, 1:2]
+        mixed = alpha * onehot + (1.0 - alpha) * tf.one_hot(other, self.num_styles)
+        is_mix = u[:, 2] < self.mix_fraction
+        weights = tf.where(is_mix[:, None], mixed, onehot)
+        return weights, 1.0 - tf.cast(is_mix, tf.float32)
+
+    def _step_seed(self) -> tf.Tensor:
+        """A seed from (seed, step, replica): no mutable RNG state, so the same code is valid
+        under MirroredStrategy, MultiWorkerMirroredStrategy and TPUStrategy, and resumes
+        reproducibly."""
+        step = tf.cast(self.g_optimizer.iterations, tf.int32)
+        ctx = tf.distribute.get_replica_context()
+        replica = ctx.replica_id_in_sync_group if ctx is not None else 0
+        return tf.stack([tf.constant(self.seed, tf.int32) + tf.cast(replica, tf.int32) * 7919, step])
+
+    def style_norms(self, targets: Sequence[tf.Tensor]) -> list[tf.Tensor]:
+        """Per-layer scale of the style loss. ``"target"``: each sample's own (mixed) target
+        Gram's mean square, so every style is matched to the same relative precision; ``"bank"``:
+        one scale per layer over the whole bank, where a style with much larger Grams (a very
+        dark or very busy painting) shrinks the others' losses and they train into look-alikes."""
+        if self.loss_config.style_normalization == "bank":
+            return self.gram_norms
+        return [tf.reduce_mean(tf.square(t), axis=[1, 2]) + 1e-12 for t in targets]
+
+    def perceptual_terms(self, content: tf.Tensor, stylized: tf.Tensor,
+                         weights: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Per-sample style, content, TV (and Inception feature) losses against mixed targets."""
+        b = tf.shape(content)[0]
+        feats = self._vgg[0](tf.concat([stylized, content], axis=0))
+        grams = [gram_matrix(f[:b]) for f in feats[: self.n_style_layers]]
+        targets = [tf.einsum("bn,ncd->bcd", weights, t) for t in self.gram_targets]
+        content_feats = feats[self.n_style_layers]
+        terms = {
+            "style": style_loss(grams, targets, self.style_norms(targets)),
+            "content": content_loss(content_feats[:b], content_feats[b:]),
+            "tv": total_variation(stylized),
+        }
+        if self._inception[0] is not None and self.loss_config.inception_weight > 0:
+            target = tf.matmul(weights, self.inception_targets)
+            terms["feature"] = feature_loss(self._inception[0](stylized), target)
+        else:
+            terms["feature"] = tf.zeros([b])
+        return terms
+
+    def weighted_perceptual(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
+        cfg = self.loss_config
+        return (cfg.style_weight * terms["style"] + cfg.content_weight * terms["content"]
+                + cfg.tv_weight * terms["tv"] + cfg.inception_weight * terms["feature"])
+
+    def train_step(self, data: Any) -> dict[str, tf.Tensor]:
+        # 1. pick each sample's style mix; 2. generate; 3. score reals and fakes with D;
+        # 4. G loss = style + content + TV (+ feature) + adversarial, D loss on pure-style samples;
+        # 5. update both from one tape (simultaneous gradient step).
+        content, style_images, style_ids = data
+        cfg = self.loss_config
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        weights, pure = self.sample_weights(style_ids)
+        with tf.GradientTape(persistent=True) as tape:
+            stylized = self.generator((content, weights), training=True)
+            terms = self.perceptual_terms(content, stylized, weights)
+            if self.uses_discriminator:
+                d_real = self.discriminator((style_images, tf.one_hot(style_ids, self.num_styles)),
+                                            training=True)
+                d_fake = self.discriminator((stylized, weights), training=True)
+                terms["adv_g"] = generator_adversarial_loss(d_fake, cfg.adversarial)
+                d_loss = masked_mean(discriminator_loss(d_real, d_fake, cfg.adversarial), pure)
+            else:
+                terms["adv_g"] = tf.zeros_like(terms["tv"])
+                d_loss = tf.constant(0.0)
+            g_loss = (tf.reduce_mean(self.weighted_perceptual(terms))
+                      + cfg.adversarial_weight * masked_mean(terms["adv_g"], pure))
+            # Optimizers sum gradients over replicas: scale to a mean over the global batch.
+            g_scaled = self.g_optimizer.scale_loss(g_loss / replicas)
+            d_scaled = self.d_optimizer.scale_loss(d_loss / replicas)
+
+        g_vars = self.generator.trainable_variables
+        g_grads = tape.gradient(g_scaled, g_vars)
+        if self.bank_row_mask is not None:
+            g_grads = [g * self.bank_row_mask if v is self.generator.bank.table else g
+                       for g, v in zip(g_grads, g_vars)]
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        if self.uses_discriminator:
+            d_vars = self.discriminator.trainable_variables
+            self.d_optimizer.apply_gradients(zip(tape.gradient(d_scaled, d_vars), d_vars))
+        del tape
+        return self._record(g_loss, d_loss, terms)
+
+    def test_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """Validation: perceptual losses of each image under a fixed style (index mod N)."""
+        content = data[0] if isinstance(data, (tuple, list)) else data
+        b = tf.shape(content)[0]
+        weights = tf.one_hot(tf.range(b) % self.num_styles, self.num_styles)
+        stylized = self.generator((content, weights), training=False)
+        terms = self.perceptual_terms(content, stylized, weights)
+        terms["adv_g"] = tf.zeros_like(terms["tv"])
+        return self._record(tf.reduce_mean(self.weighted_perceptual(terms)), tf.constant(0.0), terms)
+
+    def _record(self, g_loss: tf.Tensor, d_loss: tf.Tensor, terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        self.trackers["g_loss"].update_state(g_loss)
+        self.trackers["d_loss"].update_state(d_loss)
+        for name in ("style", "content", "tv", "adv_g", "feature"):
+            self.trackers[name].update_state(tf.reduce_mean(terms[name]))
+        return {name: t.result() for name, t in self.trackers.items()}
+
+    def call(self, inputs: Any, training: bool | None = None) -> tf.Tensor:
+        return self.generator(inputs, training=training)

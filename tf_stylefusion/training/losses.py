@@ -1,0 +1,92 @@
+"""Loss terms. Each returns a per-sample vector ``[B]`` so callers can mask and average over the
+global batch (what tf.distribute needs), plus adversarial losses over multi-scale patch logits."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow as tf
+
+from ..config import ADVERSARIAL_KINDS
+
+
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+    """``[B, H, W, C]`` → ``[B, C, C]`` Gram matrix normalised by C·H·W (size-independent)."""
+    f = tf.cast(features, tf.float32)
+    shape = tf.shape(f)
+    h, w, c = shape[1], shape[2], shape[3]
+    flat = tf.reshape(f, [shape[0], h * w, c])
+    gram = tf.matmul(flat, flat, transpose_a=True)
+    return gram / tf.cast(h * w * c, tf.float32)
+
+
+def style_loss(grams: Sequence[tf.Tensor], targets: Sequence[tf.Tensor],
+               norms: Sequence[tf.Tensor | float]) -> tf.Tensor:
+    """Σ over layers of mean squared Gram difference, each layer divided by ``norms[l]``.
+
+    ``norms`` is the mean square of that layer's target Grams, so every layer contributes on the
+    same scale whatever its depth (and whatever the loss network's weights).
+    """
+    total = 0.0
+    for g, t, n in zip(grams, targets, norms):
+        total += tf.reduce_mean(tf.square(g - t), axis=[1, 2]) / n
+    return total
+
+
+def content_loss(features: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+    """Per-sample mean squared feature difference, normalised by the targets' mean square."""
+    f, t = tf.cast(features, tf.float32), tf.cast(targets, tf.float32)
+    scale = tf.reduce_mean(tf.square(t), axis=[1, 2, 3]) + 1e-8
+    return tf.reduce_mean(tf.square(f - t), axis=[1, 2, 3]) / scale
+
+
+def total_variation(images: tf.Tensor) -> tf.Tensor:
+    """Per-sample mean squared difference between neighbouring pixels (both directions)."""
+    x = tf.cast(images, tf.float32)
+    dy = x[:, 1:, :, :] - x[:, :-1, :, :]
+    dx = x[:, :, 1:, :] - x[:, :, :-1, :]
+    return tf.reduce_mean(tf.square(dy), axis=[1, 2, 3]) + tf.reduce_mean(tf.square(dx), axis=[1, 2, 3])
+
+
+def feature_loss(features: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+    """Per-sample squared distance of pooled (e.g. InceptionV3) features, normalised."""
+    f, t = tf.cast(features, tf.float32), tf.cast(targets, tf.float32)
+    scale = tf.reduce_mean(tf.square(t), axis=-1) + 1e-8
+    return tf.reduce_mean(tf.square(f - t), axis=-1) / scale
+
+
+def _patch_mean(x: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(x, axis=[1, 2, 3])
+
+
+def discriminator_loss(real: Sequence[tf.Tensor], fake: Sequence[tf.Tensor], kind: str = "lsgan") -> tf.Tensor:
+    """Per-sample D loss summed over scales: real patches pushed to 'real', fakes to 'fake'."""
+    _check_kind(kind)
+    total = 0.0
+    for r, f in zip(real, fake):
+        if kind == "lsgan":
+            total += _patch_mean(tf.square(r - 1.0)) + _patch_mean(tf.square(f))
+        elif kind == "hinge":
+            total += _patch_mean(tf.nn.relu(1.0 - r)) + _patch_mean(tf.nn.relu(1.0 + f))
+        else:
+            total += _patch_mean(tf.nn.softplus(-r)) + _patch_mean(tf.nn.softplus(f))
+    return total
+
+
+def generator_adversarial_loss(fake: Sequence[tf.Tensor], kind: str = "lsgan") -> tf.Tensor:
+    """Per-sample G loss summed over scales: fakes pushed to look real."""
+    _check_kind(kind)
+    total = 0.0
+    for f in fake:
+        if kind == "lsgan":
+            total += _patch_mean(tf.square(f - 1.0))
+        elif kind == "hinge":
+            total += -_patch_mean(f)
+        else:
+            total += _patch_mean(tf.nn.softplus(-f))
+    return total
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in ADVERSARIAL_KINDS:
+        raise ValueError(f"adversarial loss must be one of {ADVERSARIAL_KINDS}, got {kind!r}")

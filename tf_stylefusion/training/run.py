@@ -1,0 +1,300 @@
+"""``train()``: everything from a RunConfig to a trained generator in a run folder.
+
+Run folder layout::
+
+    config.json        the RunConfig (style names filled in)
+    splits.json        the content files used for training, validation and test (held out)
+    generator.keras    the latest generator (updated at every checkpoint)
+    style_encoder.keras  the StyleEncoder (only with ``encoder_steps`` > 0, or copied from a base model)
+    checkpoints/       G, D and both optimizers, for resume
+    samples/           sample grids (PNG); tensorboard/ scalars and images
+    bad_files.txt      every input that was skipped, and why (only if any)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..config import DataConfig, RunConfig
+from ..data import pipelines as data_lib
+from ..data.images import BadFiles, list_images
+from ..errors import ConfigError
+from ..fileutil import atomic_write_bytes, atomic_write_text
+from ..model_io import (
+    BAD_FILES_FILE,
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    ENCODER_FILE,
+    GENERATOR_FILE,
+    HISTORY_FILE,
+    SPLITS_FILE,
+    TENSORBOARD_DIR,
+    WORKERS_DIR,
+)
+from ..models.discriminator import PatchDiscriminator
+from ..models.generator import StyleFusionGenerator
+from ..models.loss_networks import inception_features, vgg_features
+from .callbacks import CheckpointEvery, SampleImages, save_generator
+from .custom_loop import needs_custom_loop, strategy_fit
+from .distribute import is_chief, make_strategy, precision_policy, wrap_optimizer
+from .gan import StyleFusionGAN, StyleTargets
+from .style_encoder_stage import EncoderConfig, fit_style_encoder, save_style_encoder
+
+log = logging.getLogger(__name__)
+
+SAMPLE_COUNT = 4
+
+
+@dataclass
+class TrainResult:
+    """What a finished ``train()`` returns."""
+
+    run_dir: Path
+    generator: StyleFusionGenerator
+    history: dict[str, list[float]]
+    steps: int
+    resumed_from: int
+    seconds: float
+    bad_files: list[tuple[str, str]]
+    # PSNR (dB) of the content reproduced from its own encoded row (strength 0 without anchoring).
+    encoder_reconstruction_psnr: float | None = None
+
+
+class StopAtStep(keras.callbacks.Callback):
+    """Ends fit() exactly at ``last`` optimizer steps (epochs are checkpoint intervals)."""
+
+    def __init__(self, step: tf.Variable, last: int):
+        super().__init__()
+        self.step, self.last = step, int(last)
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if int(self.step.numpy()) >= self.last:
+            self.model.stop_training = True
+
+
+def _check_resume_compatible(run_dir: Path, config: RunConfig) -> None:
+    saved = run_dir / CONFIG_FILE
+    if not saved.exists() or not (run_dir / CHECKPOINTS_DIR).exists():
+        return
+    old = RunConfig.from_json(saved)
+    if dataclasses.asdict(old.generator) != dataclasses.asdict(config.generator):
+        raise ConfigError(
+            f"{run_dir} holds a run with styles {old.generator.style_names} and generator "
+            f"{old.generator.filters}/{old.generator.num_res_blocks} blocks; this command asks for "
+            f"{config.generator.style_names}. Use a new --out folder to start a different run.")
+
+
+def build_gan(config: RunConfig, style_images: Sequence[Sequence[np.ndarray]],
+              generator: StyleFusionGenerator | None = None,
+              strategy: tf.distribute.Strategy | None = None) -> StyleFusionGAN:
+    """Generator, discriminator, loss networks and style targets, compiled with two Adams,
+    all created under ``strategy`` and the run's precision policy."""
+    lc, tc = config.losses, config.training
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope(), precision_policy(tc.precision):
+        vgg = vgg_features(lc.loss_network, tuple(lc.style_layers) + (lc.content_layer,), lc.seed)
+        inception = (inception_features(lc.inception_network, lc.seed)
+                     if lc.inception_weight > 0 else None)
+        targets = StyleTargets.compute(vgg, style_images, len(lc.style_layers), inception)
+        generator = generator or StyleFusionGenerator.from_config_object(config.generator)
+        dc = config.discriminator
+        discriminator = PatchDiscriminator(generator.num_styles, dc.filters, dc.num_layers,
+                                           dc.num_scales, dc.spectral_norm)
+        gan = StyleFusionGAN(generator, discriminator, vgg, targets, lc, tc.mix_fraction,
+                             inception, seed=tc.seed)
+        g_opt = wrap_optimizer(keras.optimizers.Adam(tc.g_learning_rate), tc.precision)
+        d_opt = wrap_optimizer(keras.optimizers.Adam(tc.d_learning_rate, beta_1=0.5), tc.precision)
+        gan.compile(g_opt, d_opt)
+        # Create optimizer slots now so a checkpoint restore finds every variable it saved.
+        g_opt.build(generator.trainable_variables)
+        d_opt.build(discriminator.trainable_variables)
+    return gan
+
+
+def _content_split(config: RunConfig, run_dir: Path) -> tuple[list[Path] | None, list[Path]]:
+    spec = config.data.content
+    if not spec:
+        raise ConfigError("no content given: pass --content DIR or --content tfds:NAME")
+    if spec.startswith(data_lib.TFDS_PREFIX):
+        return None, []
+    paths = list_images(spec)
+    splits = data_lib.split_three(paths, config.data.validation_fraction, config.data.test_fraction,
+                                  Path(spec), config.data.seed)
+    record = {"content": spec, "train": [str(p) for p in splits.train],
+              "validation": [str(p) for p in splits.validation], "test": [str(p) for p in splits.test]}
+    atomic_write_text(run_dir / SPLITS_FILE, json.dumps(record, indent=1))
+    return splits.train, splits.validation
+
+
+def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto",
+          callbacks: Sequence[keras.callbacks.Callback] = ()) -> TrainResult:
+    """Train (or resume, if ``run_dir`` holds checkpoints of the same run) and save the generator."""
+    start = time.time()
+    # First, before any TF op: multi-worker collectives can only be configured at startup.
+    strategy = make_strategy(config.training.strategy)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.training.seed)
+    bad = BadFiles()
+
+    sources = style_sources(config.data)
+    tc = config.training
+    base_generator = None
+    num_old = 0
+    if tc.base_model:
+        from ..model_io import load_generator
+        from .add_styles import extend_generator
+
+        base = load_generator(tc.base_model)
+        num_old = base.num_styles
+        # The grown generator's variables must belong to the run's strategy and precision.
+        with strategy.scope(), precision_policy(tc.precision):
+            base_generator = extend_generator(base, [s.name for s in sources])
+        config = dataclasses.replace(config, generator=base_generator.config)
+    else:
+        names = [s.name for s in sources]
+        config = dataclasses.replace(config, generator=dataclasses.replace(
+            config.generator, num_styles=len(names), style_names=names))
+    _check_resume_compatible(run_dir, config)
+    config.to_json(run_dir / CONFIG_FILE)
+
+    dc = config.data
+    train_paths, val_paths = _content_split(config, run_dir)
+    style_images = data_lib.load_style_images(sources, dc.style_size, bad)
+    content = data_lib.content_crops(dc.content, dc.image_size, dc.content_scale, bad, seed=dc.seed,
+                                     paths=train_paths, cache=dc.cache)
+    # DataConfig.batch_size is per replica; Keras splits the global batch across replicas.
+    global_batch = dc.batch_size * strategy.num_replicas_in_sync
+    crops = data_lib.style_crops(style_images, dc.image_size, dc.seed)
+    if num_old:  # the new styles' rows follow the base model's
+        crops = crops.map(lambda im, sid: (im, sid + num_old))
+    dataset = data_lib.training_dataset(content, crops, global_batch)
+
+    gan = build_gan(config, style_images, generator=base_generator, strategy=strategy)
+    if num_old:
+        from .add_styles import restrict_to_new_rows
+
+        restrict_to_new_rows(gan, num_old)
+    step = gan.g_optimizer.iterations
+    ckpt = tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
+                               g_optimizer=gan.g_optimizer, d_optimizer=gan.d_optimizer)
+    chief = is_chief(strategy)
+    # Every worker must take part in saving; only the chief writes into the run folder.
+    ckpt_dir = run_dir / CHECKPOINTS_DIR if chief else run_dir / WORKERS_DIR / f"task_{strategy.cluster_resolver.task_id}"
+    manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=3)
+    resumed_from = 0
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        resumed_from = int(step.numpy())
+        log.info("resuming %s from step %d", run_dir, resumed_from)
+
+    def crops_of(paths: Sequence[Path]) -> np.ndarray:
+        return data_lib.center_crops([im for im in (data_lib.load_or_report(p, bad, dc.image_size * 4)
+                                                    for p in paths) if im is not None], dc.image_size)
+
+    # Validation crops are decoded once: they are both the validation set and the sample images.
+    val_crops = crops_of(val_paths) if val_paths else None
+    if val_crops is not None:
+        samples = val_crops[:SAMPLE_COUNT]
+    elif train_paths:
+        samples = crops_of(train_paths[:SAMPLE_COUNT])
+    else:
+        samples = data_lib.center_crops(
+            [im.numpy() for im in data_lib.content_images(dc.content, dc.image_size, bad).take(SAMPLE_COUNT)],
+            dc.image_size)
+    tb_dir = run_dir / TENSORBOARD_DIR if tc.tensorboard and chief else None
+    cbs: list[keras.callbacks.Callback] = [
+        StopAtStep(step, tc.steps),
+        CheckpointEvery(manager, step, run_dir, tc.checkpoint_every, write_generator=chief),
+    ]
+    if chief:
+        cbs.append(SampleImages(samples, step, run_dir, tc.sample_every or tc.checkpoint_every, tb_dir))
+        # One row per checkpoint interval, appended across resumes: the whole loss curve.
+        cbs.append(keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=True))
+    if tb_dir is not None:
+        cbs.append(keras.callbacks.TensorBoard(str(tb_dir), update_freq="epoch", write_graph=False))
+    cbs.extend(callbacks)
+
+    validation = (tf.data.Dataset.from_tensor_slices(val_crops).batch(dc.batch_size)
+                  if val_crops is not None else None)
+
+    history: dict[str, list[float]] = {}
+    if resumed_from < tc.steps:
+        per_epoch = min(tc.checkpoint_every, tc.steps)
+        epochs, first_epoch = math.ceil(tc.steps / per_epoch), resumed_from // per_epoch
+        if needs_custom_loop(strategy):
+            history = strategy_fit(gan, dataset, strategy, steps_per_epoch=per_epoch, epochs=epochs,
+                                   initial_epoch=first_epoch, callbacks=cbs, verbose=verbose)
+        else:
+            h = gan.fit(dataset, steps_per_epoch=per_epoch, epochs=epochs, initial_epoch=first_epoch,
+                        callbacks=cbs, validation_data=validation, verbose=verbose, shuffle=False)
+            history = {k: [float(v) for v in vals] for k, vals in h.history.items()}
+    else:
+        log.info("%s already trained for %d steps; nothing to do", run_dir, resumed_from)
+        save_generator(gan.generator, run_dir / GENERATOR_FILE)
+
+    encoder_psnr = None
+    if chief:
+        encoder_psnr = _encoder_stage(config, run_dir, gan.generator, style_images, content,
+                                      retrain=bool(history), num_old=num_old, verbose=verbose)
+
+    if len(bad):
+        atomic_write_text(run_dir / BAD_FILES_FILE, bad.summary() + "\n")
+        log.warning("%s", bad.summary())
+    return TrainResult(run_dir, gan.generator, history, int(step.numpy()), resumed_from,
+                       time.time() - start, bad.items, encoder_psnr)
+
+
+def style_sources(dc: DataConfig) -> list[data_lib.StyleSource]:
+    """The run's styles: ``--style`` paths, then the sub-styles of ``--profile`` (if any)."""
+    sources = data_lib.resolve_styles(dc.styles) if dc.styles or not dc.profile else []
+    if dc.profile:
+        from ..personalize import profile_style_sources
+
+        sources += profile_style_sources(dc.profile)
+        names = [s.name for s in sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"--style and --profile give the same style name(s) {dupes}; rename one")
+    return sources
+
+
+ENCODER_CONTENT_CROPS = 32
+
+
+def _encoder_stage(config: RunConfig, run_dir: Path, generator: StyleFusionGenerator,
+                   style_images: Sequence[Sequence[np.ndarray]], content: tf.data.Dataset,
+                   retrain: bool, num_old: int, verbose: int | str) -> float | None:
+    """Train (or keep, or copy from the base model) ``style_encoder.keras``."""
+    tc, dc = config.training, config.data
+    target = run_dir / ENCODER_FILE
+    if tc.encoder_steps <= 0:
+        if tc.base_model and not target.exists():
+            from ..model_io import style_encoder_path
+
+            # The base's encoder still fits: the convolutions it predicts rows for are unchanged.
+            src = style_encoder_path(tc.base_model)
+            if src.is_file():
+                atomic_write_bytes(target, src.read_bytes())
+        return None
+    if target.exists() and not retrain:
+        return None
+    crops = np.stack([c.numpy() for c in content.take(ENCODER_CONTENT_CROPS)])
+    result = fit_style_encoder(
+        generator, style_images, crops, config.losses, dc.style_size,
+        int(round(dc.image_size * dc.content_scale)),
+        EncoderConfig(steps=tc.encoder_steps, batch_size=dc.batch_size, seed=tc.seed),
+        row_ids=list(range(num_old, generator.num_styles)), verbose=verbose not in (0, "0"))
+    save_style_encoder(result.encoder, target)
+    return result.reconstruction_psnr
