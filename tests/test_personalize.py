@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tf_stylefusion.config import DataConfig, DiscriminatorConfig, GeneratorConfig, RunConfig, TrainConfig
+from tf_stylefusion.config import (
+    DataConfig,
+    DiscriminatorConfig,
+    GeneratorConfig,
+    LossConfig,
+    RunConfig,
+    TrainConfig,
+)
 from tf_stylefusion.errors import ConfigError, ImageError
 from tf_stylefusion.model_io import load_generator
 from tf_stylefusion.personalize import (
@@ -110,6 +117,7 @@ def tiny_run(content: Path, styles: list[str], steps: int = 2, **training) -> Ru
     return RunConfig(
         generator=GeneratorConfig(filters=(8, 12, 16), num_res_blocks=1),
         discriminator=DiscriminatorConfig(filters=8, num_layers=2),
+        losses=LossConfig(loss_network="random"),
         data=DataConfig(content=str(content), styles=styles, image_size=32, batch_size=2, style_size=48),
         training=TrainConfig(steps=steps, checkpoint_every=steps, tensorboard=False, **training),
     )
@@ -135,7 +143,9 @@ def test_profile_trains_and_a_new_style_keeps_old_outputs_identical(collection, 
         np.testing.assert_array_equal(old((content, w_old)).numpy(), new((content, w_new)).numpy())
     mix_old = np.tile(np.array([[0.2, 0.5, 0.3]], np.float32), (2, 1))
     mix_new = np.tile(np.array([[0.2, 0.5, 0.3, 0.0]], np.float32), (2, 1))
-    np.testing.assert_array_equal(old((content, mix_old)).numpy(), new((content, mix_new)).numpy())
+    # A mix sums its rows in an order that may change with the bank's size and the CPU's vector
+    # width (7e-7 seen on AVX2): within 1e-6, not bit for bit.
+    np.testing.assert_allclose(old((content, mix_old)).numpy(), new((content, mix_new)).numpy(), rtol=0, atol=1e-6)
     # the new row did train: it left its initial value, the mean of the old rows
     table = new.bank.table.numpy()
     assert np.abs(table[3] - table[:3].mean(0)).max() > 1e-3

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from tf_stylefusion.cli import main
-from tf_stylefusion.config import RunConfig
+from tf_stylefusion.config import LossConfig, RunConfig
 from tf_stylefusion.deploy.tflite import (
     MODES,
     PSNR_THRESHOLDS,
@@ -22,7 +22,7 @@ from tf_stylefusion.deploy.tflite import (
     parse_modes,
     sample_content,
 )
-from tf_stylefusion.errors import ConfigError, ModelFileError, StyleWeightsError
+from tf_stylefusion.errors import ConfigError, ImageError, ModelFileError, StyleWeightsError
 from tf_stylefusion.training.run import build_gan
 
 from ..conftest import texture
@@ -35,7 +35,7 @@ def trained():
     """A tiny generator trained a few dozen steps on two textures (random VGG, offline): trained
     norm parameters and kernels are what quantization has to keep, not a random init's."""
     tf.random.set_seed(0)
-    cfg = RunConfig()
+    cfg = RunConfig(losses=LossConfig(loss_network="random"))
     cfg.generator.num_styles = 2
     cfg.generator.style_names = ["stripes", "checker"]
     cfg.generator.filters = (8, 12, 16)
@@ -114,6 +114,10 @@ def test_runner_rejects_bad_weights_and_files(exported, tmp_path) -> None:
     for bad in ([1.0, -1.0], [0.0, 0.0], [1.0, 0.0, 0.0], [np.nan, 1.0]):
         with pytest.raises(StyleWeightsError):
             stylizer(image, np.array(bad, np.float32))
+    for bad_image in (np.zeros(40, np.float32), np.zeros((40, 40), np.float32), np.zeros((40, 40, 4)),
+                      np.zeros((8, 40, 3))):
+        with pytest.raises(ImageError, match="expected"):
+            stylizer(bad_image, np.array([1.0, 0.0], np.float32))
     junk = tmp_path / "junk.tflite"
     junk.write_bytes(b"not a flatbuffer")
     with pytest.raises(ModelFileError, match="junk.tflite"):

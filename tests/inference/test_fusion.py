@@ -212,3 +212,15 @@ def test_cli_stylize_with_fusion_controls(generator, encoder, tmp_path: Path, ca
     assert main(["stylize", str(run), str(inp), "--style-image", str(style_img), "--out", str(out)]) == 2
     assert "style encoder" in capsys.readouterr().err
     assert main(["stylize", str(run), str(inp), "--style", "warm", "--strength", "2", "--out", str(out)]) == 2
+
+
+def test_masks_are_downscaled_with_antialiasing() -> None:
+    # One-pixel lines every 8 px: an aliasing resize keeps some lines whole and drops others;
+    # an antialiased one turns them into an even 1/8 grey.
+    from tf_stylefusion.inference.masks import load_mask
+
+    lines = np.zeros((512, 512), np.float32)
+    lines[:, ::8] = 1.0
+    small = load_mask(lines, 64, 64)
+    assert small.shape == (64, 64)
+    assert small.max() < 0.2 and small.min() > 0.05

@@ -258,9 +258,9 @@ class TFLiteStylizer:
 
     def __call__(self, image: np.ndarray, weights: np.ndarray) -> np.ndarray:
         image = np.asarray(image, np.float32)
-        h, w = image.shape[:2]
-        if image.ndim != 3 or image.shape[-1] != 3 or min(h, w) < MIN_SIZE:
+        if image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < MIN_SIZE:
             raise ImageError("image", f"expected [H, W, 3] with H, W ≥ {MIN_SIZE}, got {list(image.shape)}")
+        h, w = image.shape[:2]
         weights = normalize_weights(weights, self.num_styles).reshape(1, self.num_styles)
         if self._shape != (h, w):
             self.interpreter.resize_tensor_input(self._images, [1, h, w, 3], strict=False)
