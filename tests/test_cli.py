@@ -56,3 +56,36 @@ def test_user_errors_are_one_line_not_tracebacks(tmp_path: Path, capsys) -> None
     assert main(["styles", str(tmp_path / "missing_run")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err and "missing_run" in err
+
+
+def test_train_flags_default_to_the_config_dataclasses() -> None:
+    """`stylefusion train` with no optional flag trains exactly `RunConfig()` (one default
+    everywhere, ImageNet VGG19 included); `--loss-network random` selects the offline recipe
+    exactly as `LossConfig(loss_network="random")` does; a flag given wins."""
+    from tf_stylefusion.cli import build_parser, train_config_from_args
+    from tf_stylefusion.config import RECIPES, DataConfig, LossConfig, RunConfig
+
+    base = ["train", "--content", "photos", "--style", "a.jpg", "--out", "run"]
+    data = DataConfig(content="photos", styles=["a.jpg"])
+    got = train_config_from_args(build_parser().parse_args(base))
+    assert got.to_dict() == RunConfig(data=data).to_dict()
+    assert got.losses.loss_network == "imagenet" and got.losses.inception_network == "imagenet"
+
+    got = train_config_from_args(build_parser().parse_args(base + ["--loss-network", "random"]))
+    assert got.to_dict() == RunConfig(losses=LossConfig(loss_network="random"), data=data).to_dict()
+    for name, value in RECIPES["random"].items():
+        assert getattr(got.losses, name) == value, name
+
+    got = train_config_from_args(build_parser().parse_args(
+        base + ["--loss-network", "random", "--style-weight", "7", "--filters", "4", "5", "6", "--steps", "9"]))
+    assert got.losses.style_weight == 7 and got.generator.filters == (4, 5, 6) and got.training.steps == 9
+    assert got.losses.content_weight == RECIPES["random"]["content_weight"]
+
+
+def test_a_config_saved_before_style_statistics_keeps_plain_grams() -> None:
+    from tf_stylefusion.config import RunConfig
+
+    old = RunConfig().to_dict()
+    del old["losses"]["style_statistic"]
+    old["losses"]["loss_network"] = "random"
+    assert RunConfig.from_dict(old).losses.style_statistic == "gram"

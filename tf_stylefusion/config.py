@@ -11,6 +11,7 @@ from typing import Any
 from .errors import ConfigError
 
 ADVERSARIAL_KINDS = ("lsgan", "hinge", "bce")
+STYLE_STATISTICS = ("gram", "mean_cov")
 VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 
 
@@ -66,35 +67,68 @@ class DiscriminatorConfig:
             raise ConfigError("discriminator filters, num_layers and num_scales must be >= 1")
 
 
+# The loss recipe each kind of loss network trains best with (measured: scripts/recipe_ablation.py,
+# docs/recipe.md). A LossConfig field left at None takes its network's value; "imagenet" is the
+# classic recipe of pretrained VGG19, "random" the offline one (any weights file counts as
+# pretrained).
+MULTISCALE_LAYERS = ("scale0", "scale1", "scale2", "scale3", "scale4")
+RECIPES: dict[str, dict[str, Any]] = {
+    "imagenet": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3, "adversarial_weight": 0.05,
+                 "style_statistic": "gram", "style_layers": VGG_STYLE_LAYERS, "content_layer": "block4_conv2"},
+    "random": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3, "adversarial_weight": 0.05,
+               "style_statistic": "gram", "style_layers": VGG_STYLE_LAYERS, "content_layer": "block4_conv2"},
+    "random-multiscale": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3, "adversarial_weight": 0.0,
+                          "style_statistic": "mean_cov", "style_layers": MULTISCALE_LAYERS,
+                          "content_layer": "scale1"},
+}
+
+
+def recipe_for(loss_network: str) -> dict[str, Any]:
+    """The recipe defaults for a loss network setting (a weights file counts as pretrained)."""
+    return dict(RECIPES[loss_network if loss_network in RECIPES else "imagenet"])
+
+
 @dataclass
 class LossConfig:
     """Loss weights and the loss networks.
 
-    ``loss_network`` is ``"imagenet"`` (Keras downloads VGG19 weights), ``"random"`` (He-scaled
-    random init, offline) or a path to a VGG19 ``.weights.h5``/``.h5`` file.
+    ``loss_network`` is ``"imagenet"`` (Keras downloads VGG19 weights once; the default),
+    ``"random"`` (He-scaled random VGG19: offline, and it selects the offline recipe),
+    ``"random-multiscale"`` (one layer of random multi-scale filters on an image pyramid: offline
+    and about 20× cheaper than VGG19) or a path to a VGG19 ``.weights.h5``/``.h5`` file. Weights and the style statistic left at None take the
+    loss network's recipe (``RECIPES``).
     """
 
-    style_weight: float = 1.0
-    content_weight: float = 0.3
-    tv_weight: float = 0.3
-    adversarial_weight: float = 0.05
+    style_weight: float | None = None
+    content_weight: float | None = None
+    tv_weight: float | None = None
+    adversarial_weight: float | None = None
     inception_weight: float = 0.0
     adversarial: str = "lsgan"
     # Style loss per layer divided by the mean square of each sample's own target Gram
     # ("target") or of the whole bank's ("bank"); see StyleFusionGAN.style_norms.
     style_normalization: str = "target"
-    loss_network: str = "random"
-    inception_network: str = "random"
-    style_layers: tuple[str, ...] = VGG_STYLE_LAYERS
-    content_layer: str = "block4_conv2"
+    # What the style loss matches per layer: "gram" (plain Gram) or "mean_cov" (channel means and
+    # the Gram of the centred features, each on its own scale); see training/losses.py.
+    style_statistic: str | None = None
+    loss_network: str = "imagenet"
+    inception_network: str = "imagenet"
+    style_layers: tuple[str, ...] | None = None
+    content_layer: str | None = None
     seed: int = 1234
 
     def __post_init__(self) -> None:
+        for name, value in recipe_for(self.loss_network).items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
         self.style_layers = tuple(self.style_layers)
         if self.adversarial not in ADVERSARIAL_KINDS:
             raise ConfigError(
                 f"adversarial must be one of {', '.join(ADVERSARIAL_KINDS)}, got {self.adversarial!r}"
             )
+        if self.style_statistic not in STYLE_STATISTICS:
+            raise ConfigError(f"style_statistic must be one of {', '.join(STYLE_STATISTICS)}, "
+                              f"got {self.style_statistic!r}")
         if self.style_normalization not in ("target", "bank"):
             raise ConfigError(f"style_normalization must be target or bank, got {self.style_normalization!r}")
         for name in ("style_weight", "content_weight", "tv_weight", "adversarial_weight",
@@ -206,6 +240,9 @@ class RunConfig:
         if "generator" in d:
             # Runs saved before the pixel-shuffle layout existed hold full-resolution models.
             d = {**d, "generator": {"pixel_shuffle": False, **d["generator"]}}
+        if "losses" in d:
+            # Runs saved before style statistics were a choice matched plain Grams.
+            d = {**d, "losses": {"style_statistic": "gram", **d["losses"]}}
         return cls(**{k: from_fields(kinds[k], v) for k, v in d.items()})
 
     def to_json(self, path: str | os.PathLike[str]) -> None:

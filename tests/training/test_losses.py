@@ -78,3 +78,24 @@ def test_lsgan_values() -> None:
 def test_unknown_adversarial_kind() -> None:
     with pytest.raises(ValueError, match="wgan"):
         generator_adversarial_loss([tf.zeros([1, 2, 2, 1])], "wgan")
+
+
+def test_mean_cov_statistics_split_the_gram_into_means_and_covariance() -> None:
+    from tf_stylefusion.training.losses import channel_means, gram_matrix, layer_statistics
+
+    rng = np.random.default_rng(0)
+    f = tf.constant(rng.random((2, 6, 5, 4)) + 3.0, tf.float32)  # large positive means, like ReLU
+    grams, means = layer_statistics([f], "mean_cov")
+    plain, none = layer_statistics([f], "gram")
+    assert none == [] and len(means) == 1
+    mu = channel_means(f).numpy()
+    # Gram = covariance + μμᵀ (both normalised by C·H·W, the means by C)
+    outer = np.einsum("bc,bd->bcd", mu, mu) / 4
+    np.testing.assert_allclose(plain[0].numpy(), grams[0].numpy() + outer, rtol=1e-4)
+    np.testing.assert_allclose(grams[0].numpy(), gram_matrix(f - mu[:, None, None, :]).numpy(), atol=1e-5)
+    # the centred Gram of a shifted copy is unchanged: texture apart from the palette
+    g2, m2 = layer_statistics([f + 1.0], "mean_cov")
+    np.testing.assert_allclose(g2[0].numpy(), grams[0].numpy(), atol=1e-4)
+    assert np.all(m2[0].numpy() > means[0].numpy())
+    with pytest.raises(ValueError, match="style statistic"):
+        layer_statistics([f], "moments")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,14 +19,13 @@ SIZE = 48
 
 
 def tiny_config(num_styles: int, **losses) -> RunConfig:
-    cfg = RunConfig()
+    cfg = RunConfig(losses=LossConfig(loss_network="random", inception_network="random"))
     cfg.generator.num_styles = num_styles
     cfg.generator.style_names = [f"s{i}" for i in range(num_styles)]
     cfg.generator.filters = (8, 12, 16)
     cfg.generator.num_res_blocks = 1
     cfg.discriminator.filters = 8
-    for k, v in losses.items():
-        setattr(cfg.losses, k, v)
+    cfg.losses = LossConfig(**{**dataclasses.asdict(cfg.losses), **losses})
     return cfg
 
 
@@ -115,6 +116,10 @@ def test_sample_weights_mixes_only_a_fraction() -> None:
     np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-6)
     assert 0.4 < 1 - pure.mean() < 0.6
     np.testing.assert_array_equal(w[pure == 1], np.eye(3)[[0] * int(pure.sum())])
+    # every mix has a partner other than the sample's own style, and both others are drawn
+    mixed = w[pure == 0]
+    assert np.all(mixed[:, 1] + mixed[:, 2] > 0)
+    assert 0.4 < np.mean(mixed[:, 1] > 0) < 0.6
 
 
 def test_style_targets_average_a_collection() -> None:
@@ -148,6 +153,32 @@ def test_style_normalization_bank_vs_target() -> None:
     for t, n in zip(targets, per_target):
         np.testing.assert_allclose(n.numpy(), np.mean(np.square(t.numpy()), axis=(1, 2)), rtol=1e-5)
     bank = build_gan(tiny_config(2, style_normalization="bank"), style_images())
-    assert bank.style_norms(targets) is bank.gram_norms
+    assert bank.style_norms(targets) == bank.gram_norms
     with pytest.raises(Exception, match="style_normalization"):
         LossConfig(style_normalization="global")
+
+
+def test_mean_cov_targets_and_loss_fall_on_a_fixed_batch() -> None:
+    tf.random.set_seed(0)
+    cfg = tiny_config(2, style_statistic="mean_cov", adversarial_weight=0.0)
+    cfg.training.g_learning_rate = 5e-3
+    gan = build_gan(cfg, style_images())
+    assert len(gan.mean_targets) == 5 and gan.mean_targets[0].shape == (2, 64)
+    batch = fixed_batch()
+    first = gan.train_step(batch)
+    for _ in range(25):
+        last = gan.train_step(batch)
+    assert float(last["style"]) < 0.7 * float(first["style"])
+    # a blend's target means are the mixed means
+    content = batch[0]
+    w = tf.constant([[0.5, 0.5], [0.5, 0.5]])
+    stylized = gan.generator((content, w))
+    from tf_stylefusion.training.losses import layer_statistics, normalised_mse, style_loss
+    feats = gan._vgg[0](stylized)
+    grams, means = layer_statistics(feats[:5], "mean_cov")
+    g_t = [tf.repeat(tf.reduce_mean(t, 0, keepdims=True), 2, 0) for t in gan.gram_targets]
+    m_t = [tf.repeat(tf.reduce_mean(t, 0, keepdims=True), 2, 0) for t in gan.mean_targets]
+    norm = lambda ts: [np.mean(np.square(t.numpy()).reshape(2, -1), axis=1) + 1e-12 for t in ts]
+    direct = style_loss(grams, g_t, norm(g_t)) + normalised_mse(means, m_t, norm(m_t))
+    np.testing.assert_allclose(gan.perceptual_terms(content, stylized, w)["style"].numpy(), direct.numpy(),
+                               rtol=1e-4)

@@ -94,6 +94,67 @@ class VGGFeatures:
         return [tf.cast(o, tf.float32) for o in (out if isinstance(out, list) else [out])]
 
 
+MULTISCALE = "random-multiscale"
+MULTISCALE_SCALES = 5
+MULTISCALE_SIZES = (3, 5, 7)
+MULTISCALE_FILTERS = 64
+
+
+def multiscale_layer_names(scales: int = MULTISCALE_SCALES) -> tuple[str, ...]:
+    """Layer names of the multi-scale random network: ``scale0`` (full size) … ``scale{S-1}``."""
+    return tuple(f"scale{s}" for s in range(scales))
+
+
+def _reflect_or_zero_pad(x: tf.Tensor, r: int) -> tf.Tensor:
+    """Reflect padding, so borders do not read as dark edges; zeros where a pyramid level is too
+    small to reflect (a side of r pixels or fewer)."""
+    paddings = [[0, 0], [r, r], [r, r], [0, 0]]
+    shape = tf.shape(x)
+    fits = tf.logical_and(shape[1] > r, shape[2] > r)
+    return tf.cond(fits, lambda: tf.pad(x, paddings, mode="REFLECT"), lambda: tf.pad(x, paddings))
+
+
+class MultiscaleRandomFeatures:
+    """One wide layer of random filters applied to an image pyramid (offline, cheap).
+
+    In the manner of Ustyuzhaninov, Brendel, Gatys & Bethge (ICLR 2017), who found a single layer
+    of random multi-scale filters enough for natural textures: at each of ``scales`` pyramid
+    levels (2× average-pool steps, so level s sees 2^s-pixel structure) ``sizes`` × ``filters``
+    He-scaled random filters with ReLU. Their receptive fields reach 7·2^(S-1) pixels (112 px for
+    5 levels), and the whole network costs about a twentieth of VGG19. Returns one feature map
+    per requested layer name (``scale0``…).
+    """
+
+    def __init__(self, layers: Sequence[str] = (), seed: int = 1234, sizes: Sequence[int] = MULTISCALE_SIZES,
+                 filters: int = MULTISCALE_FILTERS):
+        self.weights = MULTISCALE
+        self.layer_names = tuple(layers)
+        known = set(multiscale_layer_names(10))
+        missing = [n for n in self.layer_names if n not in known]
+        if missing:
+            raise ValueError(f"the multi-scale random network has no layers {missing} (it has scale0…scale9)")
+        self.levels = 1 + max((int(n[len("scale"):]) for n in self.layer_names), default=0)
+        rng = np.random.default_rng(seed)
+        self.kernels = [[tf.constant(rng.normal(0.0, np.sqrt(2.0 / (k * k * 3)), (k, k, 3, filters))
+                                     .astype(np.float32)) for k in sizes] for _ in range(self.levels)]
+
+    def preprocess(self, images: tf.Tensor) -> tf.Tensor:
+        return (tf.cast(images, tf.float32) - IMAGENET_MEAN) / IMAGENET_STD
+
+    def __call__(self, images: tf.Tensor) -> list[tf.Tensor]:
+        x = self.preprocess(images)
+        by_level = []
+        for level in range(self.levels):
+            if level:
+                x = tf.nn.avg_pool2d(x, 2, 2, "VALID")
+            maps = []
+            for k in self.kernels[level]:
+                padded = _reflect_or_zero_pad(x, int(k.shape[0]) // 2)
+                maps.append(tf.nn.relu(tf.nn.conv2d(padded, k, 1, "VALID")))
+            by_level.append(tf.concat(maps, axis=-1))
+        return [by_level[int(n[len("scale"):])] for n in self.layer_names]
+
+
 class InceptionFeatures:
     """InceptionV3 global-average-pooled features (2048-d), the space of FID/KID."""
 
@@ -112,7 +173,12 @@ class InceptionFeatures:
         if size is None:
             size = max(INCEPTION_MIN_SIZE, int(images.shape[1] or INCEPTION_MIN_SIZE))
         images = tf.image.resize(images, (size, size), method="bilinear", antialias=True)
-        return tf.cast(self.model(images * 2.0 - 1.0, training=False), tf.float32)
+        return tf.cast(self.model(self.preprocess(images), training=False), tf.float32)
+
+    @staticmethod
+    def preprocess(images: tf.Tensor) -> tf.Tensor:
+        """[0, 1] → [-1, 1], what Keras' InceptionV3 weights expect (its "tf" mode)."""
+        return tf.cast(images, tf.float32) * 2.0 - 1.0
 
 
 def _context() -> tuple[str, tf.distribute.Strategy]:
@@ -125,9 +191,13 @@ def _cached(kind: type, args: tuple, context: tuple) -> VGGFeatures | InceptionF
     return kind(*args)
 
 
-def vgg_features(weights: str = "random", layers: tuple[str, ...] = (), seed: int = 1234) -> VGGFeatures:
-    """The shared VGG19 feature extractor for this setting (built once per process, dtype policy
-    and strategy)."""
+def vgg_features(weights: str = "random", layers: tuple[str, ...] = (), seed: int = 1234
+                 ) -> VGGFeatures | MultiscaleRandomFeatures:
+    """The shared loss network for this setting (built once per process, dtype policy and
+    strategy): VGG19 with ``weights``, or the multi-scale random network for
+    ``"random-multiscale"``. Both return one feature map per name in ``layers``."""
+    if weights == MULTISCALE:
+        return _cached(MultiscaleRandomFeatures, (tuple(layers), seed), _context())
     return _cached(VGGFeatures, (weights, tuple(layers), seed), _context())
 
 

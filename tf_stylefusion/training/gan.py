@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import keras
@@ -18,7 +18,8 @@ from .losses import (
     discriminator_loss,
     feature_loss,
     generator_adversarial_loss,
-    gram_matrix,
+    layer_statistics,
+    normalised_mse,
     style_loss,
     total_variation,
 )
@@ -40,28 +41,43 @@ class StyleTargets:
     grams: list[np.ndarray]
     norms: list[float]
     inception: np.ndarray | None = None
+    # ``[N, C_l]`` channel means per style layer (``style_statistic="mean_cov"``), with their
+    # bank-wide mean squares; empty for plain Grams.
+    means: list[np.ndarray] = field(default_factory=list)
+    mean_norms: list[float] = field(default_factory=list)
 
     @classmethod
     def compute(cls, vgg: VGGFeatures, style_images: Sequence[Sequence[np.ndarray]],
-                style_layer_count: int, inception: InceptionFeatures | None = None) -> "StyleTargets":
+                style_layer_count: int, inception: InceptionFeatures | None = None,
+                statistic: str = "gram") -> "StyleTargets":
         grams: list[list[np.ndarray]] = [[] for _ in range(style_layer_count)]
+        means: list[list[np.ndarray]] = [[] for _ in range(style_layer_count)]
         pooled = []
         for images in style_images:
             per_layer = [[] for _ in range(style_layer_count)]
+            per_layer_means = [[] for _ in range(style_layer_count)]
             feats = []
             for img in images:
                 batch = tf.convert_to_tensor(img[None], tf.float32)
-                for l, f in enumerate(vgg(batch)[:style_layer_count]):
-                    per_layer[l].append(gram_matrix(f)[0].numpy())
+                g, m = layer_statistics(vgg(batch)[:style_layer_count], statistic)
+                for l in range(style_layer_count):
+                    per_layer[l].append(g[l][0].numpy())
+                    if m:
+                        per_layer_means[l].append(m[l][0].numpy())
                 if inception is not None:
                     feats.append(inception(batch)[0].numpy())
             for l in range(style_layer_count):
                 grams[l].append(np.mean(per_layer[l], axis=0))
+                if per_layer_means[l]:
+                    means[l].append(np.mean(per_layer_means[l], axis=0))
             if inception is not None:
                 pooled.append(np.mean(feats, axis=0))
         stacked = [np.stack(g).astype(np.float32) for g in grams]
         norms = [float(np.mean(np.square(g))) + 1e-12 for g in stacked]
-        return cls(stacked, norms, np.stack(pooled).astype(np.float32) if pooled else None)
+        stacked_means = [np.stack(m).astype(np.float32) for m in means if m]
+        mean_norms = [float(np.mean(np.square(m))) + 1e-12 for m in stacked_means]
+        return cls(stacked, norms, np.stack(pooled).astype(np.float32) if pooled else None,
+                   stacked_means, mean_norms)
 
 
 def masked_mean(values: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
@@ -91,6 +107,10 @@ class StyleFusionGAN(keras.Model):
         self.n_style_layers = len(self.loss_config.style_layers)
         self.gram_targets = [tf.constant(g) for g in targets.grams]
         self.gram_norms = [tf.constant(n, tf.float32) for n in targets.norms]
+        self.mean_targets = [tf.constant(m) for m in targets.means]
+        self.mean_norms = [tf.constant(n, tf.float32) for n in targets.mean_norms]
+        if (self.loss_config.style_statistic == "mean_cov") != bool(self.mean_targets):
+            raise ValueError("StyleTargets were computed for another style_statistic than the loss config's")
         self.inception_targets = (tf.constant(targets.inception)
                                   if targets.inception is not None else None)
         self.seed = int(seed)
@@ -116,14 +136,17 @@ class StyleFusionGAN(keras.Model):
 
     def sample_weights(self, style_ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Style weights for a batch: one-hot on ``style_ids``, except that a ``mix_fraction`` of
-        samples blend their style with a random second one (α ~ U(0, 1)), so blends are trained
+        samples blend their style with a random other one (α ~ U(0, 1)), so blends are trained
         rather than only interpolated. Returns ``(weights [B, N], is_pure [B])``."""
         onehot = tf.one_hot(style_ids, self.num_styles)
         if self.mix_fraction <= 0:
             return onehot, tf.ones_like(onehot[:, 0])
         b = tf.shape(style_ids)[0]
         u = tf.random.stateless_uniform([b, 3], seed=self._step_seed())
-        other = tf.minimum(tf.cast(u[:, 0] * self.num_styles, tf.int32), self.num_styles - 1)
+        # A partner drawn from the N - 1 other styles: a "mix" with itself would be a pure sample
+        # dropped from the adversarial losses.
+        offset = 1 + tf.minimum(tf.cast(u[:, 0] * (self.num_styles - 1), tf.int32), self.num_styles - 2)
+        other = (tf.cast(style_ids, tf.int32) + offset) % self.num_styles
         alpha = u[:, 1:2]
         mixed = alpha * onehot + (1.0 - alpha) * tf.one_hot(other, self.num_styles)
         is_mix = u[:, 2] < self.mix_fraction
@@ -139,25 +162,32 @@ class StyleFusionGAN(keras.Model):
         replica = ctx.replica_id_in_sync_group if ctx is not None else 0
         return tf.stack([tf.constant(self.seed, tf.int32) + tf.cast(replica, tf.int32) * 7919, step])
 
-    def style_norms(self, targets: Sequence[tf.Tensor]) -> list[tf.Tensor]:
+    def style_norms(self, targets: Sequence[tf.Tensor], bank_norms: Sequence[tf.Tensor] | None = None
+                    ) -> list[tf.Tensor]:
         """Per-layer scale of the style loss. ``"target"``: each sample's own (mixed) target
         Gram's mean square, so every style is matched to the same relative precision; ``"bank"``:
         one scale per layer over the whole bank, where a style with much larger Grams (a very
         dark or very busy painting) shrinks the others' losses and they train into look-alikes."""
         if self.loss_config.style_normalization == "bank":
-            return self.gram_norms
-        return [tf.reduce_mean(tf.square(t), axis=[1, 2]) + 1e-12 for t in targets]
+            return list(self.gram_norms if bank_norms is None else bank_norms)
+        return [tf.reduce_mean(tf.reshape(tf.square(t), [tf.shape(t)[0], -1]), axis=1) + 1e-12
+                for t in targets]
 
     def perceptual_terms(self, content: tf.Tensor, stylized: tf.Tensor,
                          weights: tf.Tensor) -> dict[str, tf.Tensor]:
         """Per-sample style, content, TV (and Inception feature) losses against mixed targets."""
         b = tf.shape(content)[0]
         feats = self._vgg[0](tf.concat([stylized, content], axis=0))
-        grams = [gram_matrix(f[:b]) for f in feats[: self.n_style_layers]]
+        grams, means = layer_statistics([f[:b] for f in feats[: self.n_style_layers]],
+                                        self.loss_config.style_statistic)
         targets = [tf.einsum("bn,ncd->bcd", weights, t) for t in self.gram_targets]
+        style = style_loss(grams, targets, self.style_norms(targets))
+        if means:
+            mean_targets = [tf.matmul(weights, t) for t in self.mean_targets]
+            style += normalised_mse(means, mean_targets, self.style_norms(mean_targets, self.mean_norms))
         content_feats = feats[self.n_style_layers]
         terms = {
-            "style": style_loss(grams, targets, self.style_norms(targets)),
+            "style": style,
             "content": content_loss(content_feats[:b], content_feats[b:]),
             "tv": total_variation(stylized),
         }

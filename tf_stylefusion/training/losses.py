@@ -7,12 +7,17 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from ..config import ADVERSARIAL_KINDS
+from ..config import ADVERSARIAL_KINDS, STYLE_STATISTICS
 
 
-def gram_matrix(features: tf.Tensor) -> tf.Tensor:
-    """``[B, H, W, C]`` → ``[B, C, C]`` Gram matrix normalised by C·H·W (size-independent)."""
+def gram_matrix(features: tf.Tensor, centered: bool = False) -> tf.Tensor:
+    """``[B, H, W, C]`` → ``[B, C, C]`` Gram matrix normalised by C·H·W (size-independent).
+
+    ``centered``: of the features minus their per-image channel means (a covariance).
+    """
     f = tf.cast(features, tf.float32)
+    if centered:
+        f = f - tf.reduce_mean(f, axis=[1, 2], keepdims=True)
     shape = tf.shape(f)
     h, w, c = shape[1], shape[2], shape[3]
     flat = tf.reshape(f, [shape[0], h * w, c])
@@ -30,6 +35,38 @@ def style_loss(grams: Sequence[tf.Tensor], targets: Sequence[tf.Tensor],
     total = 0.0
     for g, t, n in zip(grams, targets, norms):
         total += tf.reduce_mean(tf.square(g - t), axis=[1, 2]) / n
+    return total
+
+
+def channel_means(features: tf.Tensor) -> tf.Tensor:
+    """``[B, H, W, C]`` → ``[B, C]`` per-image channel means."""
+    return tf.reduce_mean(tf.cast(features, tf.float32), axis=[1, 2])
+
+
+def layer_statistics(features: Sequence[tf.Tensor], statistic: str) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
+    """Style statistics of each layer's features: ``(grams, means)``.
+
+    ``"gram"``: plain Grams, no means. ``"mean_cov"``: Grams of the centred features and the
+    channel means, matched as two terms. ReLU features of a random network have large positive
+    means, so a plain Gram is mostly ``μμᵀ`` (the palette) and its loss hardly sees texture;
+    matching the covariance on its own scale puts the texture back into the loss.
+    """
+    if statistic not in STYLE_STATISTICS:
+        raise ValueError(f"style statistic must be one of {STYLE_STATISTICS}, got {statistic!r}")
+    centered = statistic == "mean_cov"
+    grams = [gram_matrix(f, centered=centered) for f in features]
+    means = [channel_means(f) for f in features] if centered else []
+    return grams, means
+
+
+def normalised_mse(values: Sequence[tf.Tensor], targets: Sequence[tf.Tensor],
+                   norms: Sequence[tf.Tensor | float]) -> tf.Tensor:
+    """Σ over layers of per-sample mean squared difference (over all but the batch axis), each
+    layer divided by ``norms[l]``."""
+    total = 0.0
+    for v, t, n in zip(values, targets, norms):
+        sq = tf.square(tf.cast(v, tf.float32) - tf.cast(t, tf.float32))
+        total += tf.reduce_mean(tf.reshape(sq, [tf.shape(sq)[0], -1]), axis=1) / n
     return total
 
 

@@ -1,0 +1,67 @@
+"""Loss networks: the preprocessing each set of weights expects, and the offline random ones."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_stylefusion.config import MULTISCALE_LAYERS, LossConfig
+from tf_stylefusion.errors import WeightsUnavailableError
+from tf_stylefusion.models.loss_networks import InceptionFeatures, MultiscaleRandomFeatures, VGGFeatures, vgg_features
+
+
+def test_vgg_from_a_weights_file_uses_keras_imagenet_preprocessing(tmp_path) -> None:
+    # A weights file of the ImageNet layout (made here: random values, the real layout) loads,
+    # and is fed Caffe-style input exactly as keras.applications.vgg19.preprocess_input makes it.
+    path = tmp_path / "vgg19_notop.weights.h5"
+    reference = keras.applications.VGG19(weights=None, include_top=False, input_shape=(None, None, 3))
+    reference.save_weights(path)
+    net = VGGFeatures(str(path), layers=("block1_conv1", "block2_conv1"))
+    images = np.random.default_rng(0).random((2, 40, 40, 3)).astype(np.float32)
+    expected = keras.applications.vgg19.preprocess_input(images * 255.0)
+    np.testing.assert_allclose(net.preprocess(images).numpy(), expected, atol=1e-3)
+    # and the weights are the file's, not a fresh init
+    got = net(images)[0].numpy()
+    want = keras.Model(reference.input, reference.get_layer("block1_conv1").output)(expected).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+    with pytest.raises(WeightsUnavailableError, match="does not exist"):
+        VGGFeatures(str(tmp_path / "missing.h5"))
+
+
+def test_inception_preprocessing_matches_keras() -> None:
+    images = np.random.default_rng(1).random((2, 8, 8, 3)).astype(np.float32)
+    expected = keras.applications.inception_v3.preprocess_input(images * 255.0)
+    np.testing.assert_allclose(InceptionFeatures.preprocess(images).numpy(), expected, atol=1e-5)
+
+
+def test_multiscale_random_network_levels_and_seeds() -> None:
+    layers = MULTISCALE_LAYERS + ("scale1",)
+    net = MultiscaleRandomFeatures(layers, seed=3)
+    x = tf.random.stateless_uniform([2, 64, 48, 3], seed=[0, 1])
+    feats = net(x)
+    assert [tuple(f.shape[1:3]) for f in feats] == [(64, 48), (32, 24), (16, 12), (8, 6), (4, 3), (32, 24)]
+    assert all(f.shape[-1] == 192 and float(tf.reduce_min(f)) >= 0 for f in feats)
+    np.testing.assert_array_equal(feats[1].numpy(), feats[-1].numpy())
+    same = MultiscaleRandomFeatures(layers, seed=3)(x)
+    other = MultiscaleRandomFeatures(layers, seed=4)(x)
+    np.testing.assert_array_equal(feats[0].numpy(), same[0].numpy())
+    assert np.abs(feats[0].numpy() - other[0].numpy()).mean() > 1e-3
+    # coarse levels see coarse structure: a 1-px checkerboard vanishes from scale 1 on
+    y, xx = np.mgrid[0:64, 0:64]
+    checker = np.repeat(((y + xx) % 2).astype(np.float32)[None, ..., None], 3, -1)
+    grey = np.full_like(checker, 0.5)
+    f_checker, f_grey = net(checker), net(grey)
+    assert np.abs(f_checker[0] - f_grey[0]).mean() > 0.1
+    np.testing.assert_allclose(f_checker[1].numpy()[:, 2:-2, 2:-2], f_grey[1].numpy()[:, 2:-2, 2:-2], atol=1e-5)
+    with pytest.raises(ValueError, match="no layers"):
+        MultiscaleRandomFeatures(("block1_conv1",))
+
+
+def test_the_multiscale_recipe_is_selected_by_its_name() -> None:
+    lc = LossConfig(loss_network="random-multiscale")
+    assert lc.style_layers == MULTISCALE_LAYERS and lc.content_layer.startswith("scale")
+    net = vgg_features(lc.loss_network, lc.style_layers + (lc.content_layer,), lc.seed)
+    assert isinstance(net, MultiscaleRandomFeatures)
+    assert vgg_features(lc.loss_network, lc.style_layers + (lc.content_layer,), lc.seed) is net
