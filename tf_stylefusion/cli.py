@@ -14,6 +14,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Sequence
 
+from .config import ADVERSARIAL_KINDS, STYLE_STATISTICS, RunConfig
+
 if TYPE_CHECKING:  # the CLI imports its heavy modules lazily
     from .data.images import BadFiles
 
@@ -23,6 +25,40 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 EXIT_USER_ERROR = 2
 # A full disk, a read-only or quota-limited folder, no write permission.
 DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def _config_default(key: str) -> object:
+    section, name = key.split(".")
+    return getattr(getattr(RunConfig(), section), name)
+
+
+def _config_flag(p: argparse.ArgumentParser, flag: str, key: str, kind: type, help: str = "",
+                 **kwargs: object) -> None:
+    """A flag for config field ``key`` (``section.field``): default None, meaning the dataclass
+    default, which the help text shows."""
+    default = _config_default(key)
+    shown = " ".join(map(str, default)) if isinstance(default, (tuple, list)) else default
+    p.add_argument(flag, type=kind, default=None, dest=key.replace(".", "__"),
+                   help=f"{help + '; ' if help else ''}default: {shown}", **kwargs)
+
+
+def train_config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig `stylefusion train` runs: dataclass defaults, then the flags given."""
+    d = RunConfig().to_dict()
+    for dest, value in vars(args).items():
+        if "__" in dest and value is not None:
+            section, name = dest.split("__")
+            d[section][name] = list(value) if isinstance(value, (list, tuple)) else value
+    d["discriminator"]["spectral_norm"] = bool(args.spectral_norm) or d["discriminator"]["spectral_norm"]
+    if args.full_resolution:
+        d["generator"]["pixel_shuffle"] = False
+    d["data"].update(content=args.content, styles=args.style, profile=args.profile,
+                     seed=args.seed if args.seed is not None else d["data"]["seed"])
+    d["training"].update(encoder_steps=args.encoder_steps, base_model=args.resume,
+                         strategy=args.strategy, precision=args.precision)
+    if args.seed is not None:
+        d["training"]["seed"] = args.seed
+    return RunConfig.from_dict(d)
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -38,35 +74,40 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--encoder-steps", type=int, default=0,
                    help="then train a style encoder for this many steps (for --style-image, --strength)")
     p.add_argument("--out", required=True, help="run folder (checkpoints, samples, generator.keras)")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--image-size", type=int, default=256, help="training crop size (px)")
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--style-size", type=int, default=None,
-                   help="shorter side of style images (px; default 2 x image size)")
-    p.add_argument("--loss-network", default="imagenet",
-                   help="VGG19 weights: imagenet (download), random (offline) or a weights FILE")
-    p.add_argument("--inception-network", default="imagenet", help="as --loss-network, for InceptionV3")
-    p.add_argument("--inception-weight", type=float, default=0.0, help="InceptionV3 feature loss weight")
-    p.add_argument("--style-weight", type=float, default=1.0)
-    p.add_argument("--content-weight", type=float, default=0.3)
-    p.add_argument("--tv-weight", type=float, default=0.3)
-    p.add_argument("--adversarial", choices=("lsgan", "hinge", "bce"), default="lsgan")
-    p.add_argument("--adversarial-weight", type=float, default=0.05)
+    # Every training default lives in config.py; a flag left out keeps the dataclass default, so
+    # `stylefusion train` and `train(RunConfig(...))` train the same recipe.
+    _config_flag(p, "--steps", "training.steps", int)
+    _config_flag(p, "--image-size", "data.image_size", int, "training crop size (px)")
+    _config_flag(p, "--batch-size", "data.batch_size", int)
+    _config_flag(p, "--style-size", "data.style_size", int, "shorter side of style images (px)")
+    _config_flag(p, "--loss-network", "losses.loss_network", str,
+                 "VGG19 weights: imagenet (download), random (offline; selects the offline recipe) or a "
+                 "weights FILE")
+    _config_flag(p, "--inception-network", "losses.inception_network", str, "as --loss-network, for InceptionV3")
+    _config_flag(p, "--inception-weight", "losses.inception_weight", float, "InceptionV3 feature loss weight")
+    _config_flag(p, "--style-weight", "losses.style_weight", float)
+    _config_flag(p, "--content-weight", "losses.content_weight", float)
+    _config_flag(p, "--tv-weight", "losses.tv_weight", float)
+    _config_flag(p, "--style-statistic", "losses.style_statistic", str,
+                 "what the style loss matches: gram or mean_cov", choices=STYLE_STATISTICS)
+    _config_flag(p, "--adversarial", "losses.adversarial", str, choices=ADVERSARIAL_KINDS)
+    _config_flag(p, "--adversarial-weight", "losses.adversarial_weight", float)
     p.add_argument("--spectral-norm", action="store_true", help="spectral norm in the discriminator")
-    p.add_argument("--lr", type=float, default=2e-3, help="generator learning rate")
-    p.add_argument("--d-lr", type=float, default=2e-4, help="discriminator learning rate")
-    p.add_argument("--mix-fraction", type=float, default=0.25, help="share of each batch trained on blends")
-    p.add_argument("--checkpoint-every", type=int, default=100)
-    p.add_argument("--sample-every", type=int, default=0, help="sample grid interval (default: checkpoint interval)")
-    p.add_argument("--validation-fraction", type=float, default=0.0)
-    p.add_argument("--test-fraction", type=float, default=0.0,
-                   help="share of content files held out for `stylefusion evaluate` (splits.json)")
-    p.add_argument("--filters", type=int, nargs=3, default=(16, 32, 64), metavar=("F1", "F2", "F3"))
-    p.add_argument("--res-blocks", type=int, default=4)
+    _config_flag(p, "--lr", "training.g_learning_rate", float, "generator learning rate")
+    _config_flag(p, "--d-lr", "training.d_learning_rate", float, "discriminator learning rate")
+    _config_flag(p, "--mix-fraction", "training.mix_fraction", float, "share of each batch trained on blends")
+    _config_flag(p, "--checkpoint-every", "training.checkpoint_every", int)
+    _config_flag(p, "--sample-every", "training.sample_every", int,
+                 "sample grid interval (0: the checkpoint interval)")
+    _config_flag(p, "--validation-fraction", "data.validation_fraction", float)
+    _config_flag(p, "--test-fraction", "data.test_fraction", float,
+                 "share of content files held out for `stylefusion evaluate` (splits.json)")
+    _config_flag(p, "--filters", "generator.filters", int, nargs=3, metavar=("F1", "F2", "F3"))
+    _config_flag(p, "--res-blocks", "generator.num_res_blocks", int)
     p.add_argument("--full-resolution", action="store_true",
                    help="classic generator layout with full-resolution first and last layers (finer "
                         "detail, crisper mask edges; about 2.4x slower to run) instead of pixel shuffle")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None, help="data and training seed; default: 0")
     p.add_argument("--strategy", choices=("default", "mirrored", "multiworker", "tpu"), default="default",
                    help="tf.distribute strategy (multiworker reads TF_CONFIG)")
     p.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32",
@@ -76,8 +117,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 def _add_stylize(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("stylize", help="stylize images with a trained model")
-    p.add_argument("model", help="run folder or .keras file")
-    p.add_argument("inputs", nargs="+", help="image files")
+    p.add_argument("paths", nargs="+", metavar="[MODEL] INPUT",
+                   help="an optional model (run folder or .keras file; default: the ready-made style "
+                        "pack), then image files")
     p.add_argument("--style", default=None, help="NAME[:W][,NAME[:W]...], e.g. wave:0.7,udnie:0.3")
     p.add_argument("--out", required=True, help="output folder (one PNG per input, named after it)")
     p.add_argument("--max-size", type=int, default=None, help="downscale inputs whose longer side exceeds this")
@@ -102,14 +144,17 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
 
 def _add_styles(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("styles", help="list a model's styles")
-    p.add_argument("model", help="run folder or .keras file")
+    p.add_argument("model", nargs="?", default=None, help="run folder or .keras file (default: the ready-made style pack)")
     p.set_defaults(func=cmd_styles)
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="train on the bundled samples offline and write a contact sheet")
+    p = sub.add_parser("demo", help="the ready-made style pack on the bundled photos: a contact sheet")
     p.add_argument("--out", default="stylefusion_demo", help="output folder")
-    p.add_argument("--steps", type=int, default=None, help="training steps (default: the demo's)")
+    p.add_argument("--model", default=None, help="show this model instead of the pack")
+    p.add_argument("--train", action="store_true",
+                   help="first train a small 4-style model on the bundled samples, offline (minutes)")
+    p.add_argument("--steps", type=int, default=None, help="with --train: training steps (default: the demo's)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -144,9 +189,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 def _add_video(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("video", help="stylize a video with temporal stabilisation (needs the video extra)")
-    p.add_argument("model", help="run folder or .keras file")
-    p.add_argument("input", help="input video (any format ffmpeg reads)")
-    p.add_argument("output", help="output video (.mp4)")
+    p.add_argument("paths", nargs="+", metavar="[MODEL] INPUT OUTPUT",
+                   help="an optional model (default: the ready-made style pack), the input video (any "
+                        "format ffmpeg reads) and the output video (.mp4)")
     p.add_argument("--style", required=True, help="NAME[:W][,NAME[:W]...], e.g. wave:0.7,udnie:0.3")
     p.add_argument("--stabilize", type=float, default=0.6,
                    help="weight of the flow-warped previous output, in [0, 1) (0: frame by frame)")
@@ -157,7 +202,7 @@ def _add_video(sub: argparse._SubParsersAction) -> None:
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a trained model: SavedModel (TF Serving) and/or TFLite")
-    p.add_argument("model", help="run folder or .keras file")
+    p.add_argument("model", nargs="?", default=None, help="run folder or .keras file (default: the ready-made style pack)")
     p.add_argument("--saved-model", metavar="DIR",
                    help="SavedModel folder (for TF Serving: a numbered version, e.g. models/NAME/1)")
     p.add_argument("--tflite", metavar="DIR", help="folder for <name>_<mode>.tflite files")
@@ -185,29 +230,10 @@ def _progress_verbosity() -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .config import DataConfig, DiscriminatorConfig, GeneratorConfig, LossConfig, RunConfig, TrainConfig
     from .errors import ConfigError
     from .training.run import train
 
-    config = RunConfig(
-        generator=GeneratorConfig(filters=tuple(args.filters), num_res_blocks=args.res_blocks,
-                                  pixel_shuffle=not args.full_resolution),
-        discriminator=DiscriminatorConfig(spectral_norm=args.spectral_norm),
-        losses=LossConfig(style_weight=args.style_weight, content_weight=args.content_weight,
-                          tv_weight=args.tv_weight, adversarial_weight=args.adversarial_weight,
-                          inception_weight=args.inception_weight, adversarial=args.adversarial,
-                          loss_network=args.loss_network, inception_network=args.inception_network),
-        data=DataConfig(content=args.content, styles=args.style, profile=args.profile,
-                        image_size=args.image_size,
-                        batch_size=args.batch_size, style_size=args.style_size or 2 * args.image_size,
-                        validation_fraction=args.validation_fraction,
-                        test_fraction=args.test_fraction, seed=args.seed),
-        training=TrainConfig(steps=args.steps, g_learning_rate=args.lr, d_learning_rate=args.d_lr,
-                             mix_fraction=args.mix_fraction, checkpoint_every=args.checkpoint_every,
-                             sample_every=args.sample_every, seed=args.seed,
-                             strategy=args.strategy, precision=args.precision,
-                             encoder_steps=args.encoder_steps, base_model=args.resume),
-    )
+    config = train_config_from_args(args)
     if not args.style and not args.profile:
         raise ConfigError("give at least one --style PATH or a --profile PROFILE_DIR")
     result = train(config, args.out, verbose=_progress_verbosity())
@@ -223,11 +249,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_stylize(args: argparse.Namespace) -> int:
     from .data.images import load_image
+    from .errors import ConfigError
     from .inference.fusion import StylizeOptions, build_mix, encode_style_images, parse_weighted_path
     from .inference.stylize import stylize_files
     from .inference.tiling import TileConfig
     from .model_io import load_generator, load_style_encoder
 
+    args.model, args.inputs = _split_model(args.paths, 0)
+    if not args.inputs:
+        raise ConfigError(f"stylize: no input images after the model {args.model}")
     generator = load_generator(args.model)
     image_specs = [parse_weighted_path(s) for s in args.style_image]
     mix = build_mix(args.style, generator.style_names, [w for _, w in image_specs])
@@ -248,6 +278,21 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     return _report_skipped(report.bad)
 
 
+def _is_model_path(path: str) -> bool:
+    return os.path.isdir(path) or path.endswith(".keras") or path == "pack"
+
+
+def _split_model(paths: Sequence[str], rest: int) -> tuple[str, list[str]]:
+    """``[MODEL] REST...``: the first path is the model when it is a run folder or a .keras file
+    and more than ``rest`` paths were given; otherwise the model is the ready-made pack."""
+    from .pretrained import resolve_model
+
+    paths = list(paths)
+    if len(paths) > rest and _is_model_path(paths[0]):
+        return str(resolve_model(paths[0])), paths[1:]
+    return str(resolve_model(None)), paths
+
+
 def _report_skipped(bad: BadFiles) -> int:
     """Exit code of a run over many files: 1 (after listing them) if any file was skipped."""
     if len(bad):
@@ -258,7 +303,9 @@ def _report_skipped(bad: BadFiles) -> int:
 
 def cmd_styles(args: argparse.Namespace) -> int:
     from .model_io import load_generator
+    from .pretrained import resolve_model
 
+    args.model = str(resolve_model(args.model))
     for i, name in enumerate(load_generator(args.model).style_names):
         print(f"{i}\t{name}")
     return 0
@@ -267,7 +314,8 @@ def cmd_styles(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    result = run_demo(args.out, steps=args.steps, verbose=_progress_verbosity())
+    result = run_demo(args.out, steps=args.steps, verbose=_progress_verbosity(), train_first=args.train,
+                      model=args.model)
     print(f"demo done in {result.seconds:.0f} s: contact sheet {result.contact_sheet}")
     return 0
 
@@ -306,10 +354,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_video(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
     from .inference.fusion import parse_style_spec
     from .inference.video import VideoConfig, stylize_video
     from .model_io import load_generator
 
+    if len(args.paths) not in (2, 3):
+        raise ConfigError("video: give [MODEL] INPUT OUTPUT")
+    args.model, (args.input, args.output) = _split_model(args.paths, 2)
     config = VideoConfig(stabilize=args.stabilize, max_size=args.max_size, tile_size=args.tile_size)
     generator = load_generator(args.model)
     weights = parse_style_spec(args.style, generator.style_names)
@@ -323,9 +375,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from .errors import ConfigError
     from .model_io import load_generator
+    from .pretrained import resolve_model
 
     if not args.saved_model and not args.tflite:
         raise ConfigError("export: give --saved-model DIR and/or --tflite DIR")
+    args.model = str(resolve_model(args.model))
     if not args.verbose:  # SavedModel writing logs every assets folder at INFO
         logging.getLogger("tensorflow").setLevel(logging.WARNING)
     generator = load_generator(args.model)

@@ -1,8 +1,9 @@
-"""``stylefusion demo``: train a small model on the bundled samples, offline, and show it.
+"""``stylefusion demo``: the ready-made style pack on the bundled photos, in seconds, offline.
 
-Uses the random He-initialised VGG19 (no download), 128 px crops and a few hundred steps, so it
-finishes in a few minutes on two CPU cores; the contact sheet shows each bundled photo under each
-style and a blend.
+The contact sheet shows each bundled photo under each of the pack's styles and a blend.
+``--train`` instead trains a small 4-style model on the bundled samples first (random
+He-initialised VGG19, no download; 128 px crops, a few hundred steps: minutes on two CPU cores),
+to show what training your own styles looks like.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from .data.images import list_images, load_image, save_image
 from .data.pipelines import center_crops
 from .data.samples import samples_dir
 from .inference.stylize import stylize_image
+from .model_io import load_generator
+from .pretrained import resolve_model
 from .training.callbacks import sample_grid
 from .training.run import train
 
@@ -49,12 +52,18 @@ def demo_config(steps: int = DEMO_STEPS) -> RunConfig:
     )
 
 
-def run_demo(out_dir: str | Path, steps: int | None = None, verbose: int | str = "auto") -> DemoResult:
-    """Train, stylize every bundled photo with every style, and write ``contact_sheet.png``."""
+def run_demo(out_dir: str | Path, steps: int | None = None, verbose: int | str = "auto",
+             train_first: bool = False, model: str | Path | None = None) -> DemoResult:
+    """Stylize every bundled photo with every style and write ``contact_sheet.png``: with the
+    ready-made pack (or ``model``), or with a model trained here first (``train_first``)."""
     start = time.time()
     out_dir = Path(out_dir)
-    result = train(demo_config(steps or DEMO_STEPS), out_dir / "run", verbose=verbose)
-    generator = result.generator
+    if train_first:
+        result = train(demo_config(steps or DEMO_STEPS), out_dir / "run", verbose=verbose)
+        generator, run_dir = result.generator, result.run_dir
+    else:
+        run_dir = resolve_model(model)
+        generator = load_generator(run_dir)
     photos = list_images(samples_dir() / "content")
     outputs = []
     n = generator.num_styles
@@ -68,4 +77,4 @@ def run_demo(out_dir: str | Path, steps: int | None = None, verbose: int | str =
     sheet, _ = sample_grid(generator, content)
     sheet_path = out_dir / "contact_sheet.png"
     save_image(sheet_path, sheet)
-    return DemoResult(result.run_dir, sheet_path, outputs, time.time() - start)
+    return DemoResult(run_dir, sheet_path, outputs, time.time() - start)
