@@ -1,0 +1,121 @@
+"""Train the ready-made style pack and install it as package data.
+
+    bash scripts/gather_pack_content.sh pack_content          # training photos (once)
+    python scripts/train_style_pack.py --content pack_content --run ~/stylepack_run
+    python scripts/train_style_pack.py --content pack_content --run ~/stylepack_run --install
+
+The config is ``scripts/style_pack.json`` (a RunConfig in JSON, plus the encoder stage's steps).
+Training is an ordinary `train()` run folder, so re-running the same command resumes from the last
+checkpoint: run it in the background for hours, stop it, and start it again later. Every session
+appends to ``docs/style_pack/train_log.txt``. ``--install`` copies the finished generator, its
+style encoder and config into ``tf_stylefusion/pretrained/pack/`` (atomically) and writes the
+pack's provenance beside them. Measure it with ``scripts/measure_style_pack.py``.
+
+The pack is trained offline with the random loss network (the recipe ``--loss-network random``
+selects), on photos none of which is a development photo of ``../shared/images/content``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "scripts" / "style_pack.json"
+LOG = ROOT / "docs" / "style_pack" / "train_log.txt"
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def pack_config(content: str, path: Path = CONFIG):
+    """The pack's RunConfig: ``style_pack.json`` with the bundled paintings as styles."""
+    from tf_stylefusion.config import RunConfig
+    from tf_stylefusion.data.samples import samples_dir
+
+    spec = json.loads(path.read_text())
+    styles = [str(samples_dir() / "style" / name) for name in spec["styles"]]
+    d = spec["run"]
+    d["data"] = {**d.get("data", {}), "content": content, "styles": styles}
+    return RunConfig.from_dict(d), spec
+
+
+def log_line(text: str) -> None:
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOG, "a", encoding="utf-8") as f:
+        f.write(text.rstrip() + "\n")
+    print(text)
+
+
+def machine() -> str:
+    from timing import machine_line  # scripts/timing.py
+
+    return machine_line()
+
+
+def install(run_dir: Path, spec: dict) -> Path:
+    """Copy the run's generator, encoder and config into the package, atomically (a temp folder
+    renamed over the old pack)."""
+    from tf_stylefusion.model_io import CONFIG_FILE, ENCODER_FILE, GENERATOR_FILE, load_generator
+    from tf_stylefusion.pretrained import pack_dir
+
+    dest = pack_dir(required=False)
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in (GENERATOR_FILE, ENCODER_FILE, CONFIG_FILE):
+        if (run_dir / name).is_file():
+            shutil.copy2(run_dir / name, tmp / name)
+    generator = load_generator(tmp)
+    (tmp / "PACK.md").write_text(
+        "# The ready-made style pack\n\n"
+        f"Styles: {', '.join(generator.style_names)}.\n\n"
+        "Trained by `scripts/train_style_pack.py` with `scripts/style_pack.json`; log, meter table and "
+        "contact sheet in `docs/style_pack/`. The paintings are public domain (see "
+        "`tf_stylefusion/samples/SOURCES.md`).\n")
+    old = dest.with_name(dest.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        os.replace(dest, old)
+    os.replace(tmp, dest)
+    shutil.rmtree(old, ignore_errors=True)
+    return dest
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--content", required=True, help="training photos (scripts/gather_pack_content.sh)")
+    p.add_argument("--run", required=True, help="run folder (resumed if it exists)")
+    p.add_argument("--config", default=str(CONFIG))
+    p.add_argument("--steps", type=int, default=None, help="stop at this step this session (default: the config's)")
+    p.add_argument("--install", action="store_true", help="copy the finished run into the package")
+    a = p.parse_args()
+
+    from tf_stylefusion import train
+
+    cfg, spec = pack_config(a.content, Path(a.config))
+    run_dir = Path(a.run)
+    if a.install:
+        print(f"installed the pack: {install(run_dir, spec)}")
+        return
+    target = cfg.training.steps
+    if a.steps is not None:
+        cfg.training.steps = min(a.steps, target)
+    start = time.time()
+    log_line(f"{time.strftime('%Y-%m-%d %H:%M:%S')} start: steps -> {cfg.training.steps} of {target}; "
+             f"{machine()}")
+    cfg.training.encoder_steps = spec.get("encoder_steps", 0) if cfg.training.steps == target else 0
+    result = train(cfg, run_dir, verbose=2)
+    log_line(f"{time.strftime('%Y-%m-%d %H:%M:%S')} stop at step {result.steps} "
+             f"(resumed from {result.resumed_from}) after {time.time() - start:.0f} s"
+             + (f"; encoder reconstruction {result.encoder_reconstruction_psnr:.1f} dB"
+                if result.encoder_reconstruction_psnr is not None else ""))
+
+
+if __name__ == "__main__":
+    main()
