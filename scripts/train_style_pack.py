@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import time
@@ -93,6 +92,8 @@ def main() -> None:
     p.add_argument("--run", required=True, help="run folder (resumed if it exists)")
     p.add_argument("--config", default=str(CONFIG))
     p.add_argument("--steps", type=int, default=None, help="stop at this step this session (default: the config's)")
+    p.add_argument("--finish", action="store_true",
+                   help="stop where the last checkpoint is: train the style encoder on that generator")
     p.add_argument("--install", action="store_true", help="copy the finished run into the package")
     a = p.parse_args()
 
@@ -106,11 +107,17 @@ def main() -> None:
     target = cfg.training.steps
     if a.steps is not None:
         cfg.training.steps = min(a.steps, target)
+    if a.finish:
+        cfg.training.steps = 1  # at or below the checkpoint: no GAN steps, straight to the encoder
     start = time.time()
-    log_line(f"{time.strftime('%Y-%m-%d %H:%M:%S')} start: steps -> {cfg.training.steps} of {target}; "
-             f"{machine()}")
-    cfg.training.encoder_steps = spec.get("encoder_steps", 0) if cfg.training.steps == target else 0
+    log_line(f"{time.strftime('%Y-%m-%d %H:%M:%S')} start: "
+             + ("finish at the last checkpoint" if a.finish else f"steps -> {cfg.training.steps} of {target}")
+             + f"; {machine()}")
+    cfg.training.encoder_steps = spec.get("encoder_steps", 0) if a.finish or cfg.training.steps == target else 0
     result = train(cfg, run_dir, verbose=2)
+    if a.finish:  # the run's config records the steps its generator really had
+        cfg.training.steps = result.steps
+        cfg.to_json(run_dir / "config.json")
     log_line(f"{time.strftime('%Y-%m-%d %H:%M:%S')} stop at step {result.steps} "
              f"(resumed from {result.resumed_from}) after {time.time() - start:.0f} s"
              + (f"; encoder reconstruction {result.encoder_reconstruction_psnr:.1f} dB"

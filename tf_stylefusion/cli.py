@@ -14,7 +14,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Sequence
 
-from .config import ADVERSARIAL_KINDS, STYLE_STATISTICS, RunConfig
+from .config import ADVERSARIAL_KINDS, STYLE_STATISTICS, RunConfig, recipe_for
 
 if TYPE_CHECKING:  # the CLI imports its heavy modules lazily
     from .data.images import BadFiles
@@ -58,6 +58,10 @@ def train_config_from_args(args: argparse.Namespace) -> RunConfig:
                          strategy=args.strategy, precision=args.precision)
     if args.seed is not None:
         d["training"]["seed"] = args.seed
+    # The loss network's recipe fills every loss field the user did not set (as LossConfig does).
+    for name in recipe_for(d["losses"]["loss_network"]):
+        if getattr(args, f"losses__{name}", None) is None:
+            d["losses"][name] = None
     return RunConfig.from_dict(d)
 
 
@@ -89,7 +93,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _config_flag(p, "--content-weight", "losses.content_weight", float)
     _config_flag(p, "--tv-weight", "losses.tv_weight", float)
     _config_flag(p, "--style-statistic", "losses.style_statistic", str,
-                 "what the style loss matches: gram or mean_cov", choices=STYLE_STATISTICS)
+                 "what the style loss matches: gram, mean_cov or mean_local_cov", choices=STYLE_STATISTICS)
     _config_flag(p, "--adversarial", "losses.adversarial", str, choices=ADVERSARIAL_KINDS)
     _config_flag(p, "--adversarial-weight", "losses.adversarial_weight", float)
     p.add_argument("--spectral-norm", action="store_true", help="spectral norm in the discriminator")

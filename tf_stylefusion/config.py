@@ -11,7 +11,7 @@ from typing import Any
 from .errors import ConfigError
 
 ADVERSARIAL_KINDS = ("lsgan", "hinge", "bce")
-STYLE_STATISTICS = ("gram", "mean_cov")
+STYLE_STATISTICS = ("gram", "mean_cov", "mean_local_cov")
 VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 
 
@@ -24,7 +24,10 @@ class GeneratorConfig:
     ``pixel_shuffle``: run every layer at half resolution or less (space-to-depth in,
     depth-to-space out); False gives the classic layout with full-resolution first and last
     layers, about 2.4× slower. ``separable``: depthwise-separable convs in the residual and
-    decoder blocks.
+    decoder blocks. ``content_skip``: the output is ``sigmoid(logit(content) + residual)``, so
+    an untrained generator is the identity and training only learns the change a style makes:
+    fine detail passes straight through (the layers run at ½ and ¼ size) and flat regions stay
+    flat unless the style moves them.
     """
 
     num_styles: int = 1
@@ -33,6 +36,13 @@ class GeneratorConfig:
     num_res_blocks: int = 4
     separable: bool = True
     pixel_shuffle: bool = True
+    content_skip: bool = True
+    # Instance norm's ε: a floor under the variance, so a flat (foggy, night-sky) image's faint
+    # noise is not blown up to full contrast and painted into structure.
+    norm_epsilon: float = 0.1
+    # With the content skip: a per-style affine colour map on the content (12 values a bank row).
+    # Off by default: at small budgets it learned to fade the content (ablation in docs/recipe.md).
+    color_map: bool = False
 
     def __post_init__(self) -> None:
         self.filters = tuple(int(f) for f in self.filters)  # type: ignore[assignment]
@@ -75,8 +85,13 @@ MULTISCALE_LAYERS = ("scale0", "scale1", "scale2", "scale3", "scale4")
 RECIPES: dict[str, dict[str, Any]] = {
     "imagenet": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3, "adversarial_weight": 0.05,
                  "style_statistic": "gram", "style_layers": VGG_STYLE_LAYERS, "content_layer": "block4_conv2"},
-    "random": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3, "adversarial_weight": 0.05,
-               "style_statistic": "gram", "style_layers": VGG_STYLE_LAYERS, "content_layer": "block4_conv2"},
+    # Random VGG19 (docs/recipe.md): deep random layers see large blobs, not painting structure,
+    # so style stops at block4_conv1 and content sits at block3_conv2; ReLU features of random
+    # filters have large means, so the centred Gram is matched apart from them; the adversarial
+    # term added streaks and no style.
+    "random": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3, "adversarial_weight": 0.0,
+               "style_statistic": "mean_cov", "style_layers": VGG_STYLE_LAYERS[:4],
+               "content_layer": "block3_conv2"},
     "random-multiscale": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3, "adversarial_weight": 0.0,
                           "style_statistic": "mean_cov", "style_layers": MULTISCALE_LAYERS,
                           "content_layer": "scale1"},
@@ -108,8 +123,9 @@ class LossConfig:
     # Style loss per layer divided by the mean square of each sample's own target Gram
     # ("target") or of the whole bank's ("bank"); see StyleFusionGAN.style_norms.
     style_normalization: str = "target"
-    # What the style loss matches per layer: "gram" (plain Gram) or "mean_cov" (channel means and
-    # the Gram of the centred features, each on its own scale); see training/losses.py.
+    # What the style loss matches per layer: "gram" (plain Gram), "mean_cov" (channel means and
+    # the Gram of the centred features, each on its own scale) or "mean_local_cov" (the same
+    # around local means: texture without large-scale light and dark); see training/losses.py.
     style_statistic: str | None = None
     loss_network: str = "imagenet"
     inception_network: str = "imagenet"
@@ -185,6 +201,10 @@ class TrainConfig:
     g_learning_rate: float = 2e-3
     d_learning_rate: float = 2e-4
     mix_fraction: float = 0.25
+    # The style bank's learning rate over the shared weights'. Each bank row sees only its own
+    # style's samples, so at one rate the shared convolutions learn an average look long before
+    # the rows tell the styles apart.
+    bank_learning_rate_multiplier: float = 10.0
     checkpoint_every: int = 100
     sample_every: int = 0
     tensorboard: bool = True
@@ -208,6 +228,8 @@ class TrainConfig:
             raise ConfigError(f"steps must be >= 1, got {self.steps}")
         if self.checkpoint_every < 1:
             raise ConfigError("checkpoint_every must be >= 1")
+        if self.bank_learning_rate_multiplier <= 0:
+            raise ConfigError("bank_learning_rate_multiplier must be > 0")
         if not 0.0 <= self.mix_fraction <= 1.0:
             raise ConfigError("mix_fraction must be in [0, 1]")
 
@@ -237,11 +259,15 @@ class RunConfig:
         unknown = set(d) - set(kinds)
         if unknown:
             raise ConfigError(f"unknown config sections: {sorted(unknown)}")
-        if "generator" in d:
-            # Runs saved before the pixel-shuffle layout existed hold full-resolution models.
-            d = {**d, "generator": {"pixel_shuffle": False, **d["generator"]}}
-        if "losses" in d:
-            # Runs saved before style statistics were a choice matched plain Grams.
+        if "generator" in d and "filters" in d["generator"]:
+            # Runs saved before the pixel-shuffle layout (or the content skip) existed hold
+            # models without it.
+            d = {**d, "generator": {"pixel_shuffle": False, "content_skip": False, "norm_epsilon": 1e-5,
+                                    "color_map": False,
+                                    **d["generator"]}}
+        if "losses" in d and "style_weight" in d["losses"]:
+            # Runs saved before style statistics were a choice (a saved run lists every field)
+            # matched plain Grams; a partial config leaves them to the recipe.
             d = {**d, "losses": {"style_statistic": "gram", **d["losses"]}}
         return cls(**{k: from_fields(kinds[k], v) for k, v in d.items()})
 

@@ -57,12 +57,13 @@ def test_feather_weights_sum_to_one_across_every_overlap() -> None:
 
 def test_tiles_with_context_at_least_the_receptive_field_match_the_untiled_output() -> None:
     g = styled_generator(num_res_blocks=1)
-    assert tiling.receptive_radius(g) == 24
+    assert tiling.receptive_radius(g) == 26
+    assert tiling.receptive_radius(StyleFusionGenerator(1, num_res_blocks=1, content_skip=False)) == 24
     assert tiling.receptive_radius(StyleFusionGenerator(1, num_res_blocks=1, pixel_shuffle=False)) == 16
     img = photo(144, 192)
     full = g((img[None], WEIGHTS[None])).numpy()[0]
-    tiled = tiling.stylize_tiled(g, img, WEIGHTS, tiling.TileConfig(tile_size=96, overlap=48))
-    # 4 tiles, shared whole-image statistics, 24 px of discarded context per inner edge: exact.
+    tiled = tiling.stylize_tiled(g, img, WEIGHTS, tiling.TileConfig(tile_size=112, overlap=56))
+    # 4 tiles, shared whole-image statistics, 26 px of discarded context per inner edge: exact.
     assert np.abs(tiled - full).max() < 1e-4
 
 
@@ -105,7 +106,7 @@ def test_exact_statistics_accumulated_over_tiles_match_the_untiled_output() -> N
     g = styled_generator(num_res_blocks=1)
     img = photo(160, 190)  # 190 is no multiple of the stride: the padding counts as in one pass
     full = g((img[None], WEIGHTS[None])).numpy()[0]
-    cfg = tiling.TileConfig(tile_size=96, overlap=48, stats_size=80, exact_statistics=True)
+    cfg = tiling.TileConfig(tile_size=112, overlap=56, stats_size=80, exact_statistics=True)
     whole = tiling.measure_statistics(g, img, WEIGHTS, stats_size=1024)
     exact = tiling.exact_statistics(g, img, WEIGHTS, cfg)
     for (m, v), (em, ev) in zip(whole, exact):

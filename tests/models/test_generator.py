@@ -58,7 +58,9 @@ def test_files_without_the_layout_key_load_as_the_full_resolution_layout() -> No
     del config["pixel_shuffle"]
     old = StyleFusionGenerator.from_config(config)
     assert not old.config.pixel_shuffle and old.out_conv.filters == 3
-    assert StyleFusionGenerator(1, filters=(8, 8, 8), num_res_blocks=0).out_conv.filters == 12
+    assert StyleFusionGenerator(1, filters=(8, 8, 8), num_res_blocks=0, content_skip=False).out_conv.filters == 12
+    # with the content skip the residual is 3 channels at half size, upsampled
+    assert StyleFusionGenerator(1, filters=(8, 8, 8), num_res_blocks=0).out_conv.filters == 3
 
 
 def test_one_hot_weights_give_exactly_that_style() -> None:
@@ -142,3 +144,60 @@ def test_generator_has_no_untracked_weights() -> None:
     assert g.count_params() == sum(int(np.prod(v.shape)) for v in g.weights)
     convs = [v for v in g.weights if "kernel" in v.path]
     assert len(convs) >= 3 + 2 * 2 + 2 + 1
+
+
+def _twin(**kwargs) -> StyleFusionGenerator:
+    tf.random.set_seed(5)
+    return StyleFusionGenerator(2, filters=(8, 12, 16), num_res_blocks=1, **kwargs)
+
+
+def test_norm_epsilon_keeps_a_flat_image_flat() -> None:
+    # A nearly flat photo (fog, a night sky): faint noise must not be blown up into structure.
+    rng = np.random.default_rng(0)
+    flat = (0.5 + rng.normal(0, 0.003, (1, 64, 64, 3))).astype(np.float32)
+    w = np.array([[1.0, 0.0]], np.float32)
+    floor, tiny = _twin(norm_epsilon=0.1), _twin(norm_epsilon=1e-5)
+    tiny.set_weights(floor.get_weights())
+    std_floor = float(np.std(floor((flat, w)).numpy()))
+    std_tiny = float(np.std(tiny((flat, w)).numpy()))
+    assert std_floor < 0.3 * std_tiny, (std_floor, std_tiny)
+
+
+def test_content_skip_passes_fine_detail_through() -> None:
+    # An untrained generator with the skip already carries the photo's 1-px detail; without it
+    # the half- and quarter-size layers blur it away.
+    x = tf.random.stateless_uniform([1, 64, 64, 3], seed=[1, 2])
+    w = tf.constant([[0.5, 0.5]])
+
+    def detail_correlation(g: StyleFusionGenerator) -> float:
+        y = g((x, w))
+        hp = lambda t: (t - tf.nn.avg_pool2d(t, 3, 1, "SAME")).numpy().ravel()
+        return float(np.corrcoef(hp(x), hp(y))[0, 1])
+
+    assert detail_correlation(_twin()) > 0.5
+    assert abs(detail_correlation(_twin(content_skip=False))) < 0.3
+
+
+def test_style_color_gives_each_style_its_own_palette() -> None:
+    from tf_stylefusion.models.layers import StyleColor
+
+    g = _twin(color_map=True)
+    assert _twin().color is None and _twin().param_dim == g.param_dim - 12
+    g.out_conv.kernel.assign(tf.zeros_like(g.out_conv.kernel))  # no residual: colour map only
+    g.out_conv.bias.assign(tf.zeros_like(g.out_conv.bias))
+    swap_rb = np.array([0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0], np.float32)  # R ← B, B ← R
+    table = g.bank.table.numpy()
+    assert np.array_equal(table[:, g.color.offset:g.color.offset + 12], np.tile(StyleColor.IDENTITY, (2, 1)))
+    table[1, g.color.offset:g.color.offset + 12] = swap_rb
+    g.bank.table.assign(table)
+    x = tf.random.stateless_uniform([1, 40, 36, 3], seed=[3, 4], minval=0.1, maxval=0.9)
+    same = g((x, tf.constant([[1.0, 0.0]]))).numpy()
+    swapped = g((x, tf.constant([[0.0, 1.0]]))).numpy()
+    np.testing.assert_allclose(same, x.numpy(), atol=1e-5)
+    np.testing.assert_allclose(swapped, x.numpy()[..., ::-1], atol=1e-5)
+    # per-pixel weights: left half style 0, right half style 1
+    w = np.zeros([1, 40, 36, 2], np.float32)
+    w[:, :, :18, 0], w[:, :, 18:, 1] = 1, 1
+    regions = g((x, w)).numpy()
+    np.testing.assert_allclose(regions[:, :, :16], same[:, :, :16], atol=1e-4)
+    np.testing.assert_allclose(regions[:, :, 20:], swapped[:, :, 20:], atol=1e-4)

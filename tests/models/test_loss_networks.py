@@ -9,7 +9,12 @@ import tensorflow as tf
 
 from tf_stylefusion.config import MULTISCALE_LAYERS, LossConfig
 from tf_stylefusion.errors import WeightsUnavailableError
-from tf_stylefusion.models.loss_networks import InceptionFeatures, MultiscaleRandomFeatures, VGGFeatures, vgg_features
+from tf_stylefusion.models.loss_networks import (
+    InceptionFeatures,
+    MultiscaleRandomFeatures,
+    VGGFeatures,
+    vgg_features,
+)
 
 
 def test_vgg_from_a_weights_file_uses_keras_imagenet_preprocessing(tmp_path) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tf_stylefusion.config import VGG_STYLE_LAYERS, LossConfig
 from tf_stylefusion.errors import ModelFileError
 from tf_stylefusion.inference.fusion import encode_style_images
 from tf_stylefusion.model_io import ENCODER_FILE, load_style_encoder
@@ -57,10 +58,14 @@ def test_predict_rows_from_images() -> None:
     assert rows.shape == (2, 40) and np.all(np.isfinite(rows))
 
 
+# The classic VGG layers, offline (the encoder's statistics layout is what these tests check).
+OFFLINE = LossConfig(loss_network="random", style_layers=VGG_STYLE_LAYERS, content_layer="block4_conv2")
+
+
 def test_training_distills_bank_rows() -> None:
     g = tiny_generator()
     content = np.stack([texture("photo", 32, seed=i) for i in range(4)]).astype(np.float32) / 255
-    result = fit_style_encoder(g, styles(), content, style_size=64,
+    result = fit_style_encoder(g, styles(), content, OFFLINE, style_size=64,
                                config=EncoderConfig(steps=40, batch_size=2, crops_per_style=3,
                                                     learning_rate=3e-3, perceptual_weight=0.0,
                                                     reconstruction_weight=0.0))
@@ -78,8 +83,9 @@ def test_training_learns_to_reconstruct_the_content() -> None:
     # rows alone can pass a photo through; the half-resolution default layout needs trained convs.
     g = tiny_generator(1, pixel_shuffle=False)
     content = np.stack([texture("photo", 32, seed=i) for i in range(6)]).astype(np.float32) / 255
-    short = fit_style_encoder(g, styles(), content, config=EncoderConfig(steps=1, batch_size=2, crops_per_style=2))
-    long = fit_style_encoder(g, styles(), content, config=EncoderConfig(
+    short = fit_style_encoder(g, styles(), content, OFFLINE,
+                              config=EncoderConfig(steps=1, batch_size=2, crops_per_style=2))
+    long = fit_style_encoder(g, styles(), content, OFFLINE, config=EncoderConfig(
         steps=40, batch_size=2, crops_per_style=2, learning_rate=3e-3, distill_weight=0.0,
         perceptual_weight=0.0))
     h = long.history["reconstruction"]

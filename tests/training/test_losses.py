@@ -99,3 +99,18 @@ def test_mean_cov_statistics_split_the_gram_into_means_and_covariance() -> None:
     assert np.all(m2[0].numpy() > means[0].numpy())
     with pytest.raises(ValueError, match="style statistic"):
         layer_statistics([f], "moments")
+
+
+def test_local_covariance_ignores_large_scale_light_and_dark() -> None:
+    from tf_stylefusion.training.losses import layer_statistics
+
+    y, x = np.mgrid[0:64, 0:64].astype(np.float32)
+    ramp = np.repeat((x / 64.0)[None, ..., None], 4, -1)  # one smooth left-to-right gradient
+    fine = np.repeat((((x // 2) + (y // 2)) % 2)[None, ..., None], 4, -1).astype(np.float32)
+    global_cov = layer_statistics([tf.constant(ramp)], "mean_cov")[0][0].numpy()
+    local_ramp = layer_statistics([tf.constant(ramp)], "mean_local_cov")[0][0].numpy()
+    local_fine = layer_statistics([tf.constant(fine)], "mean_local_cov")[0][0].numpy()
+    # the ramp's variance is all large-scale: the local statistic hardly sees it ...
+    assert np.abs(local_ramp).max() < 0.05 * np.abs(global_cov).max()
+    # ... while fine texture keeps its full covariance
+    assert np.abs(local_fine).max() > 0.5 * np.abs(layer_statistics([tf.constant(fine)], "mean_cov")[0][0].numpy()).max()

@@ -70,9 +70,9 @@ def test_kill_9_then_same_command_resumes(image_folders, tmp_path: Path) -> None
     assert epochs == sorted(set(epochs)) and epochs[-1] == STEPS // EVERY - 1
     assert len(epochs) >= STEPS // EVERY - 1  # at most the interval in flight is missing
     # The curve continues where it stopped instead of starting over from the untrained level.
-    # Total variation rises steadily here as the near-identity generator learns texture, so it
+    # Total variation moves steadily here as the generator learns (up or down, by recipe), so it
     # is a low-noise marker of how far training has got (the style loss is too noisy at 32 px).
     after = float(rows[len(before)]["tv"])
     first, last_before = float(before[0]["tv"]), float(before[-1]["tv"])
-    assert last_before > first
+    assert abs(last_before - first) > 0.03 * first
     assert abs(after - last_before) < abs(after - first)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_stylefusion.config import LossConfig, RunConfig
+from tf_stylefusion.config import VGG_STYLE_LAYERS, LossConfig, RunConfig
 from tf_stylefusion.models.discriminator import PatchDiscriminator
 from tf_stylefusion.models.loss_networks import vgg_features
 from tf_stylefusion.training.gan import StyleTargets
@@ -25,7 +25,11 @@ def tiny_config(num_styles: int, **losses) -> RunConfig:
     cfg.generator.filters = (8, 12, 16)
     cfg.generator.num_res_blocks = 1
     cfg.discriminator.filters = 8
-    cfg.losses = LossConfig(**{**dataclasses.asdict(cfg.losses), **losses})
+    # The classic recipe (5 Gram layers, adversarial on) unless a test asks otherwise: these
+    # tests exercise the GAN's machinery, not the offline recipe.
+    classic = dict(adversarial_weight=0.05, style_statistic="gram", style_layers=VGG_STYLE_LAYERS,
+                   content_layer="block4_conv2")
+    cfg.losses = LossConfig(**{**dataclasses.asdict(cfg.losses), **classic, **losses})
     return cfg
 
 
@@ -182,3 +186,21 @@ def test_mean_cov_targets_and_loss_fall_on_a_fixed_batch() -> None:
     direct = style_loss(grams, g_t, norm(g_t)) + normalised_mse(means, m_t, norm(m_t))
     np.testing.assert_allclose(gan.perceptual_terms(content, stylized, w)["style"].numpy(), direct.numpy(),
                                rtol=1e-4)
+
+
+def test_bank_learning_rate_multiplier_moves_the_bank_faster() -> None:
+    moved = {}
+    for mult in (1.0, 10.0):
+        tf.random.set_seed(0)
+        cfg = tiny_config(2, adversarial_weight=0.0)
+        cfg.training.bank_learning_rate_multiplier = mult
+        gan = build_gan(cfg, style_images())
+        assert (gan.bank_optimizer is None) == (mult == 1.0)
+        start = gan.generator.bank.table.numpy().copy()
+        conv = gan.generator.out_conv.kernel.numpy().copy()
+        for _ in range(5):
+            gan.train_step(fixed_batch())
+        moved[mult] = np.abs(gan.generator.bank.table.numpy() - start).mean()
+        assert np.abs(gan.generator.out_conv.kernel.numpy() - conv).mean() > 0  # shared weights train too
+        assert int(gan.g_optimizer.iterations.numpy()) == 5
+    assert moved[10.0] > 4 * moved[1.0]

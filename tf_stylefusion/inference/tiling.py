@@ -116,9 +116,11 @@ def receptive_radius(generator: StyleFusionGenerator) -> int:
     dec1 at stride 2 (2) + dec2 (1) + to_rgb (1). Pixel-shuffle layout, everything at stride ≥ 2:
     enc1 (2) + enc2 (2) + enc3 at 4 (4) + 8 a block + dec1 at 4 (4) + dec2 (2) + to_rgb (2).
     Nearest upsampling and the 2×2 shuffle blocks add nothing because tile origins are aligned to
-    the stride.
+    the stride; the content skip's bilinear upsampling of the half-size residual adds 2.
     """
     base = 16 if generator.config.pixel_shuffle else 8
+    if generator.config.pixel_shuffle and generator.config.content_skip:
+        base += 2
     return base + 8 * generator.config.num_res_blocks
 
 

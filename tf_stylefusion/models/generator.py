@@ -26,6 +26,7 @@ from .layers import (
     ReflectionPad2D,
     ResidualBlock,
     Style,
+    StyleColor,
     UpsampleConv,
     reflect_pad_to_multiple,
     with_static_channels,
@@ -61,6 +62,16 @@ class StyleBank(keras.layers.Layer):
         return {**super().get_config(), "num_styles": self.num_styles, "init_row": self.init_row}
 
 
+SKIP_EPS = 1.0 / 64
+
+
+def content_logits(x: tf.Tensor) -> tf.Tensor:
+    """logit(x) of images in [0, 1], clipped to [1/64, 63/64] (±4.1) so black and white stay
+    finite and the residual can still move them."""
+    x = tf.clip_by_value(x, SKIP_EPS, 1.0 - SKIP_EPS)
+    return tf.math.log(x) - tf.math.log(1.0 - x)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class StyleFusionGenerator(keras.Model):
     """Feed-forward multi-style stylizer.
@@ -72,11 +83,14 @@ class StyleFusionGenerator(keras.Model):
 
     def __init__(self, num_styles: int = 1, style_names: Sequence[str] | None = None,
                  filters: Sequence[int] = (16, 32, 64), num_res_blocks: int = 4,
-                 separable: bool = True, pixel_shuffle: bool = True, **kwargs: Any):
+                 separable: bool = True, pixel_shuffle: bool = True, content_skip: bool = True,
+                 norm_epsilon: float = 0.1, color_map: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.config = GeneratorConfig(num_styles=num_styles, style_names=list(style_names or []),
                                       filters=tuple(filters), num_res_blocks=num_res_blocks,
-                                      separable=separable, pixel_shuffle=pixel_shuffle)
+                                      separable=separable, pixel_shuffle=pixel_shuffle,
+                                      content_skip=content_skip, norm_epsilon=norm_epsilon,
+                                      color_map=color_map)
         f1, f2, f3 = self.config.filters
         offset = 0
 
@@ -104,21 +118,32 @@ class StyleFusionGenerator(keras.Model):
                             add(ConvNormAct(f1, offset, separable=separable, name="dec2"))]
         self.out_pad = ReflectionPad2D(1)
         # In the shuffled layout to_rgb predicts each 2×2 output block as 12 channels.
-        self.out_conv = keras.layers.Conv2D(3 * self.shuffle ** 2, 3, padding="valid", name="to_rgb")
+        # With the content skip, in the shuffled layout, the residual is predicted as 3 channels
+        # at half size and upsampled bilinearly: detail comes through the skip, and a
+        # depth-to-space residual would leave a 2×2 grid over flat regions.
+        out_channels = 3 if content_skip else 3 * self.shuffle ** 2
+        self.out_conv = keras.layers.Conv2D(out_channels, 3, padding="valid", name="to_rgb")
+        for norm in self._norm_layers():
+            norm.epsilon = float(norm_epsilon)
+        self.color = add(StyleColor(offset, name="style_color")) if content_skip and color_map else None
         self.param_dim = offset
         self.bank = StyleBank(num_styles, self._identity_row(), name="style_bank")
         self.build()
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "StyleFusionGenerator":
-        # Files saved before the pixel-shuffle layout existed hold full-resolution models.
-        return cls(**{"pixel_shuffle": False, **config})
+        # Files saved before the pixel-shuffle layout (or the content skip) existed hold models
+        # without them.
+        return cls(**{"pixel_shuffle": False, "content_skip": False, "norm_epsilon": 1e-5, "color_map": False,
+                      **config})
 
     @classmethod
     def from_config_object(cls, config: GeneratorConfig) -> "StyleFusionGenerator":
         return cls(num_styles=config.num_styles, style_names=config.style_names,
                    filters=config.filters, num_res_blocks=config.num_res_blocks,
-                   separable=config.separable, pixel_shuffle=config.pixel_shuffle)
+                   separable=config.separable, pixel_shuffle=config.pixel_shuffle,
+                   content_skip=config.content_skip, norm_epsilon=config.norm_epsilon,
+                   color_map=config.color_map)
 
     @contextlib.contextmanager
     def norm_statistics(self, hook: Callable[[int, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
@@ -150,6 +175,8 @@ class StyleFusionGenerator(keras.Model):
         row = np.zeros(self.param_dim, np.float32)
         for norm in self._norm_layers():
             row[norm.offset : norm.offset + norm.channels] = 1.0
+        if self.color is not None:
+            row[self.color.offset : self.color.offset + StyleColor.param_size] = StyleColor.IDENTITY
         return row
 
     def build(self, input_shape: Any = None) -> None:
@@ -191,6 +218,7 @@ class StyleFusionGenerator(keras.Model):
         content = tf.cast(content, self.compute_dtype)
         h, w = tf.shape(content)[1], tf.shape(content)[2]
         x = with_static_channels(reflect_pad_to_multiple(content, STRIDE), content.shape[-1])
+        padded = tf.cast(x, tf.float32)
         if self.shuffle > 1:
             x = tf.nn.space_to_depth(x, self.shuffle)
         if weights.shape.rank == 4:
@@ -199,9 +227,18 @@ class StyleFusionGenerator(keras.Model):
         style: Style = (weights, table)
         for layer in self.encoder + self.residuals + self.decoder:
             x = layer(x, style)
-        y = tf.sigmoid(tf.cast(self.out_conv(self.out_pad(x)), tf.float32))
-        if self.shuffle > 1:
-            y = tf.nn.depth_to_space(y, self.shuffle)
+        y = tf.cast(self.out_conv(self.out_pad(x)), tf.float32)
+        if self.config.content_skip:
+            if self.shuffle > 1:
+                y = tf.image.resize(y, tf.shape(padded)[1:3], method="bilinear")
+            logits = content_logits(padded)
+            if self.color is not None:
+                logits = self.color(logits, style)
+            y = tf.sigmoid(y + logits)
+        else:
+            y = tf.sigmoid(y)
+            if self.shuffle > 1:
+                y = tf.nn.depth_to_space(y, self.shuffle)
         # tf.slice, not y[:, :h, :w]: TFLite runs a STRIDED_SLICE with computed bounds ~6× slower.
         return tf.slice(y, [0, 0, 0, 0], tf.stack([-1, h, w, -1]))
 
@@ -222,4 +259,7 @@ class StyleFusionGenerator(keras.Model):
             "num_res_blocks": self.config.num_res_blocks,
             "separable": self.config.separable,
             "pixel_shuffle": self.config.pixel_shuffle,
+            "content_skip": self.config.content_skip,
+            "norm_epsilon": self.config.norm_epsilon,
+            "color_map": self.config.color_map,
         }

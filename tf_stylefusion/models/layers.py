@@ -16,6 +16,7 @@ import contextvars
 from typing import Any, Callable, Iterator, Mapping
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 Style = tuple[tf.Tensor, tf.Tensor]
@@ -157,6 +158,35 @@ def mix_style_params(weights: tf.Tensor, table: tf.Tensor, size: tf.Tensor | Non
         weights = tf.image.resize(weights, size, method="bilinear")
     eq = "bhwk,bkd->bhwd" if per_image_table else "bhwk,kd->bhwd"
     return tf.einsum(eq, weights, table)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class StyleColor(keras.layers.Layer):
+    """A per-style affine colour map ``A·x + b`` (3×3 and 3 values in each bank row).
+
+    Applied to the content's logits before the residual: a painting's palette is twelve numbers a
+    style learns in a few steps, where the convolutions would need many; mixes and regions mix
+    the maps like every other bank parameter. The identity row is ``A = I, b = 0``.
+    """
+
+    param_size = 12
+    IDENTITY = np.array([1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0], np.float32)
+
+    def __init__(self, offset: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.offset = int(offset)
+
+    def call(self, x: tf.Tensor, style: Style) -> tf.Tensor:
+        weights, table = style
+        part = tf.cast(table[..., self.offset : self.offset + self.param_size], tf.float32)
+        p = mix_style_params(weights, part, tf.shape(x)[1:3])
+        x = tf.cast(x, tf.float32)
+        # Column by column with broadcasts (no per-pixel matmul): cheap on every runtime.
+        return (x[..., 0:1] * p[..., 0:3] + x[..., 1:2] * p[..., 3:6] + x[..., 2:3] * p[..., 6:9]
+                + p[..., 9:12])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "offset": self.offset}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -71,5 +71,6 @@ def restrict_to_new_rows(gan: StyleFusionGAN, num_old: int) -> None:
 
     if int(gan.gram_targets[0].shape[0]) == n - num_old:
         gan.gram_targets = [pad(t) for t in gan.gram_targets]
+        gan.mean_targets = [pad(t) for t in gan.mean_targets]
         if gan.inception_targets is not None:
             gan.inception_targets = pad(gan.inception_targets)

@@ -109,7 +109,7 @@ class StyleFusionGAN(keras.Model):
         self.gram_norms = [tf.constant(n, tf.float32) for n in targets.norms]
         self.mean_targets = [tf.constant(m) for m in targets.means]
         self.mean_norms = [tf.constant(n, tf.float32) for n in targets.mean_norms]
-        if (self.loss_config.style_statistic == "mean_cov") != bool(self.mean_targets):
+        if (self.loss_config.style_statistic != "gram") != bool(self.mean_targets):
             raise ValueError("StyleTargets were computed for another style_statistic than the loss config's")
         self.inception_targets = (tf.constant(targets.inception)
                                   if targets.inception is not None else None)
@@ -121,10 +121,13 @@ class StyleFusionGAN(keras.Model):
         self.built = True
 
     def compile(self, g_optimizer: keras.optimizers.Optimizer, d_optimizer: keras.optimizers.Optimizer,
-                **kwargs: Any) -> None:
+                bank_optimizer: keras.optimizers.Optimizer | None = None, **kwargs: Any) -> None:
+        """``bank_optimizer`` (optional) trains the style bank apart from the shared weights, at
+        its own learning rate; without it ``g_optimizer`` trains both."""
         super().compile(**kwargs)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
+        self.bank_optimizer = bank_optimizer
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
@@ -234,7 +237,16 @@ class StyleFusionGAN(keras.Model):
         if self.bank_row_mask is not None:
             g_grads = [g * self.bank_row_mask if v is self.generator.bank.table else g
                        for g, v in zip(g_grads, g_vars)]
-        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        if self.bank_optimizer is None:
+            self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        else:
+            is_bank = [v is self.generator.bank.table for v in g_vars]
+            shared = [(g, v) for g, v, b in zip(g_grads, g_vars, is_bank) if not b]
+            if shared:  # empty when only new bank rows train (add_styles)
+                self.g_optimizer.apply_gradients(shared)
+            else:
+                self.g_optimizer.iterations.assign_add(1)  # the step counter lives here
+            self.bank_optimizer.apply_gradients([(g, v) for g, v, b in zip(g_grads, g_vars, is_bank) if b])
         if self.uses_discriminator:
             d_vars = self.discriminator.trainable_variables
             self.d_optimizer.apply_gradients(zip(tape.gradient(d_scaled, d_vars), d_vars))

@@ -10,13 +10,20 @@ import tensorflow as tf
 from ..config import ADVERSARIAL_KINDS, STYLE_STATISTICS
 
 
-def gram_matrix(features: tf.Tensor, centered: bool = False) -> tf.Tensor:
+LOCAL_WINDOW = 9
+
+
+def gram_matrix(features: tf.Tensor, centered: bool | str = False) -> tf.Tensor:
     """``[B, H, W, C]`` → ``[B, C, C]`` Gram matrix normalised by C·H·W (size-independent).
 
-    ``centered``: of the features minus their per-image channel means (a covariance).
+    ``centered``: of the features minus their per-image channel means (a covariance);
+    ``"local"``: minus their mean over a ``LOCAL_WINDOW``² neighbourhood (a local covariance,
+    blind to structure larger than the window: 9 px at block1, 36 px at block3).
     """
     f = tf.cast(features, tf.float32)
-    if centered:
+    if centered == "local":
+        f = f - tf.nn.avg_pool2d(f, LOCAL_WINDOW, 1, "SAME")
+    elif centered:
         f = f - tf.reduce_mean(f, axis=[1, 2], keepdims=True)
     shape = tf.shape(f)
     h, w, c = shape[1], shape[2], shape[3]
@@ -50,10 +57,13 @@ def layer_statistics(features: Sequence[tf.Tensor], statistic: str) -> tuple[lis
     channel means, matched as two terms. ReLU features of a random network have large positive
     means, so a plain Gram is mostly ``μμᵀ`` (the palette) and its loss hardly sees texture;
     matching the covariance on its own scale puts the texture back into the loss.
+    ``"mean_local_cov"``: the covariance around each position's local mean instead. A global
+    covariance also counts large-scale light and dark, which a generator most cheaply supplies
+    as smooth blobs painted over flat skies; the local one keeps texture statistics only.
     """
     if statistic not in STYLE_STATISTICS:
         raise ValueError(f"style statistic must be one of {STYLE_STATISTICS}, got {statistic!r}")
-    centered = statistic == "mean_cov"
+    centered = {"gram": False, "mean_cov": True, "mean_local_cov": "local"}[statistic]
     grams = [gram_matrix(f, centered=centered) for f in features]
     means = [channel_means(f) for f in features] if centered else []
     return grams, means

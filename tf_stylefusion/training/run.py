@@ -116,9 +116,16 @@ def build_gan(config: RunConfig, style_images: Sequence[Sequence[np.ndarray]],
                              inception, seed=tc.seed)
         g_opt = wrap_optimizer(keras.optimizers.Adam(tc.g_learning_rate), tc.precision)
         d_opt = wrap_optimizer(keras.optimizers.Adam(tc.d_learning_rate, beta_1=0.5), tc.precision)
-        gan.compile(g_opt, d_opt)
+        bank_opt = None
+        if tc.bank_learning_rate_multiplier != 1.0:
+            bank_opt = wrap_optimizer(keras.optimizers.Adam(tc.g_learning_rate * tc.bank_learning_rate_multiplier),
+                                      tc.precision)
+        gan.compile(g_opt, d_opt, bank_opt)
         # Create optimizer slots now so a checkpoint restore finds every variable it saved.
-        g_opt.build(generator.trainable_variables)
+        bank = generator.bank.table
+        g_opt.build([v for v in generator.trainable_variables if bank_opt is None or v is not bank])
+        if bank_opt is not None and bank.trainable:
+            bank_opt.build([bank])
         d_opt.build(discriminator.trainable_variables)
     return gan
 
@@ -188,8 +195,10 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
 
         restrict_to_new_rows(gan, num_old)
     step = gan.g_optimizer.iterations
-    ckpt = tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
-                               g_optimizer=gan.g_optimizer, d_optimizer=gan.d_optimizer)
+    optimizers = {"g_optimizer": gan.g_optimizer, "d_optimizer": gan.d_optimizer}
+    if gan.bank_optimizer is not None:
+        optimizers["bank_optimizer"] = gan.bank_optimizer
+    ckpt = tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator, **optimizers)
     chief = is_chief(strategy)
     # Every worker must take part in saving; only the chief writes into the run folder.
     ckpt_dir = run_dir / CHECKPOINTS_DIR if chief else run_dir / WORKERS_DIR / f"task_{strategy.cluster_resolver.task_id}"
