@@ -79,6 +79,8 @@ def test_train_flags_default_to_the_config_dataclasses() -> None:
     got = train_config_from_args(build_parser().parse_args(
         base + ["--loss-network", "random", "--style-weight", "7", "--filters", "4", "5", "6", "--steps", "9"]))
     assert got.losses.style_weight == 7 and got.generator.filters == (4, 5, 6) and got.training.steps == 9
+    got = train_config_from_args(build_parser().parse_args(base + ["--image-size", "96"]))
+    assert got.data.style_size == 192 == DataConfig(image_size=96).style_size
     assert got.losses.content_weight == RECIPES["random"]["content_weight"]
 
 

@@ -35,6 +35,7 @@ from .models.discriminator import PatchDiscriminator
 from .models.generator import StyleFusionGenerator
 from .models.style_encoder import StyleEncoder
 from .personalize import PersonalizeConfig, personalize
+from .pretrained import load_pack
 from .training.gan import StyleFusionGAN, StyleTargets
 from .training.run import TrainResult, train
 from .training.style_encoder_stage import EncoderConfig, fit_style_encoder
@@ -46,7 +47,7 @@ __all__ = [
     "LossConfig", "ModelFileError", "PatchDiscriminator", "RunConfig", "StyleFusionError",
     "StyleFusionGAN", "StyleFusionGenerator", "StyleTargets", "StyleWeightsError", "TrainConfig",
     "TrainResult", "WeightsUnavailableError", "load_generator", "normalize_weights",
-    "parse_style_spec", "stylize_files", "stylize_image", "train",
+    "parse_style_spec", "stylize_files", "stylize_image", "train", "load_pack",
     # fusion controls, arbitrary styles, personal styles
     "EncoderConfig", "PersonalizeConfig", "StyleEncoder", "StylizeOptions", "build_mix",
     "encode_style_images", "fit_style_encoder", "load_style_encoder", "personalize",

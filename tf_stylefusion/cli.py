@@ -38,6 +38,7 @@ def _config_flag(p: argparse.ArgumentParser, flag: str, key: str, kind: type, he
     default, which the help text shows."""
     default = _config_default(key)
     shown = " ".join(map(str, default)) if isinstance(default, (tuple, list)) else default
+    kwargs.setdefault("metavar", flag.lstrip("-").upper().replace("-", "_"))
     p.add_argument(flag, type=kind, default=None, dest=key.replace(".", "__"),
                    help=f"{help + '; ' if help else ''}default: {shown}", **kwargs)
 
@@ -58,6 +59,8 @@ def train_config_from_args(args: argparse.Namespace) -> RunConfig:
                          strategy=args.strategy, precision=args.precision)
     if args.seed is not None:
         d["training"]["seed"] = args.seed
+    if args.data__style_size is None:
+        d["data"]["style_size"] = None  # derived from the crop size, as in DataConfig
     # The loss network's recipe fills every loss field the user did not set (as LossConfig does).
     for name in recipe_for(d["losses"]["loss_network"]):
         if getattr(args, f"losses__{name}", None) is None:
@@ -83,7 +86,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _config_flag(p, "--steps", "training.steps", int)
     _config_flag(p, "--image-size", "data.image_size", int, "training crop size (px)")
     _config_flag(p, "--batch-size", "data.batch_size", int)
-    _config_flag(p, "--style-size", "data.style_size", int, "shorter side of style images (px)")
+    _config_flag(p, "--style-size", "data.style_size", int, "shorter side of style images (px; 2x the crop size)")
     _config_flag(p, "--loss-network", "losses.loss_network", str,
                  "VGG19 weights: imagenet (download), random (offline; selects the offline recipe) or a "
                  "weights FILE")
@@ -100,6 +103,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _config_flag(p, "--lr", "training.g_learning_rate", float, "generator learning rate")
     _config_flag(p, "--d-lr", "training.d_learning_rate", float, "discriminator learning rate")
     _config_flag(p, "--mix-fraction", "training.mix_fraction", float, "share of each batch trained on blends")
+    _config_flag(p, "--bank-lr-multiplier", "training.bank_learning_rate_multiplier", float,
+                 "the style bank's learning rate over the shared weights'")
     _config_flag(p, "--checkpoint-every", "training.checkpoint_every", int)
     _config_flag(p, "--sample-every", "training.sample_every", int,
                  "sample grid interval (0: the checkpoint interval)")

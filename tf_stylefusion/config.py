@@ -169,7 +169,8 @@ class DataConfig:
     image_size: int = 128
     batch_size: int = 4
     content_scale: float = 1.25
-    style_size: int = 256
+    # Shorter side of the style images; None: twice the crop size.
+    style_size: int | None = None
     validation_fraction: float = 0.0
     test_fraction: float = 0.0
     cache: bool = True
@@ -179,6 +180,8 @@ class DataConfig:
         self.styles = [str(s) for s in self.styles]
         if self.image_size < 32:
             raise ConfigError(f"image_size must be >= 32, got {self.image_size}")
+        if self.style_size is None:
+            self.style_size = 2 * self.image_size
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.content_scale < 1.0:

@@ -9,7 +9,6 @@ import tensorflow as tf
 
 from ..config import ADVERSARIAL_KINDS, STYLE_STATISTICS
 
-
 LOCAL_WINDOW = 9
 
 
