@@ -1,9 +1,9 @@
 """The ready-made style pack: a trained generator (one bank of painting styles) and its style
 encoder, shipped as package data so a photo can be stylized right after install.
 
-How it was trained is in ``scripts/train_style_pack.py`` and its config and log under
-``docs/style_pack/``; the files live in ``pretrained/pack/`` as an ordinary run folder, so every
-command that takes a model takes the pack too.
+It is made by ``scripts/train_style_pack.py`` with ``scripts/style_pack.json``; its training log,
+meter table and sheets are in ``docs/style_pack/``. The files live in ``pretrained/pack/`` as an
+ordinary run folder, so every command that takes a model takes the pack too.
 """
 
 from __future__ import annotations
