@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 EXIT_USER_ERROR = 2
 # A full disk, a read-only or quota-limited folder, no write permission.
+MODEL_OR_PACK = "run folder or .keras file (default: the ready-made style pack)"
 DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
@@ -53,12 +54,11 @@ def train_config_from_args(args: argparse.Namespace) -> RunConfig:
     d["discriminator"]["spectral_norm"] = bool(args.spectral_norm) or d["discriminator"]["spectral_norm"]
     if args.full_resolution:
         d["generator"]["pixel_shuffle"] = False
-    d["data"].update(content=args.content, styles=args.style, profile=args.profile,
-                     seed=args.seed if args.seed is not None else d["data"]["seed"])
+    d["data"].update(content=args.content, styles=args.style, profile=args.profile)
     d["training"].update(encoder_steps=args.encoder_steps, base_model=args.resume,
                          strategy=args.strategy, precision=args.precision)
     if args.seed is not None:
-        d["training"]["seed"] = args.seed
+        d["data"]["seed"] = d["training"]["seed"] = args.seed
     if args.data__style_size is None:
         d["data"]["style_size"] = None  # derived from the crop size, as in DataConfig
     # The loss network's recipe fills every loss field the user did not set (as LossConfig does).
@@ -86,11 +86,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _config_flag(p, "--steps", "training.steps", int)
     _config_flag(p, "--image-size", "data.image_size", int, "training crop size (px)")
     _config_flag(p, "--batch-size", "data.batch_size", int)
-    _config_flag(p, "--style-size", "data.style_size", int, "shorter side of style images (px; 2x the crop size)")
+    _config_flag(p, "--style-size", "data.style_size", int,
+                 "shorter side of style images (px; 2x the crop size)")
     _config_flag(p, "--loss-network", "losses.loss_network", str,
                  "VGG19 weights: imagenet (download), random (offline; selects the offline recipe) or a "
                  "weights FILE")
-    _config_flag(p, "--inception-network", "losses.inception_network", str, "as --loss-network, for InceptionV3")
+    _config_flag(p, "--inception-network", "losses.inception_network", str,
+                 "as --loss-network, for InceptionV3")
     _config_flag(p, "--inception-weight", "losses.inception_weight", float, "InceptionV3 feature loss weight")
     _config_flag(p, "--style-weight", "losses.style_weight", float)
     _config_flag(p, "--content-weight", "losses.content_weight", float)
@@ -153,7 +155,7 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
 
 def _add_styles(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("styles", help="list a model's styles")
-    p.add_argument("model", nargs="?", default=None, help="run folder or .keras file (default: the ready-made style pack)")
+    p.add_argument("model", nargs="?", default=None, help=MODEL_OR_PACK)
     p.set_defaults(func=cmd_styles)
 
 
@@ -163,7 +165,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="show this model instead of the pack")
     p.add_argument("--train", action="store_true",
                    help="first train a small 4-style model on the bundled samples, offline (minutes)")
-    p.add_argument("--steps", type=int, default=None, help="with --train: training steps (default: the demo's)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="with --train: training steps (default: the demo's)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -211,7 +214,7 @@ def _add_video(sub: argparse._SubParsersAction) -> None:
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a trained model: SavedModel (TF Serving) and/or TFLite")
-    p.add_argument("model", nargs="?", default=None, help="run folder or .keras file (default: the ready-made style pack)")
+    p.add_argument("model", nargs="?", default=None, help=MODEL_OR_PACK)
     p.add_argument("--saved-model", metavar="DIR",
                    help="SavedModel folder (for TF Serving: a numbered version, e.g. models/NAME/1)")
     p.add_argument("--tflite", metavar="DIR", help="folder for <name>_<mode>.tflite files")

@@ -95,14 +95,14 @@ class VGGFeatures:
 
 
 MULTISCALE = "random-multiscale"
-MULTISCALE_SCALES = 5
 MULTISCALE_SIZES = (3, 5, 7)
 MULTISCALE_FILTERS = 64
 
 
-def multiscale_layer_names(scales: int = MULTISCALE_SCALES) -> tuple[str, ...]:
-    """Layer names of the multi-scale random network: ``scale0`` (full size) … ``scale{S-1}``."""
-    return tuple(f"scale{s}" for s in range(scales))
+def _pyramid_level(name: str) -> int | None:
+    """``scale3`` → 3 (the multi-scale network's layer names); None for any other name."""
+    digits = name[len("scale"):]
+    return int(digits) if name.startswith("scale") and digits.isdigit() else None
 
 
 def _reflect_or_zero_pad(x: tf.Tensor, r: int) -> tf.Tensor:
@@ -121,19 +121,20 @@ class MultiscaleRandomFeatures:
     of random multi-scale filters enough for natural textures: at each of ``scales`` pyramid
     levels (2× average-pool steps, so level s sees 2^s-pixel structure) ``sizes`` × ``filters``
     He-scaled random filters with ReLU. Their receptive fields reach 7·2^(S-1) pixels (112 px for
-    5 levels), and the whole network costs about a twentieth of VGG19. Returns one feature map
-    per requested layer name (``scale0``…).
+    5 levels); forward and backward it ran 4× faster than VGG19 (8 images at 128², 2 cores).
+    Returns one feature map per requested layer name (``scale0``…).
     """
 
     def __init__(self, layers: Sequence[str] = (), seed: int = 1234, sizes: Sequence[int] = MULTISCALE_SIZES,
                  filters: int = MULTISCALE_FILTERS):
         self.weights = MULTISCALE
         self.layer_names = tuple(layers)
-        known = set(multiscale_layer_names(10))
-        missing = [n for n in self.layer_names if n not in known]
+        levels = [_pyramid_level(n) for n in self.layer_names]
+        missing = [n for n, level in zip(self.layer_names, levels) if level is None]
         if missing:
-            raise ValueError(f"the multi-scale random network has no layers {missing} (it has scale0…scale9)")
-        self.levels = 1 + max((int(n[len("scale"):]) for n in self.layer_names), default=0)
+            raise ValueError(f"the multi-scale random network has no layers {missing} "
+                             "(it has scale0, scale1, …)")
+        self.levels = 1 + max(levels, default=0)
         rng = np.random.default_rng(seed)
         self.kernels = [[tf.constant(rng.normal(0.0, np.sqrt(2.0 / (k * k * 3)), (k, k, 3, filters))
                                      .astype(np.float32)) for k in sizes] for _ in range(self.levels)]
@@ -152,7 +153,7 @@ class MultiscaleRandomFeatures:
                 padded = _reflect_or_zero_pad(x, int(k.shape[0]) // 2)
                 maps.append(tf.nn.relu(tf.nn.conv2d(padded, k, 1, "VALID")))
             by_level.append(tf.concat(maps, axis=-1))
-        return [by_level[int(n[len("scale"):])] for n in self.layer_names]
+        return [by_level[_pyramid_level(n)] for n in self.layer_names]
 
 
 class InceptionFeatures:

@@ -38,10 +38,7 @@ def style_loss(grams: Sequence[tf.Tensor], targets: Sequence[tf.Tensor],
     ``norms`` is the mean square of that layer's target Grams, so every layer contributes on the
     same scale whatever its depth (and whatever the loss network's weights).
     """
-    total = 0.0
-    for g, t, n in zip(grams, targets, norms):
-        total += tf.reduce_mean(tf.square(g - t), axis=[1, 2]) / n
-    return total
+    return normalised_mse(grams, targets, norms)
 
 
 def channel_means(features: tf.Tensor) -> tf.Tensor:
