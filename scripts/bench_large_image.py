@@ -2,9 +2,12 @@
 wall time and peak RSS.
 
     python scripts/bench_large_image.py [--size 4096] [--tile-size 1024] [--exact-statistics] [--threads 2]
+    python scripts/bench_large_image.py --pack --mask --strength 0.5 --preserve-color luminance
 
 A random default generator (16 styles) stands in for a trained one: cost and memory do not
-depend on the weights. Peak RSS is the process's ru_maxrss (Linux: KiB), read after the run.
+depend on the weights. ``--pack`` uses the shipped style pack (generator and style encoder), which
+strength needs; ``--mask`` paints the first style over the left half (feathered). Peak RSS is the
+process's ru_maxrss (Linux: KiB), read after the run.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import dataclasses
 import os
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,9 +27,13 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from tf_stylefusion.inference.fusion import StylizeOptions  # noqa: E402
 from tf_stylefusion.inference.stylize import stylize_files  # noqa: E402
 from tf_stylefusion.inference.tiling import TileConfig  # noqa: E402
 from tf_stylefusion.models.generator import StyleFusionGenerator  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import machine_line  # noqa: E402
 
 
 def peak_rss_mib() -> float:
@@ -54,6 +62,10 @@ def main() -> None:
     ap.add_argument("--tile-size", type=int, default=None, help="default: automatic (1024 tiles)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--exact-statistics", action="store_true", help="full-resolution statistics")
+    ap.add_argument("--pack", action="store_true", help="the shipped style pack, not a random generator")
+    ap.add_argument("--mask", action="store_true", help="the first style on the left half only")
+    ap.add_argument("--strength", type=float, default=1.0)
+    ap.add_argument("--preserve-color", choices=("luminance", "histogram"))
     args = ap.parse_args()
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
@@ -61,14 +73,32 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "photo.jpg"
         Image.fromarray(synthetic_photo(args.size)).save(src, quality=92)
-        g = StyleFusionGenerator(16)
-        weights = np.full(16, 1 / 16, np.float32)
+        encoder = None
+        if args.pack:
+            from tf_stylefusion.pretrained import load_pack
+
+            g, encoder = load_pack()
+        else:
+            g = StyleFusionGenerator(16)
+        weights = np.full(g.num_styles, 1 / g.num_styles, np.float32)
+        masks = []
+        if args.mask:
+            weights = np.eye(g.num_styles, dtype=np.float32)[0]
+            mask = Image.new("L", (args.size, args.size), 0)
+            mask.paste(255, (0, 0, args.size // 2, args.size))
+            mask.save(Path(tmp) / "mask.png")
+            masks = [str(Path(tmp) / "mask.png")]
+        options = StylizeOptions(strength=args.strength, masks=masks, preserve_color=args.preserve_color,
+                                 encoder=encoder)
         before = peak_rss_mib()
         start = time.perf_counter()
         tiling = args.tile_size
         if args.exact_statistics:
             tiling = dataclasses.replace(TileConfig.for_tile_size(args.tile_size), exact_statistics=True)
-        report = stylize_files(g, [src], Path(tmp) / "out", weights, progress=False, tile_size=tiling)
+        report = stylize_files(g, [src], Path(tmp) / "out", weights, progress=False, tile_size=tiling,
+                               options=options)
+        if report.bad:
+            sys.exit(f"failed: {report.bad}")
         seconds = time.perf_counter() - start
         out = report.written[0]
         with Image.open(out) as im:
@@ -76,7 +106,10 @@ def main() -> None:
     print(f"{args.size}x{args.size} ({args.size ** 2 / 1e6:.1f} MP) -> {size[0]}x{size[1]} PNG: "
           f"{seconds:.1f} s, peak RSS {peak_rss_mib():.0f} MiB (before the run {before:.0f} MiB), "
           f"tile size {args.tile_size or 'auto'}, {'exact' if args.exact_statistics else 'downscaled'} "
-          f"statistics, {args.threads} threads")
+          f"statistics, {args.threads} threads, "
+          f"{'pack' if args.pack else 'random 16-style generator'}, mask {args.mask}, strength {args.strength:g}, "
+          f"preserve colour {args.preserve_color}")
+    print(machine_line())
 
 
 if __name__ == "__main__":

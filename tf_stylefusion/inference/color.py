@@ -15,6 +15,9 @@ import numpy as np
 from ..errors import ConfigError
 
 COLOR_MODES = ("luminance", "histogram")
+# Modes that look at one pixel at a time (so a tiled run applies them per tile); the others need
+# the whole image's statistics.
+PER_PIXEL_COLOR_MODES = ("luminance",)
 
 # NTSC YIQ: Y is luma, I and Q are the two chroma axes.
 RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],

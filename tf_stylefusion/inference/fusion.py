@@ -12,10 +12,11 @@ import tensorflow as tf
 from ..data.pipelines import resize_short_side
 from ..errors import ConfigError, ModelFileError, StyleWeightsError
 from ..models.style_encoder import StyleEncoder
-from .color import COLOR_MODES
+from .color import COLOR_MODES, PER_PIXEL_COLOR_MODES
 from .color import preserve_color as keep_content_colors
 from .masks import default_feather, load_mask, region_weights
 from .masks import feather as feather_mask
+from .tiling import TileConfig, blend_tiles, per_weights_rank, statistics_for, stylize_with_statistics
 
 
 def normalize_weights(weights: object, num_styles: int, name: str = "style_weights") -> np.ndarray:
@@ -199,63 +200,109 @@ def content_row(encoder: StyleEncoder, image: np.ndarray) -> np.ndarray:
     return encoder.predict_rows([small])[0]
 
 
-# One function per weights rank: relaxed retracing would otherwise forget the rank.
-@tf.function(reduce_retracing=True)
-def _run_table_mix(generator: Any, image: tf.Tensor, weights: tf.Tensor, table: tf.Tensor) -> tf.Tensor:
-    return generator.stylize_with_table(image, weights, table)
-
-
-@tf.function(reduce_retracing=True)
-def _run_table_per_pixel(generator: Any, image: tf.Tensor, weights: tf.Tensor, table: tf.Tensor) -> tf.Tensor:
-    return generator.stylize_with_table(image, weights, table)
-
-
+@per_weights_rank
 def _run_table(generator: Any, image: tf.Tensor, weights: tf.Tensor, table: tf.Tensor) -> tf.Tensor:
-    run = _run_table_per_pixel if weights.shape.rank == 4 else _run_table_mix
-    return run(generator, image, weights, table)
+    return generator.stylize_with_table(image, weights, table)
 
 
-def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray,
-                  options: StylizeOptions) -> np.ndarray:
+class FusionWeights:
+    """The per-pixel mix a set of fusion controls asks for, made one region at a time (a
+    ``tiling.WeightField``), so a 16 MP photo with masks never holds ``[H, W, K]`` in full.
+
+    ``base`` is the mix ``[K]`` or per-pixel ``[H, W, K]``; ``masks`` (already feathered) split it
+    into regions (``masks.region_weights``); ``gate`` (a feathered ``[H, W]`` mask) times
+    ``strength`` is a per-pixel strength. With any strength below 1 the weights gain one more
+    entry, the photo's own row, weighted ``1 - strength``.
+    """
+
+    def __init__(self, base: np.ndarray, strength: float, masks: Sequence[np.ndarray] = (),
+                 order: Sequence[int] = (), gate: np.ndarray | None = None):
+        self.base, self.strength, self.masks, self.order, self.gate = base, strength, list(masks), order, gate
+        self.partial = strength < 1.0 or (gate is not None and bool(np.any(gate < 1.0)))
+
+    def strength_at(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray | float:
+        """The strength over a region: a scalar, or ``[h, w, 1]`` with a gate."""
+        if self.gate is None:
+            return self.strength
+        return self.strength * self.gate[y0:y1, x0:x1, None]
+
+    def region(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        if self.masks:
+            w = region_weights([m[y0:y1, x0:x1] for m in self.masks], self.base, self.order)
+        else:
+            w = self.base if self.base.ndim == 1 else self.base[y0:y1, x0:x1]
+        if not self.partial:
+            return w
+        s = self.strength_at(y0, y1, x0, x1)
+        if np.ndim(s) == 3 and w.ndim == 1:
+            w = np.broadcast_to(w, (y1 - y0, x1 - x0, w.shape[0]))
+        own = np.broadcast_to(1.0 - np.asarray(s, np.float32), w.shape[:-1] + (1,))
+        return np.concatenate([w * s, own], axis=-1).astype(np.float32)
+
+
+def fusion_weights(weights: np.ndarray, options: StylizeOptions, height: int, width: int) -> FusionWeights:
+    """Validate normalised ``weights`` against the controls and build their ``FusionWeights``."""
+    if not options.masks:
+        if weights.ndim == 3 and weights.shape[:2] != (height, width):
+            raise StyleWeightsError(f"per-pixel weights are {weights.shape[1]}×{weights.shape[0]}, "
+                                    f"the image is {width}×{height}")
+        return FusionWeights(weights, options.strength)
+    if weights.ndim != 1:
+        raise StyleWeightsError("--mask needs one overall mix [K], not per-pixel weights")
+    order = options.order if options.order is not None else [int(i) for i in np.flatnonzero(weights)]
+    sigma = default_feather(height, width) if options.feather is None else options.feather
+    masks = [feather_mask(load_mask(m, height, width), sigma) for m in options.masks]
+    if len(masks) == 1 and len(order) == 1:
+        return FusionWeights(weights, options.strength, gate=masks[0])
+    # Checks the mask count against the styles now, not in the middle of a tiled run.
+    region_weights([m[:1, :1] for m in masks], weights, order)
+    return FusionWeights(weights, options.strength, masks, order)
+
+
+def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray, options: StylizeOptions,
+                  tiling: TileConfig | None = None) -> np.ndarray:
     """Stylize one float ``[H, W, 3]`` image with a mix ``[K]`` or ``[H, W, K]`` over the bank
-    plus ``options.style_rows``, applying strength, masks and colour preservation."""
+    plus ``options.style_rows``, applying strength, masks and colour preservation; in
+    ``tiling``'s seam-free tiles when given (every control is per pixel, or global and applied
+    to the assembled image, so tiled equals untiled up to the tiles' statistics)."""
     h, w = image.shape[:2]
     table = style_table(generator, options.style_rows)
-    k = table.shape[0]
-    weights = normalize_weights(weights, k)
-    # Strength per pixel: the scalar strength, times the mask when one mask gates one style.
-    strength: np.ndarray | float = options.strength
-    if options.masks:
-        if weights.ndim != 1:
-            raise StyleWeightsError("--mask needs one overall mix [K], not per-pixel weights")
-        order = options.order if options.order is not None else [int(i) for i in np.flatnonzero(weights)]
-        sigma = default_feather(h, w) if options.feather is None else options.feather
-        masks = [load_mask(m, h, w) for m in options.masks]
-        if len(masks) == 1 and len(order) == 1:
-            strength = options.strength * feather_mask(masks[0], sigma)[..., None]
-        else:
-            weights = region_weights(masks, weights, order, sigma)
-    elif weights.ndim == 3 and weights.shape[:2] != (h, w):
-        raise StyleWeightsError(f"per-pixel weights are {weights.shape[1]}×{weights.shape[0]}, the image is {w}×{h}")
-    partial = bool(np.any(np.asarray(strength) < 1.0))
-    x = tf.convert_to_tensor(image[None], tf.float32)
-    if partial:
+    field = fusion_weights(normalize_weights(weights, table.shape[0]), options, h, w)
+    if field.partial:
         if options.encoder is None:
             raise ModelFileError("strength below 1 (or one mask for one style) needs the model's style "
                                  "encoder (style_encoder.keras in the run folder); train one with "
                                  "`stylefusion train ... --encoder-steps N`")
-        own = content_row(options.encoder, image)
-        table = np.concatenate([table, own[None]], axis=0)
-        if np.ndim(strength) == 3 and weights.ndim == 1:
-            weights = np.broadcast_to(weights, (h, w, k))
-        own_weight = np.broadcast_to(1.0 - np.asarray(strength, np.float32), weights.shape[:-1] + (1,))
-        weights = np.concatenate([weights * strength, own_weight], axis=-1).astype(np.float32)
-    out = _run_table(generator, x, tf.convert_to_tensor(weights[None]), tf.convert_to_tensor(table))[0].numpy()
-    if partial and options.anchor_content:
-        identity = np.zeros((1, table.shape[0]), np.float32)
-        identity[0, -1] = 1.0
-        recon = _run_table(generator, x, tf.convert_to_tensor(identity), tf.convert_to_tensor(table))[0].numpy()
-        out = np.clip(out + (1.0 - np.asarray(strength, np.float32)) * (image - recon), 0.0, 1.0)
-    if options.preserve_color:
+        table = np.concatenate([table, content_row(options.encoder, image)[None]], axis=0)
+    anchor = field.partial and options.anchor_content
+    identity = np.eye(table.shape[0], dtype=np.float32)[-1]
+    table_t = tf.convert_to_tensor(table)
+    if tiling is None:
+        stats = recon_stats = None
+    else:
+        stats = statistics_for(generator, image, field, tiling, table)
+        recon_stats = statistics_for(generator, image, identity, tiling, table) if anchor else None
+
+    def run(tile: np.ndarray, tile_weights: np.ndarray, tile_stats: Any) -> np.ndarray:
+        if tile_stats is None:
+            return _run_table(generator, tf.convert_to_tensor(tile[None]),
+                              tf.convert_to_tensor(tile_weights[None]), table_t)[0].numpy()
+        return stylize_with_statistics(generator, tile, tile_weights, tile_stats, table)
+
+    def render(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        tile = image[y0:y1, x0:x1]
+        out = run(tile, field.region(y0, y1, x0, x1), stats)
+        if anchor:
+            # The generator's reconstruction of the photo differs from it slightly; adding that
+            # difference back makes strength 0 the photo itself.
+            recon = run(tile, identity, recon_stats)
+            strength = np.asarray(field.strength_at(y0, y1, x0, x1), np.float32)
+            out = np.clip(out + (1.0 - strength) * (tile - recon), 0.0, 1.0)
+        if options.preserve_color in PER_PIXEL_COLOR_MODES:
+            out = keep_content_colors(out, tile, options.preserve_color)
+        return out
+
+    out = render(0, h, 0, w) if tiling is None else blend_tiles(generator, h, w, tiling, render)
+    if options.preserve_color and options.preserve_color not in PER_PIXEL_COLOR_MODES:
         out = keep_content_colors(out, image, options.preserve_color)
-    return out.astype(np.float32)
+    return out.astype(np.float32, copy=False)

@@ -62,18 +62,18 @@ def _gaussian_kernel(sigma: float) -> np.ndarray:
 
 
 def feather(mask: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur (separable, edge-replicated) of a ``[H, W]`` mask; ``sigma`` ≤ 0 is a no-op."""
+    """Gaussian blur (separable, edge-replicated) of a ``[H, W]`` mask; ``sigma`` ≤ 0 is a no-op.
+
+    Row by row in place, so a 16 MP mask needs no full-size temporary beyond its float32 copy."""
+    out = np.array(mask, np.float32)
     if sigma <= 0:
-        return np.asarray(mask, np.float32)
-    k = _gaussian_kernel(sigma)
+        return out
+    k = _gaussian_kernel(sigma).astype(np.float32)
     r = len(k) // 2
-    out = np.asarray(mask, np.float64)
-    for axis in (0, 1):
-        pad = [(0, 0), (0, 0)]
-        pad[axis] = (r, r)
-        padded = np.pad(out, pad, mode="edge")
-        out = np.apply_along_axis(lambda v: np.convolve(v, k, mode="valid"), axis, padded)
-    return out.astype(np.float32)
+    for view in (out, out.T):
+        for i in range(view.shape[0]):
+            view[i] = np.convolve(np.pad(view[i], r, mode="edge"), k, mode="valid")
+    return out
 
 
 def region_weights(masks: Sequence[np.ndarray], mix: np.ndarray, order: Sequence[int],

@@ -30,20 +30,20 @@ def stylize_image(generator: StyleFusionGenerator, image: np.ndarray, weights: n
     predicted from style images: then weights have N + M entries); see ``StylizeOptions``.
     Large images are stylized in seam-free tiles (``tiling``): ``tile_size`` None tiles
     automatically above 2048² pixels, 0 never tiles, N tiles when a side exceeds N; a
-    TileConfig gives full control (e.g. exact statistics). Fusion controls run untiled."""
+    TileConfig gives full control (e.g. exact statistics). Fusion controls are tiled too."""
     img = validate_image_array(image, "image")
     if img.ndim != 3:
         raise ImageError("image", f"expected one [H, W, 3] image, got shape {list(img.shape)}")
     h, w = img.shape[:2]
     if min(h, w) < MIN_SIZE:
         raise ImageError("image", f"is {w}×{h} pixels; the generator needs at least {MIN_SIZE}×{MIN_SIZE}")
+    tiling = resolve_tiling(tile_size, h, w)
     if options is not None and not options.is_plain:
-        return stylize_fused(generator, img, weights, options)
+        return stylize_fused(generator, img, weights, options, tiling)
     weights = normalize_weights(weights, generator.num_styles)
     if weights.ndim == 3 and weights.shape[:2] != (h, w):
         raise ImageError("style weights", f"per-pixel weights are {weights.shape[1]}×{weights.shape[0]}, "
                                           f"the image is {w}×{h}")
-    tiling = resolve_tiling(tile_size, h, w)
     if tiling is not None:
         return stylize_tiled(generator, img, weights, tiling)
     out = _run_graph(generator, tf.convert_to_tensor(img[None]), tf.convert_to_tensor(weights[None]))

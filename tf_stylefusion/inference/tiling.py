@@ -24,6 +24,7 @@ the image, the output and one weight plane are held in full (~28 bytes a pixel).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Protocol, Union
 
 import numpy as np
 import tensorflow as tf
@@ -40,6 +41,37 @@ DEFAULT_STATS_SIZE = 1024
 AUTO_TILE_PIXELS = 2048 * 2048
 
 Stats = list[tuple[tf.Tensor, tf.Tensor]]
+
+
+class WeightField(Protocol):
+    """Per-pixel style weights made on demand, so a large image never holds ``[H, W, K]`` in full
+    (masks and strength build theirs a tile at a time; see ``fusion``)."""
+
+    def region(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """The weights of rows ``y0:y1`` and columns ``x0:x1``: ``[K]`` or ``[y1-y0, x1-x0, K]``."""
+        ...
+
+
+Weights = Union[np.ndarray, WeightField]
+
+
+def per_weights_rank(fn: Callable) -> Callable:
+    """``fn(generator, image, weights, ...)`` as one tf.function per rank of ``weights`` (a mix
+    ``[B, K]`` or per pixel ``[B, H, W, K]``): relaxed retracing would otherwise forget the rank."""
+    graphs = {rank: tf.function(fn, reduce_retracing=True) for rank in (2, 4)}
+
+    def call(generator: StyleFusionGenerator, image: tf.Tensor, weights: tf.Tensor, *args: object) -> object:
+        return graphs[len(weights.shape)](generator, image, weights, *args)
+
+    call.__doc__, call.__name__ = fn.__doc__, fn.__name__
+    return call
+
+
+def weights_at(weights: Weights, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    """A region of ``weights``: an array ``[K]`` (the same everywhere), ``[H, W, K]``, or a field."""
+    if isinstance(weights, np.ndarray):
+        return weights if weights.ndim == 1 else weights[y0:y1, x0:x1]
+    return weights.region(y0, y1, x0, x1)
 
 
 @dataclass
@@ -158,29 +190,49 @@ def _box_reduce(array: np.ndarray, k: int, band: int = 32) -> np.ndarray:
     return out
 
 
-def _downscale(image: np.ndarray, weights: np.ndarray, max_side: int) -> tuple[tf.Tensor, tf.Tensor]:
+def _box_reduce_field(weights: Weights, height: int, width: int, k: int, band: int = 32) -> np.ndarray:
+    """``_box_reduce`` of per-pixel weights fetched a band of rows at a time (``[K]`` stays)."""
+    first = weights_at(weights, 0, min(height, band * k), 0, width)
+    if first.ndim == 1:
+        return first
+    hk, wk = height // k, width // k
+    out = np.empty((hk, wk, first.shape[-1]), np.float32)
+    for y in range(0, hk, band):
+        rows = weights_at(weights, y * k, min(hk, y + band) * k, 0, wk * k)
+        out[y: y + band] = _box_reduce(rows, k, band)
+    return out
+
+
+def _downscale(image: np.ndarray, weights: Weights, max_side: int) -> tuple[tf.Tensor, tf.Tensor]:
     """Box-filter by the smallest integer factor that brings the longer side to ``max_side`` or
     less: a reshaped mean, so no full-size temporary is made."""
     h, w = image.shape[:2]
     k = -(-max(h, w) // max_side)
     if k > 1 and min(h, w) // k >= MIN_SIZE:
         image = _box_reduce(image, k)
-        if weights.ndim == 3:
-            weights = _box_reduce(weights, k)
+        weights = _box_reduce_field(weights, h, w, k)
+    else:
+        weights = weights_at(weights, 0, h, 0, w)
     return tf.convert_to_tensor(image[None]), tf.convert_to_tensor(weights[None])
 
 
-def measure_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights: np.ndarray,
-                       stats_size: int = DEFAULT_STATS_SIZE) -> Stats:
+def _table(generator: StyleFusionGenerator, table: "np.ndarray | tf.Tensor | None") -> tf.Tensor:
+    """The style table the weights mix: the bank, or the bank with extra rows (``fusion``)."""
+    return tf.convert_to_tensor(generator.bank.table if table is None else table, tf.float32)
+
+
+def measure_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights: Weights,
+                       stats_size: int = DEFAULT_STATS_SIZE, table: "np.ndarray | None" = None) -> Stats:
     """Pass 1: every normalisation layer's ``(mean, var)`` on the whole image, downscaled so its
-    longer side is at most ``stats_size``. ``weights``: normalised ``[N]`` or ``[H, W, N]``."""
+    longer side is at most ``stats_size``. ``weights``: normalised ``[K]``, ``[H, W, K]`` or a
+    field, over ``table`` (default: the bank)."""
     x, wt = _downscale(image, weights, stats_size)
-    means, variances = _stats_graph(generator, x, wt)
+    means, variances = _stats_graph(generator, x, wt, _table(generator, table))
     return list(zip(means, variances))
 
 
-@tf.function(reduce_retracing=True)
-def _stats_graph(generator: StyleFusionGenerator, image: tf.Tensor, weights: tf.Tensor
+@per_weights_rank
+def _stats_graph(generator: StyleFusionGenerator, image: tf.Tensor, weights: tf.Tensor, table: tf.Tensor
                  ) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
     stats: Stats = [None] * generator.num_norm_layers  # type: ignore[list-item]
 
@@ -189,7 +241,7 @@ def _stats_graph(generator: StyleFusionGenerator, image: tf.Tensor, weights: tf.
         return stats[i]
 
     with generator.norm_statistics(record):
-        generator((image, weights), training=False)
+        generator.stylize_with_table(image, weights, table)
     return [m for m, _ in stats], [v for _, v in stats]
 
 
@@ -202,9 +254,9 @@ def _core_bounds(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(c0 - s0, c1 - s0) for (s0, _), c0, c1 in zip(spans, cuts, ends)]
 
 
-@tf.function(reduce_retracing=True)
-def _layer_sums(generator: StyleFusionGenerator, layer: int, tile: tf.Tensor, weights: tf.Tensor,
-                means: list[tf.Tensor], variances: list[tf.Tensor], core: tf.Tensor
+@per_weights_rank
+def _layer_sums(generator: StyleFusionGenerator, tile: tf.Tensor, weights: tf.Tensor, layer: int,
+                table: tf.Tensor, means: list[tf.Tensor], variances: list[tf.Tensor], core: tf.Tensor
                 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Sum and sum of squares (float64, per channel) and pixel count of normalisation layer
     ``layer``'s input over the tile's ``core`` ``[y0, y1, x0, x1]`` (in input pixels), earlier
@@ -221,7 +273,7 @@ def _layer_sums(generator: StyleFusionGenerator, layer: int, tile: tf.Tensor, we
         return ConditionalInstanceNorm.moments(x)
 
     with generator.norm_statistics(hook):
-        generator((tile, weights), training=False)
+        generator.stylize_with_table(tile, weights, table)
     x = found[0]
     scale = padded_h // tf.shape(x)[1]  # this layer's stride
     part = tf.cast(x[0, core[0] // scale: core[1] // scale, core[2] // scale: core[3] // scale], tf.float64)
@@ -229,8 +281,8 @@ def _layer_sums(generator: StyleFusionGenerator, layer: int, tile: tf.Tensor, we
     return tf.reduce_sum(part, [0, 1]), tf.reduce_sum(tf.square(part), [0, 1]), count
 
 
-def exact_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights: np.ndarray,
-                     config: TileConfig) -> Stats:
+def exact_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights: Weights,
+                     config: TileConfig, table: "np.ndarray | None" = None) -> Stats:
     """Every normalisation layer's exact whole-image ``(mean, var)`` at full resolution, without
     holding a whole-image activation: layer by layer, each tile runs up to that layer (earlier
     layers normalised with the statistics found so far) and adds the sums over its core, which
@@ -243,12 +295,13 @@ def exact_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights
              for sx, cx in zip(spans_x, _core_bounds(spans_x))]
     means: list[tf.Tensor] = []
     variances: list[tf.Tensor] = []
+    table_t = _table(generator, table)
     for layer in range(generator.num_norm_layers):
         total, sq, count = 0.0, 0.0, 0.0
         for (y0, y1), (cy0, cy1), (x0, x1), (cx0, cx1) in tiles:
-            tile_weights = weights if weights.ndim == 1 else weights[y0:y1, x0:x1]
-            s1, s2, n = _layer_sums(generator, layer, tf.convert_to_tensor(image[None, y0:y1, x0:x1]),
-                                    tf.convert_to_tensor(tile_weights[None]), means, variances,
+            tile_weights = weights_at(weights, y0, y1, x0, x1)
+            s1, s2, n = _layer_sums(generator, tf.convert_to_tensor(image[None, y0:y1, x0:x1]),
+                                    tf.convert_to_tensor(tile_weights[None]), layer, table_t, means, variances,
                                     tf.constant([cy0, cy1, cx0, cx1]))
             total, sq, count = total + s1.numpy(), sq + s2.numpy(), count + float(n)
         mean = total / count
@@ -258,46 +311,65 @@ def exact_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights
     return list(zip(means, variances))
 
 
-@tf.function(reduce_retracing=True)
-def _tile_graph(generator: StyleFusionGenerator, tile: tf.Tensor, weights: tf.Tensor,
+@per_weights_rank
+def _tile_graph(generator: StyleFusionGenerator, tile: tf.Tensor, weights: tf.Tensor, table: tf.Tensor,
                 means: list[tf.Tensor], variances: list[tf.Tensor]) -> tf.Tensor:
     with generator.norm_statistics(lambda i, x: (means[i], variances[i])):
-        return generator((tile, weights), training=False)
+        return generator.stylize_with_table(tile, weights, table)
 
 
 def stylize_with_statistics(generator: StyleFusionGenerator, tile: np.ndarray, weights: np.ndarray,
-                            stats: Stats) -> np.ndarray:
-    """Stylize one ``[h, w, 3]`` tile with given normalisation statistics (``weights`` ``[N]`` or
-    the tile's ``[h, w, N]``)."""
+                            stats: Stats, table: "np.ndarray | None" = None) -> np.ndarray:
+    """Stylize one ``[h, w, 3]`` tile with given normalisation statistics (``weights`` ``[K]`` or
+    the tile's ``[h, w, K]``, over ``table``, default the bank)."""
     out = _tile_graph(generator, tf.convert_to_tensor(tile[None]), tf.convert_to_tensor(weights[None]),
-                      [m for m, _ in stats], [v for _, v in stats])
+                      _table(generator, table), [m for m, _ in stats], [v for _, v in stats])
     return out[0].numpy()
 
 
-def stylize_tiled(generator: StyleFusionGenerator, image: np.ndarray, weights: np.ndarray,
-                  config: TileConfig | None = None) -> np.ndarray:
-    """Stylize a float32 ``[H, W, 3]`` image in overlapping tiles with whole-image statistics.
-
-    ``weights`` are normalised, ``[N]`` or ``[H, W, N]``. Returns float32 ``[H, W, 3]``.
-    """
-    config = config or TileConfig()
+def statistics_for(generator: StyleFusionGenerator, image: np.ndarray, weights: Weights,
+                   config: TileConfig, table: "np.ndarray | None" = None) -> Stats:
+    """Pass 1 as ``config`` asks: exact (accumulated over tiles) or on the downscaled image."""
     h, w = image.shape[:2]
     if config.exact_statistics and max(h, w) > config.stats_size:
-        stats = exact_statistics(generator, image, weights, config)
-    else:
-        stats = measure_statistics(generator, image, weights, config.stats_size)
+        return exact_statistics(generator, image, weights, config, table)
+    return measure_statistics(generator, image, weights, config.stats_size, table)
+
+
+TileRenderer = Callable[[int, int, int, int], np.ndarray]
+
+
+def blend_tiles(generator: StyleFusionGenerator, height: int, width: int, config: TileConfig,
+                render: TileRenderer) -> np.ndarray:
+    """Pass 2: ``render(y0, y1, x0, x1)`` → ``[h, w, 3]`` for each overlapping tile, cross-faded
+    into one float32 ``[height, width, 3]`` image. Whatever ``render`` does per pixel (a blend
+    with the photo, a colour transfer) is then seam-free too."""
     # Pixels closer than the receptive radius to an inner tile edge are discarded when the overlap
     # allows it: every pixel kept is then computed exactly as in the untiled image.
     context = min(receptive_radius(generator), config.overlap // 2)
-    out = np.zeros((h, w, 3), np.float32)
-    total = np.zeros((h, w, 1), np.float32)
-    for sy in axis_spans(h, config.tile_size, config.overlap):
-        for sx in axis_spans(w, config.tile_size, config.overlap):
+    out = np.zeros((height, width, 3), np.float32)
+    total = np.zeros((height, width, 1), np.float32)
+    for sy in axis_spans(height, config.tile_size, config.overlap):
+        for sx in axis_spans(width, config.tile_size, config.overlap):
             (y0, y1), (x0, x1) = sy, sx
-            tile_weights = weights if weights.ndim == 1 else weights[y0:y1, x0:x1]
-            styled = stylize_with_statistics(generator, image[y0:y1, x0:x1], tile_weights, stats)
-            blend = feather(sy, sx, h, w, config.overlap, context)
-            out[y0:y1, x0:x1] += styled * blend
+            blend = feather(sy, sx, height, width, config.overlap, context)
+            out[y0:y1, x0:x1] += render(y0, y1, x0, x1) * blend
             total[y0:y1, x0:x1] += blend
     out /= total
     return out
+
+
+def stylize_tiled(generator: StyleFusionGenerator, image: np.ndarray, weights: Weights,
+                  config: TileConfig | None = None) -> np.ndarray:
+    """Stylize a float32 ``[H, W, 3]`` image in overlapping tiles with whole-image statistics.
+
+    ``weights`` are normalised, ``[N]``, ``[H, W, N]`` or a field. Returns float32 ``[H, W, 3]``.
+    """
+    config = config or TileConfig()
+    h, w = image.shape[:2]
+    stats = statistics_for(generator, image, weights, config)
+
+    def render(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        return stylize_with_statistics(generator, image[y0:y1, x0:x1], weights_at(weights, y0, y1, x0, x1), stats)
+
+    return blend_tiles(generator, h, w, config, render)

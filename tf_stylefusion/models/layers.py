@@ -234,6 +234,11 @@ class ConditionalInstanceNorm(keras.layers.Layer):
         style's γ, β. Tiling calls this with whole-image statistics on one tile."""
         weights, table = style
         part = table[..., self.offset : self.offset + self.param_size]
+        if weights.shape.rank == 4 and not tf.executing_eagerly():
+            # A per-pixel γ, β map is as large as the features. Without this edge a graph may
+            # build every layer's map at once, before the features exist (+220 MB at 1024²).
+            with tf.control_dependencies([mean]):
+                weights = tf.identity(weights)
         params = mix_style_params(weights, tf.cast(part, tf.float32), tf.shape(x)[1:3])
         gamma, beta = params[..., : self.channels], params[..., self.channels :]
         maxima = _VARIANCE_MAXIMA.get()
