@@ -7,7 +7,8 @@ Signatures (``saved_model_cli show --all`` lists them):
 
 - ``serving_default``: ``images`` uint8 ``[B, H, W, 3]`` (H, W ≥ 32), ``style_weights`` float32
   ``[B, N]`` → ``stylized`` uint8 ``[B, H, W, 3]``;
-- ``stylize_bytes``: ``image_bytes`` string ``[B]`` (JPEG/PNG/GIF/BMP files), ``style_weights``
+- ``stylize_bytes``: ``image_bytes`` string ``[B]`` (JPEG/PNG/GIF/BMP files; a JPEG's EXIF
+  orientation is applied, as the Python loader does), ``style_weights``
   float32 ``[B, N]`` → ``stylized_bytes`` string ``[B]`` (PNG files). Names end in ``_bytes`` so
   TF Serving's REST API reads and writes them as ``{"b64": ...}``;
 - ``stylize_regions``: as ``serving_default`` but ``style_weights`` float32 ``[B, H, W, N]``, a
@@ -37,6 +38,7 @@ from ..fileutil import atomic_dir
 from ..inference.color import RGB_TO_YIQ, YIQ_TO_RGB
 from ..models.generator import MIN_SIZE, StyleFusionGenerator
 from ..models.style_encoder import StyleEncoder
+from .exif import apply_orientation, exif_orientation
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +208,7 @@ def build_export_archive(generator: StyleFusionGenerator,
             data, w = args
             # Images in one request may differ in size: each is decoded and stylized on its own.
             image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
+            image = apply_orientation(image, exif_orientation(data))  # phone photos come upright
             out = stylize_uint8(image[None], w[None])
             return tf.io.encode_png(out[0])
 
