@@ -67,7 +67,8 @@ class TrainResult:
     resumed_from: int
     seconds: float
     bad_files: list[tuple[str, str]]
-    # PSNR (dB) of the content reproduced from its own encoded row (strength 0 without anchoring).
+    # PSNR (dB) of the content reproduced from its own encoded row (strength 0 without anchoring),
+    # on the validation photos (on the encoder's training crops when the run has no validation split).
     encoder_reconstruction_psnr: float | None = None
 
 
@@ -257,7 +258,8 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
     encoder_psnr = None
     if chief:
         encoder_psnr = _encoder_stage(config, run_dir, gan.generator, style_images, content,
-                                      retrain=bool(history), num_old=num_old, verbose=verbose)
+                                      retrain=bool(history), num_old=num_old, verbose=verbose,
+                                      held_out=val_crops)
 
     if len(bad):
         atomic_write_text(run_dir / BAD_FILES_FILE, bad.summary() + "\n")
@@ -285,8 +287,10 @@ ENCODER_CONTENT_CROPS = 32
 
 def _encoder_stage(config: RunConfig, run_dir: Path, generator: StyleFusionGenerator,
                    style_images: Sequence[Sequence[np.ndarray]], content: tf.data.Dataset,
-                   retrain: bool, num_old: int, verbose: int | str) -> float | None:
-    """Train (or keep, or copy from the base model) ``style_encoder.keras``."""
+                   retrain: bool, num_old: int, verbose: int | str,
+                   held_out: np.ndarray | None = None) -> float | None:
+    """Train (or keep, or copy from the base model) ``style_encoder.keras``; returns its
+    reconstruction PSNR on the validation photos ``held_out`` (on its training crops if none)."""
     tc, dc = config.training, config.data
     target = run_dir / ENCODER_FILE
     if tc.encoder_steps <= 0:
@@ -305,6 +309,7 @@ def _encoder_stage(config: RunConfig, run_dir: Path, generator: StyleFusionGener
         generator, style_images, crops, config.losses, dc.style_size,
         int(round(dc.image_size * dc.content_scale)),
         EncoderConfig(steps=tc.encoder_steps, batch_size=dc.batch_size, seed=tc.seed),
-        row_ids=list(range(num_old, generator.num_styles)), verbose=verbose not in (0, "0"))
+        row_ids=list(range(num_old, generator.num_styles)), verbose=verbose not in (0, "0"),
+        held_out=held_out)
     save_style_encoder(result.encoder, target)
     return result.reconstruction_psnr

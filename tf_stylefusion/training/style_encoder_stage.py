@@ -58,11 +58,14 @@ class EncoderConfig:
 
 @dataclass
 class EncoderFitResult:
-    """The trained encoder, its loss curve and how well strength 0 reproduces the content."""
+    """The trained encoder, its loss curve and how well strength 0 reproduces the content:
+    ``reconstruction_psnr`` on ``psnr_images`` ("held-out" photos the encoder never saw, or the
+    "training" crops when none were given)."""
 
     encoder: StyleEncoder
     history: dict[str, list[float]] = field(default_factory=dict)
     reconstruction_psnr: float = float("nan")
+    psnr_images: str = "held-out"
 
 
 def _random_crops(images: Sequence[np.ndarray], count: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -80,7 +83,8 @@ def _random_crops(images: Sequence[np.ndarray], count: int, rng: np.random.Gener
 def fit_style_encoder(generator: StyleFusionGenerator, style_images: Sequence[Sequence[np.ndarray]],
                       content: np.ndarray, losses: LossConfig | None = None, style_size: int = 256,
                       content_size: int | None = None, config: EncoderConfig | None = None,
-                      row_ids: Sequence[int] | None = None, verbose: bool = False) -> EncoderFitResult:
+                      row_ids: Sequence[int] | None = None, verbose: bool = False,
+                      held_out: np.ndarray | None = None) -> EncoderFitResult:
     """Train a StyleEncoder for ``generator`` (frozen).
 
     ``style_images[n]`` are bank style n's images at the scale it was learned at (shorter side
@@ -170,15 +174,23 @@ def fit_style_encoder(generator: StyleFusionGenerator, style_images: Sequence[Se
         if bar is not None:
             bar.update(i + 1, [(k, float(v)) for k, v in logs.items()])
 
-    rows = encoder(stats_c).numpy()
-    recon = np.concatenate([
-        generator.stylize_with_table(content_t[i : i + 8], tf.ones([len(rows[i : i + 8]), 1]),
-                                     tf.constant(rows[i : i + 8, None, :])).numpy()
-        for i in range(0, n_content, 8)])
-    result = EncoderFitResult(encoder, history, psnr(recon, content))
-    log.info("style encoder: %d steps, strength-0 reconstruction %.1f dB", config.steps,
-             result.reconstruction_psnr)
+    measured = content if held_out is None else np.asarray(held_out, np.float32)
+    result = EncoderFitResult(encoder, history, reconstruction_psnr(generator, encoder, measured),
+                              "training" if held_out is None else "held-out")
+    log.info("style encoder: %d steps, strength-0 reconstruction %.1f dB on %s images", config.steps,
+             result.reconstruction_psnr, result.psnr_images)
     return result
+
+
+def reconstruction_psnr(generator: StyleFusionGenerator, encoder: StyleEncoder, images: np.ndarray) -> float:
+    """PSNR of each photo against the generator run with the photo's own predicted row (what
+    strength 0 starts from), over ``[K, S, S, 3]`` images."""
+    recon = []
+    for i in range(0, len(images), 8):
+        batch = tf.constant(images[i: i + 8])
+        rows = encoder(encoder.statistics(batch))
+        recon.append(generator.stylize_with_table(batch, tf.ones([len(rows), 1]), rows[:, None, :]).numpy())
+    return psnr(np.concatenate(recon), images)
 
 
 def save_style_encoder(encoder: StyleEncoder, path: str) -> None:
