@@ -10,9 +10,16 @@ import pytest
 import tensorflow as tf
 
 from tf_stylefusion.cli import main
+from tf_stylefusion.data.images import load_image, psnr
 from tf_stylefusion.errors import ConfigError, ModelFileError, StyleWeightsError
 from tf_stylefusion.inference.color import match_histograms, preserve_color, rgb_to_yiq, transfer_luminance
-from tf_stylefusion.inference.fusion import StylizeOptions, build_mix, content_row, parse_weighted_path
+from tf_stylefusion.inference.fusion import (
+    StylizeOptions,
+    build_mix,
+    content_row,
+    encode_style_images,
+    parse_weighted_path,
+)
 from tf_stylefusion.inference.masks import feather, load_mask, region_weights
 from tf_stylefusion.inference.stylize import stylize_image
 from tf_stylefusion.models.generator import StyleFusionGenerator
@@ -55,16 +62,20 @@ def photo(seed: int = 0) -> np.ndarray:
     return texture("photo", SIZE, seed=seed).astype(np.float32) / 255.0
 
 
-def test_strength_one_is_the_full_style_and_zero_the_content(generator, encoder) -> None:
+def test_strength_moves_from_the_content_to_the_full_style(generator, encoder) -> None:
     img = photo()
     w = np.array([1.0, 0.0])
     plain = stylize_image(generator, img, w)
-    full = stylize_image(generator, img, w, StylizeOptions(strength=1.0, encoder=encoder,
-                                                           preserve_color=None, masks=[]))
-    np.testing.assert_array_equal(full, plain)
-    zero = stylize_image(generator, img, w, StylizeOptions(strength=0.0, encoder=encoder))
-    np.testing.assert_allclose(zero, img, atol=2e-6)
     assert np.abs(plain - img).mean() > 0.05  # the style itself is far from the content
+    levels = (0.0, 0.35, 0.7, 0.999)
+    outs = [stylize_image(generator, img, w, StylizeOptions(strength=s, encoder=encoder)) for s in levels]
+    # Just below 1 the fused path (the bank plus the photo's own row) gives the plain style.
+    assert np.abs(outs[-1] - plain).max() < 0.02
+    np.testing.assert_allclose(outs[0], img, atol=1e-5)  # 0: the photo (the anchor adds back its residual)
+    to_style = [float(np.abs(o - plain).mean()) for o in outs]
+    to_photo = [float(np.abs(o - img).mean()) for o in outs]
+    assert all(a > b for a, b in zip(to_style, to_style[1:])), to_style
+    assert all(a < b for a, b in zip(to_photo, to_photo[1:])), to_photo
 
 
 def test_strength_interpolates_rows_not_pixels(generator, encoder) -> None:
@@ -202,13 +213,26 @@ def test_cli_stylize_with_fusion_controls(generator, encoder, tmp_path: Path, ca
     generator.save(run / "generator.keras")
     encoder.save(run / "style_encoder.keras")
     inp = write(tmp_path / "in.png", texture("photo", 40, seed=5))
-    mask = write(tmp_path / "mask.png", np.tile(np.linspace(0, 255, 40).astype(np.uint8)[None, :, None], (40, 1, 3)))
+    ramp = np.tile(np.linspace(0, 255, 40).astype(np.uint8)[None, :, None], (40, 1, 3))
+    mask = write(tmp_path / "mask.png", ramp)
     style_img = write(tmp_path / "any_style.png", texture("checker", 64))
     out = tmp_path / "out"
     code = main(["stylize", str(run), str(inp), "--style", "warm", "--style-image", f"{style_img}:1",
-                 "--mask", str(mask), "--strength", "0.7", "--preserve-color", "--out", str(out)])
+                 "--mask", str(mask), "--strength", "0.7", "--preserve-color", "--feather", "3",
+                 "--out", str(out)])
     assert code == 0, capsys.readouterr().err
-    assert (out / "in.png").is_file()
+    # The CLI passes every control on: its file equals the Python API given the same controls,
+    # and differs from what any one control left out would give.
+    img = load_image(inp)
+    rows = encode_style_images(encoder, [load_image(style_img)])
+    full = dict(strength=0.7, masks=[ramp / 255.0], feather=3.0, preserve_color="luminance",
+                style_rows=rows, encoder=encoder)
+    weights = np.array([0.5, 0.0, 0.5])
+    expected = stylize_image(generator, img, weights, StylizeOptions(**full))
+    got = load_image(out / "in.png")
+    assert psnr(got, expected) > 40
+    for left_out in ({"strength": 1.0}, {"masks": []}, {"preserve_color": None}):
+        assert psnr(got, stylize_image(generator, img, weights, StylizeOptions(**{**full, **left_out}))) < 35
     # without an encoder, --style-image is one clear error, not a traceback
     (run / "style_encoder.keras").unlink()
     assert main(["stylize", str(run), str(inp), "--style-image", str(style_img), "--out", str(out)]) == 2

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from tf_stylefusion.data.images import load_image
 from tf_stylefusion.errors import ConfigError
 from tf_stylefusion.evaluation.metrics import psnr
 from tf_stylefusion.inference import tiling
@@ -92,7 +93,7 @@ def test_statistics_from_a_downscaled_image_keep_tiles_consistent() -> None:
     g = styled_generator(num_res_blocks=1)
     img = photo(128, 160)
     full = g((img[None], WEIGHTS[None])).numpy()[0]
-    cfg = tiling.TileConfig(tile_size=64, overlap=32, stats_size=80)
+    cfg = tiling.TileConfig(tile_size=64, overlap=32, stats_size=80, exact_statistics=False)
     tiled = tiling.stylize_tiled(g, img, WEIGHTS, cfg)
     # Statistics measured at half size are approximate (this random generator is sensitive to
     # them: about 22 dB from the untiled output) but identical in every tile, so no seams.
@@ -149,16 +150,35 @@ def test_generator_norm_statistics_hook_leaves_normal_calls_unchanged() -> None:
     assert all(n.statistics_hook is None for n in g._norm_layers())
 
 
-def test_cli_stylize_rejects_a_bad_tile_size(tmp_path, capsys) -> None:
+def test_cli_stylize_tiles_exactly_and_rejects_a_bad_tile_size(tmp_path, capsys) -> None:
     from PIL import Image
 
     from tf_stylefusion.cli import main
 
     model = tmp_path / "g.keras"
-    styled_generator().save(model)
-    Image.fromarray((photo(40, 48) * 255).astype(np.uint8)).save(tmp_path / "a.png")
+    g = styled_generator()
+    g.save(model)
+    img = photo(150, 200)  # tiles of 128 (overlap 64 ≥ twice the receptive radius) cut it 2 × 2
+    Image.fromarray((img * 255).round().astype(np.uint8)).save(tmp_path / "a.png")
     args = ["stylize", str(model), str(tmp_path / "a.png"), "--style", "0", "--out", str(tmp_path / "o")]
     assert main(args + ["--tile-size", "50"]) == 2
     assert "tile size must be a multiple of 4" in capsys.readouterr().err
-    assert main(args + ["--tile-size", "64"]) == 0 and (tmp_path / "o" / "a.png").is_file()
-    assert main(args + ["--tile-size", "64", "--exact-statistics"]) == 0
+    assert not (tmp_path / "o" / "a.png").exists()
+    assert main(args + ["--tile-size", "0"]) == 0  # untiled
+    whole = load_image(tmp_path / "o" / "a.png")
+    assert main(args + ["--tile-size", "128"]) == 0
+    tiled = load_image(tmp_path / "o" / "a.png")
+    assert np.abs(tiled - whole).max() <= 1.5 / 255  # exact statistics by default: equal up to rounding
+    assert main(args + ["--tile-size", "128", "--fast-statistics"]) == 0
+    fast = load_image(tmp_path / "o" / "a.png")
+    # Below 1024 px the "downscaled" copy is the image itself: the same statistics.
+    assert np.abs(fast - whole).max() <= 1.5 / 255
+
+
+def test_default_tiling_equals_the_untiled_output() -> None:
+    g = styled_generator(num_res_blocks=1)
+    img = photo(150, 200)
+    full = stylize_image(g, img, WEIGHTS, tile_size=0)
+    # A statistics copy of 80 px would be far off: by default it is not used.
+    cfg = tiling.TileConfig(tile_size=128, overlap=64, stats_size=80)
+    assert np.abs(stylize_image(g, img, WEIGHTS, tile_size=cfg) - full).max() < 1e-3
