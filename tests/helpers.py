@@ -45,3 +45,12 @@ def check_model_saving(model: keras.Model, inputs: Any, tmp_path: Path) -> keras
     for e, g in zip(expected, got):
         np.testing.assert_array_equal(np.asarray(e), np.asarray(g))
     return loaded
+
+
+def signature_names(saved_model_dir: Path) -> set[str]:
+    """The signatures a SavedModel declares, read from its saved_model.pb without loading it."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((Path(saved_model_dir) / "saved_model.pb").read_bytes())
+    return set(proto.meta_graphs[0].signature_def)

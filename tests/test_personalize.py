@@ -154,3 +154,24 @@ def test_profile_trains_and_a_new_style_keeps_old_outputs_identical(collection, 
     with pytest.raises(ConfigError, match="already has"):
         train(tiny_run(image_folders["content"], [str(image_folders["stripes"])],
                        base_model=str(tmp_path / "base")), tmp_path / "clash", verbose=0)
+
+
+def test_cli_clusters_auto_falls_back_to_one_style_on_a_collection_with_one_look(tmp_path, capsys) -> None:
+    # Eight photos of one texture, differing only by sensor noise: k-means still splits them for
+    # every K, but no split is clear (every silhouette below 0.25), so auto keeps one sub-style.
+    from tf_stylefusion.cli import main
+
+    root = tmp_path / "one_look"
+    for i in range(8):
+        noisy = texture("stripes", 64) + np.random.default_rng(i).normal(0, 8, (64, 64, 3))
+        write(root / f"stripes_{i}.png", np.clip(noisy, 0, 255).astype(np.uint8))
+    out = tmp_path / "profile"
+    assert main(["personalize", "--collection", str(root), "--out", str(out), "--clusters", "auto",
+                 "--max-clusters", "4", "--image-size", "48"]) == 0
+    assert "1 sub-style(s) (silhouette K=2:" in capsys.readouterr().out
+    saved = json.loads((out / "profile.json").read_text())
+    assert saved["k"] == 1 and len(saved["sub_styles"][0]["members"]) == 8
+    scores = saved["silhouette"]
+    assert sorted(scores) == ["2", "3", "4"]  # every K was tried: the fallback, not "too few images"
+    assert max(scores.values()) < 0.25, scores
+

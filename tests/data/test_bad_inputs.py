@@ -83,7 +83,7 @@ CORPUS: dict[str, tuple[bytes | None, str]] = {
     "zero.png": (b"", "empty (0 bytes)"),
     "truncated.jpg": (_encoded("JPEG")[:400], "truncated or corrupt"),
     "truncated.png": (_encoded("PNG")[:300], "truncated or corrupt"),
-    "truncated.webp": (_encoded("WEBP")[:200], ""),
+    "truncated.webp": (_encoded("WEBP")[:200], "truncated or corrupt"),
     "corrupt_data.png": (_corrupt_png_data(), "truncated or corrupt"),
     "text_renamed.jpg": (b"hello, this is a shopping list\n" * 20, "not an image"),
     "html_renamed.png": (b"<!doctype html><html><body>404</body></html>", "not an image"),

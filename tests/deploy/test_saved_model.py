@@ -30,7 +30,7 @@ from tf_stylefusion.evaluation.metrics import psnr
 from tf_stylefusion.models.generator import StyleFusionGenerator
 
 from ..conftest import texture
-from ..helpers import distinct_styles_generator
+from ..helpers import distinct_styles_generator, signature_names
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["wave", "scream", "udnie"]
@@ -263,9 +263,42 @@ def encoder(generator):
 
 
 @pytest.fixture(scope="module")
-def fused_model(generator, encoder, tmp_path_factory):
-    path = export_saved_model(generator, tmp_path_factory.mktemp("fused") / "m" / "1", encoder)
-    return tf.saved_model.load(str(path))
+def fused_export(generator, encoder, tmp_path_factory) -> tuple[Path, str]:
+    """The SavedModel `stylefusion export RUN --saved-model DIR` makes of a run folder holding a
+    style encoder, and what the command printed."""
+    import contextlib
+    import io
+
+    from tf_stylefusion.cli import main
+    from tf_stylefusion.model_io import ENCODER_FILE, GENERATOR_FILE
+
+    run = tmp_path_factory.mktemp("fused") / "run"
+    run.mkdir()
+    generator.save(run / GENERATOR_FILE)
+    encoder.save(run / ENCODER_FILE)
+    target = run.parent / "m" / "1"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["export", str(run), "--saved-model", str(target)]) == 0
+    return target, printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def fused_model(fused_export):
+    return tf.saved_model.load(str(fused_export[0]))
+
+
+def test_cli_export_adds_the_encoder_signatures_when_the_run_has_an_encoder(fused_export,
+                                                                           saved_model) -> None:
+    from tf_stylefusion.deploy.saved_model import ENCODE_SIGNATURE, FUSED_SIGNATURE
+
+    path, printed = fused_export
+    assert "with the style encoder" in printed
+    assert {SERVING_SIGNATURE, REGIONS_SIGNATURE, ENCODE_SIGNATURE, FUSED_SIGNATURE} <= signature_names(path)
+    # a model without an encoder has neither (through the CLI too:
+    # test_cli_export_writes_both_and_prints_the_table)
+    plain = signature_names(saved_model)
+    assert SERVING_SIGNATURE in plain and not {ENCODE_SIGNATURE, FUSED_SIGNATURE} & plain
 
 
 def test_encoder_signatures_match_the_python_fusion_controls(generator, encoder, fused_model) -> None:
@@ -318,3 +351,4 @@ def test_bytes_signature_turns_a_phone_photo_upright(generator, saved_model, tmp
     expected = keras_uint8(generator, to_uint8(upright)[None], np.array([[1.0, 0.0, 0.0]], np.float32))[0]
     assert served.shape == expected.shape
     assert psnr_uint8(served, expected) >= 35
+

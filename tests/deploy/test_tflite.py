@@ -3,8 +3,11 @@ work through resize_tensor_input, style fusion happens inside one file, and the 
 
 from __future__ import annotations
 
+import subprocess
 import sys
+from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,7 +16,6 @@ from tf_stylefusion.cli import main
 from tf_stylefusion.config import LossConfig, RunConfig
 from tf_stylefusion.deploy.tflite import (
     MODES,
-    PSNR_THRESHOLDS,
     TFLiteStylizer,
     calibration_images,
     convert,
@@ -26,15 +28,23 @@ from tf_stylefusion.errors import ConfigError, ImageError, ModelFileError, Style
 from tf_stylefusion.training.run import build_gan
 
 from ..conftest import texture
+from ..helpers import signature_names
 
 SIZE = 48
+ROOT = Path(__file__).resolve().parents[2]
+# What the README promises for each mode (PSNR against the Keras model, dB on a small trained
+# model): stated here, not read from the code under test.
+README_PARITY_DB = {"fp32": 45.0, "fp16": 40.0, "dynamic": 35.0, "int8": 30.0}
 
 
 @pytest.fixture(scope="module")
 def trained():
     """A tiny generator trained a few dozen steps on two textures (random VGG, offline): trained
-    norm parameters and kernels are what quantization has to keep, not a random init's."""
-    tf.random.set_seed(0)
+    norm parameters and kernels are what quantization has to keep, not a random init's.
+
+    Seeded: int8 (16x8) parity depends on the model; over five seeds of this one it measured
+    30.1–37.8 dB, and unseeded runs went as low as 25.6 (seed 0: 37.8)."""
+    keras.utils.set_random_seed(0)
     cfg = RunConfig(losses=LossConfig(loss_network="random"))
     cfg.generator.num_styles = 2
     cfg.generator.style_names = ["stripes", "checker"]
@@ -57,11 +67,27 @@ def exported(trained, tmp_path_factory):
     return {r.mode: r for r in export_tflite(trained, out, MODES, name="tiny", size=SIZE)}
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_each_mode_keeps_its_parity_threshold(exported, mode) -> None:
+def test_every_mode_has_a_promise() -> None:
+    assert set(MODES) == set(README_PARITY_DB)
+
+
+@pytest.mark.parametrize("mode", sorted(README_PARITY_DB))
+def test_each_mode_keeps_its_parity_threshold(trained, exported, mode) -> None:
     r = exported[mode]
     assert r.path.name == f"tiny_{mode}.tflite" and r.path.stat().st_size == r.bytes
-    assert r.psnr >= PSNR_THRESHOLDS[mode], f"{mode}: {r.psnr:.1f} dB"
+    assert r.psnr >= README_PARITY_DB[mode], f"{mode}: export reported {r.psnr:.1f} dB"
+    # Measured here too, on the sample photos under single styles and blends (the export checks
+    # single styles only): one MSE over all outputs, so one bad image is not averaged away.
+    stylizer = TFLiteStylizer(r.path)
+    images = sample_content(SIZE)
+    got, want = [], []
+    for weights in ([1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [0.2, 0.8]):
+        w = np.array(weights, np.float32)
+        got += [stylizer(image, w) for image in images]
+        want += list(trained((images, np.tile(w, (len(images), 1))), training=False).numpy())
+    mse = float(np.mean((np.stack(got).astype(np.float64) - np.stack(want)) ** 2))
+    measured = 10 * np.log10(1.0 / max(mse, 1e-20))
+    assert measured >= README_PARITY_DB[mode], f"{mode}: {measured:.1f} dB"
 
 
 def test_no_temporary_files_left(exported) -> None:
@@ -86,7 +112,7 @@ def test_other_sizes_through_resize_and_fusion_in_one_file(trained, exported) ->
 def test_int8_holds_on_images_it_was_not_calibrated_on(trained, exported) -> None:
     other = sample_content(64)  # not the calibration size
     value = parity_psnr(exported["int8"].path, trained, other)
-    assert value >= PSNR_THRESHOLDS["int8"], f"{value:.1f} dB"
+    assert value >= README_PARITY_DB["int8"], f"{value:.1f} dB"
 
 
 def test_int8_holds_on_a_large_image(trained) -> None:
@@ -94,7 +120,7 @@ def test_int8_holds_on_a_large_image(trained) -> None:
     # 1024² on the default generator); calibrated for the size, as `export --size` does.
     model = convert(trained, "int8", calibration_images(144))
     value = parity_psnr(model, trained, sample_content(288)[:1], mixes=1)
-    assert value >= PSNR_THRESHOLDS["int8"], f"{value:.1f} dB"
+    assert value >= README_PARITY_DB["int8"], f"{value:.1f} dB"
 
 
 def test_int8_survives_flat_images(exported) -> None:
@@ -135,6 +161,34 @@ def test_falls_back_to_tf_lite_interpreter_without_litert(trained, exported, mon
     np.testing.assert_allclose(stylizer(image, np.array([0.3, 0.7])), expected.numpy(), atol=2e-3)
 
 
+def test_litert_example_runs_on_an_exported_file_without_tensorflow(trained, exported, tmp_path) -> None:
+    from PIL import Image
+
+    photo = texture("photo", 72, seed=3)[:, :56]
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    out = tmp_path / "out.png"
+    # tflite/example.py as an app runs it, where neither TensorFlow nor tf_stylefusion exists
+    blocked = ("import runpy, sys\n"
+               "sys.modules['tensorflow'] = sys.modules['tf_stylefusion'] = None\n"
+               "sys.argv = sys.argv[1:]\n"
+               "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+
+    def example(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", blocked, str(ROOT / "tflite" / "example.py"),
+                               str(exported["fp32"].path), str(tmp_path / "photo.png"), str(out), *args],
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path)
+
+    proc = example("--weights", "1,3")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"wrote {out}" in proc.stdout
+    got = np.asarray(Image.open(out), np.int32)
+    expected = trained((photo[None] / 255.0, np.array([[0.25, 0.75]], np.float32)), training=False)[0].numpy()
+    assert got.shape == (72, 56, 3)
+    assert np.abs(got - np.round(expected * 255)).max() <= 2
+    proc = example("--weights", "1,0,0")
+    assert proc.returncode != 0 and "give 2 non-negative weights, not all zero" in proc.stderr
+
+
 def test_parse_modes() -> None:
     assert parse_modes("int8, fp32,int8") == ["int8", "fp32"]
     with pytest.raises(ConfigError, match="fp32, fp16, dynamic, int8"):
@@ -152,6 +206,10 @@ def test_cli_export_writes_both_and_prints_the_table(trained, tmp_path, capsys) 
     assert sorted(p.name for p in (tmp_path / "lite").iterdir()) == [
         "mymodel_dynamic.tflite", "mymodel_fp32.tflite"]
     assert "PSNR vs Keras" in out and "dynamic" in out and "below" not in out
+    # no style encoder beside this model: the SavedModel has no encoder signatures
+    assert "with the style encoder" not in out
+    signatures = signature_names(tmp_path / "serving" / "1")
+    assert "serving_default" in signatures and not {"encode_style", "stylize_fused"} & signatures
 
 
 def test_cli_export_errors_are_one_line(tmp_path, capsys) -> None:

@@ -115,3 +115,34 @@ def test_run_test_split_is_recorded_and_is_evaluate_default_content(tmp_path: Pa
     test = content_from_run(run)
     assert [str(p) for p in test] == recorded["test"] and len(test) > 0
     assert len(train) + len(val) + len(test) == 40 and not set(test) & (set(train) | set(val))
+
+
+def test_cli_evaluate_scores_outputs_made_elsewhere(setup, tmp_path: Path, capsys) -> None:
+    # Outputs laid out as DIR/<style>/<content stem>.png, made by something else: for "stripes"
+    # the stripes texture itself (a perfect style, no content), for "checker" the photo itself
+    # (all content, no style), and one output missing.
+    outputs = tmp_path / "elsewhere"
+    photos = sorted(setup["content"].glob("photo_*.png"))
+    for p in photos:
+        write(outputs / "stripes" / p.name, texture("stripes", 48))
+    for p in photos[:2]:
+        (outputs / "checker").mkdir(parents=True, exist_ok=True)
+        (outputs / "checker" / p.name).write_bytes(p.read_bytes())
+    rep = tmp_path / "rep"
+    assert main(["evaluate", "--outputs", str(outputs), "--content", str(setup["content"]),
+                 "--style", str(setup["stripes"]), "--style", str(setup["checker"]), "--out", str(rep),
+                 "--inception-weights", "none", "--image-size", "64"]) == 1  # skipped files: status 1
+    assert "broken.jpg" in capsys.readouterr().err
+    results = json.loads((rep / "report.json").read_text())
+    assert results["settings"]["outputs"] == str(outputs) and results["settings"]["model"] is None
+    stripes, checker = results["styles"]["stripes"], results["styles"]["checker"]
+    assert stripes["n"] == 3 and checker["n"] == 2
+    assert {Path(r["output"]).parent.name for r in results["images"]} == {"stripes", "checker"}
+    assert checker["ssim"] == pytest.approx(1.0, abs=1e-4)
+    assert checker["content_distance"] == pytest.approx(0, abs=1e-6)
+    assert stripes["ssim"] < 0.5 and stripes["content_distance"] > 0.1
+    assert stripes["gram_distance"] < 0.1 * checker["gram_distance"]
+    assert stripes["color_chi2"] < checker["color_chi2"]
+    skipped = {Path(s["path"]).name: s["problem"] for s in results["skipped"]}
+    assert skipped["photo_2.*"] == "no output for this content image" and "broken.jpg" in skipped
+    assert not (rep / "outputs").exists()  # nothing was stylized here

@@ -35,10 +35,25 @@ def test_vgg_from_a_weights_file_uses_keras_imagenet_preprocessing(tmp_path) -> 
         VGGFeatures(str(tmp_path / "missing.h5"))
 
 
-def test_inception_preprocessing_matches_keras() -> None:
-    images = np.random.default_rng(1).random((2, 8, 8, 3)).astype(np.float32)
+def test_inception_from_a_weights_file_uses_keras_inception_preprocessing(tmp_path) -> None:
+    # The same for InceptionV3 (FID/KID and the feature loss): a weights file of the ImageNet
+    # layout made here loads, and the network is fed [-1, 1] input exactly as
+    # keras.applications.inception_v3.preprocess_input makes it.
+    path = tmp_path / "inception_v3_notop.weights.h5"
+    reference = keras.applications.InceptionV3(weights=None, include_top=False, pooling="avg",
+                                               input_shape=(None, None, 3))
+    reference.save_weights(path)
+    net = InceptionFeatures(str(path))
+    images = np.random.default_rng(1).random((2, 75, 75, 3)).astype(np.float32)
     expected = keras.applications.inception_v3.preprocess_input(images * 255.0)
     np.testing.assert_allclose(InceptionFeatures.preprocess(images).numpy(), expected, atol=1e-5)
+    # and the weights are the file's: the features are the reference network's on that input
+    got = net(images, size=75).numpy()  # at the network's own minimum size: no resizing
+    want = reference(expected).numpy()
+    assert got.shape == (2, 2048)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    with pytest.raises(WeightsUnavailableError, match="does not exist"):
+        InceptionFeatures(str(tmp_path / "missing.h5"))
 
 
 def test_multiscale_random_network_levels_and_seeds() -> None:
