@@ -1,7 +1,9 @@
-"""The CLI end to end at 32 px: train → styles → stylize, plus user-error handling."""
+"""The CLI end to end at 32 px: personalize → train → styles → stylize; the stylize controls
+(tiles, colour, feather) and video on a tiny model; user-error handling."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,8 @@ import pytest
 from PIL import Image
 
 from tf_stylefusion.cli import main
+
+from .conftest import texture, write
 
 
 def train_args(folders, out: Path, steps: int = 4) -> list[str]:
@@ -20,22 +24,46 @@ def train_args(folders, out: Path, steps: int = 4) -> list[str]:
 
 @pytest.mark.slow
 def test_train_then_stylize_end_to_end(image_folders, tmp_path: Path, capsys) -> None:
+    # The README's path for personal styles: personalize a collection, then train on its profile
+    # (beside two single-image styles) with a style encoder; all through the CLI.
+    collection = tmp_path / "my_art"
+    for i in range(3):
+        for kind in ("stripes", "checker"):
+            noisy = texture(kind, 64) + np.random.default_rng(i).normal(0, 8, (64, 64, 3))
+            write(collection / f"{kind}_{i}.png", np.clip(noisy, 0, 255).astype(np.uint8))
+    profile = tmp_path / "profile"
+    assert main(["personalize", "--collection", str(collection), "--out", str(profile), "--max-clusters", "3",
+                 "--image-size", "48"]) == 0
+    assert capsys.readouterr().out.startswith("2 sub-style(s)")
+    # Bad files among the content: each is skipped and named with its problem in bad_files.txt,
+    # and every good one is still used.
+    content = image_folders["content"]
+    (content / "empty.jpg").write_bytes(b"")
+    (content / "notes.jpg").write_bytes(b"shopping list\n" * 20)
+
     run = tmp_path / "run"
-    assert main(train_args(image_folders, run)) == 0
-    for name in ("generator.keras", "config.json", "splits.json", "checkpoints"):
+    assert main(train_args(image_folders, run) + ["--profile", str(profile), "--encoder-steps", "2"]) == 0
+    for name in ("generator.keras", "config.json", "splits.json", "checkpoints", "style_encoder.keras"):
         assert (run / name).exists(), name
     assert list((run / "samples").glob("step_*.png"))
     assert list((run / "tensorboard").rglob("events.out.tfevents.*"))
-    assert "trained 4 steps" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "trained 4 steps" in out and "style encoder: " in out and "skipped 2 unreadable file(s)" in out
+    bad_files = (run / "bad_files.txt").read_text()
+    assert "empty.jpg" in bad_files and "empty (0 bytes)" in bad_files
+    assert "notes.jpg" in bad_files and "not an image" in bad_files
+    assert not any(p.name in bad_files for p in content.glob("*.png"))
+    assert len(json.loads((run / "splits.json").read_text())["train"]) == 6  # the 4 photos and the 2 bad
 
-    assert main(["styles", str(run)]) == 0
-    assert capsys.readouterr().out.split() == ["0", "stripes", "1", "checker"]
+    assert main(["styles", str(run)]) == 0  # one style per --style, then one per sub-style
+    listed = capsys.readouterr().out.split()
+    assert listed == ["0", "stripes", "1", "checker", "2", "my_art_1", "3", "my_art_2"]
 
-    inputs = sorted(image_folders["content"].glob("*.png"))[:2]
+    inputs = sorted(content.glob("*.png"))[:2]
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")
     out = tmp_path / "out"
-    code = main(["stylize", str(run), *map(str, inputs), str(bad), "--style", "stripes:0.5,checker:0.5",
+    code = main(["stylize", str(run), *map(str, inputs), str(bad), "--style", "stripes:0.5,my_art_2:0.5",
                  "--out", str(out)])
     assert code == 1  # a bad input is reported, the good ones are still written
     captured = capsys.readouterr()
@@ -43,12 +71,17 @@ def test_train_then_stylize_end_to_end(image_folders, tmp_path: Path, capsys) ->
     for p in inputs:
         img = np.asarray(Image.open(out / f"{p.stem}.png"))
         assert img.shape == (72, 72, 3)
+    # the style encoder serves the controls that need one: strength and any style image
+    assert main(["stylize", str(run), str(inputs[0]), "--style", "my_art_1", "--strength", "0.5",
+                 "--style-image", f"{image_folders['checker']}:0.5", "--out", str(tmp_path / "fused")]) == 0
+    assert (tmp_path / "fused" / f"{inputs[0].stem}.png").is_file()
 
     # the same command again resumes and finishes at the requested step count
-    assert main(train_args(image_folders, run, steps=6)) == 0
+    assert main(train_args(image_folders, run, steps=6) + ["--profile", str(profile)]) == 0
     assert "resumed from step 4" in capsys.readouterr().out
     # another generator layout is another model: refused in one line, the run left as it was
-    assert main(train_args(image_folders, run, steps=8) + ["--full-resolution"]) == 2
+    assert main(train_args(image_folders, run, steps=8) + ["--profile", str(profile),
+                                                           "--full-resolution"]) == 2
     assert "new --out folder" in capsys.readouterr().err
 
 
@@ -91,3 +124,138 @@ def test_a_config_saved_before_style_statistics_keeps_plain_grams() -> None:
     del old["losses"]["style_statistic"]
     old["losses"]["loss_network"] = "random"
     assert RunConfig.from_dict(old).losses.style_statistic == "gram"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny untrained two-style generator (styles "a", "b", far apart in the bank)."""
+    import keras
+
+    from .helpers import distinct_styles_generator
+
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    distinct_styles_generator(["a", "b"], seed=0, bank_seed=1).save(path)
+    return path
+
+
+def test_cli_stylize_rejects_a_bad_tile_size_on_an_image_that_tiles(tiny_model, tmp_path, capsys,
+                                                                      monkeypatch) -> None:
+    import tf_stylefusion.inference.stylize as stylize_module
+
+    tilings = []  # the tiled pass is recorded, not run: the tiles themselves are tested elsewhere
+    monkeypatch.setattr(stylize_module, "stylize_tiled",
+                        lambda g, image, weights, tiling: tilings.append(tiling) or image)
+    photo = write(tmp_path / "a.png", texture("photo", 112)[:96])  # 112×96: larger than a 64 px tile
+    out = tmp_path / "o"
+    args = ["stylize", str(tiny_model), str(photo), "--style", "a", "--out", str(out)]
+    for bad in (66, 60, 50):  # not a multiple of 4; too small; both
+        assert main(args + ["--tile-size", str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert f"error: tile size must be a multiple of 4 and at least 64, got {bad}" in err, err
+        assert "Traceback" not in err and not out.exists() and not tilings
+    assert main(args + ["--tile-size", "64"]) == 0 and (out / "a.png").is_file()
+    assert [t.tile_size for t in tilings] == [64]  # the image really went through the tiles
+    # left to the default, an image this small is stylized whole
+    assert main(args) == 0 and len(tilings) == 1
+
+
+def test_stylize_tiles_above_2048_squared_pixels_by_default(tiny_model, monkeypatch) -> None:
+    """The README: `stylize` tiles above 2048² pixels unless --tile-size says otherwise; checked
+    on the routing, without stylizing 4 megapixels."""
+    import tf_stylefusion.inference.stylize as stylize_module
+    from tf_stylefusion.cli import build_parser
+    from tf_stylefusion.inference.tiling import needs_tiling, resolve_tiling
+    from tf_stylefusion.model_io import load_generator
+
+    args = build_parser().parse_args(["stylize", "photo.jpg", "--out", "o"])
+    assert args.tile_size is None  # the CLI leaves the choice to the automatic rule
+    assert not needs_tiling(2048, 2048, None) and not needs_tiling(1024, 4096, None)
+    assert needs_tiling(2048, 2049, None) and needs_tiling(100, 42000, None)  # pixels, not sides
+    assert resolve_tiling(None, 2048, 2048) is None
+    tiling = resolve_tiling(None, 2049, 2048)
+    assert tiling is not None and tiling.tile_size == 512 and tiling.exact_statistics
+    assert resolve_tiling(0, 8192, 8192) is None  # --tile-size 0 never tiles
+    assert resolve_tiling(512, 600, 400).tile_size == 512
+
+    # and stylize_image follows it: a 2049×2048 image goes to the tiles, 2048² runs whole
+    paths = []
+    monkeypatch.setattr(stylize_module, "stylize_tiled",
+                        lambda g, image, weights, t: paths.append(("tiled", t.tile_size)) or image)
+    monkeypatch.setattr(stylize_module, "_run_graph",
+                        lambda g, image, weights: paths.append(("whole", None)) or image)
+    g = load_generator(tiny_model)
+    for h, w in ((2049, 2048), (2048, 2048)):
+        stylize_module.stylize_image(g, np.zeros((h, w, 3), np.uint8), [1.0, 0.0])
+    assert paths == [("tiled", 512), ("whole", None)]
+
+
+def test_cli_preserve_color_histogram_gives_the_photo_s_histograms(tiny_model, tmp_path) -> None:
+    photo = texture("photo", 64)
+    path = write(tmp_path / "photo.png", photo)
+    for flags, out in (([], "plain"), (["--preserve-color", "histogram"], "kept")):
+        args = ["stylize", str(tiny_model), str(path), "--style", "a", *flags, "--out", str(tmp_path / out)]
+        assert main(args) == 0
+    plain, kept = (np.asarray(Image.open(tmp_path / d / "photo.png")).astype(int) for d in ("plain", "kept"))
+    for c in range(3):
+        # the same values, channel by channel (rank for rank; 8-bit rounding aside) ...
+        assert np.abs(np.sort(kept[..., c], axis=None) - np.sort(photo[..., c], axis=None)).max() <= 1, c
+    # ... which the plain stylization does not have
+    assert max(np.abs(np.sort(plain[..., c], axis=None) - np.sort(photo[..., c], axis=None)).mean()
+               for c in range(3)) > 5
+    # and the structure is still the stylization's, not the photo's
+    assert np.corrcoef(kept.ravel(), plain.ravel())[0, 1] > np.corrcoef(kept.ravel(), photo.ravel())[0, 1]
+
+
+def test_cli_a_bigger_feather_gives_a_softer_region_edge(tiny_model, tmp_path) -> None:
+    # A flat grey photo, so the output's columns change only where the styles meet: white half
+    # of the mask style a, black half style b.
+    photo = write(tmp_path / "grey.png", np.full((64, 96, 3), 128, np.uint8))
+    mask = np.zeros((64, 96, 3), np.uint8)
+    mask[:, :48] = 255
+    mask_path = write(tmp_path / "mask.png", mask)
+
+    def steepest_step(feather: str) -> float:
+        out = tmp_path / f"feather_{feather}"
+        assert main(["stylize", str(tiny_model), str(photo), "--style", "a,b", "--mask", str(mask_path),
+                     "--feather", feather, "--out", str(out)]) == 0
+        columns = np.asarray(Image.open(out / "grey.png"), np.float64).mean(axis=0)  # [96, 3]
+        return float(np.linalg.norm(np.diff(columns, axis=0), axis=1).max())
+
+    sharp, soft = steepest_step("1"), steepest_step("12")
+    assert sharp > 8 and soft < sharp / 2, (sharp, soft)
+
+
+def test_cli_video_stabilisation_steadies_the_written_frames(tiny_model, tmp_path, capsys) -> None:
+    """Measured on the written videos (not the run's own report), with the motion known: the
+    input slides 2 px right and 1 px down per frame, so frame t should show frame t - 1 moved."""
+    iio = pytest.importorskip("imageio.v2", reason="needs the video extra")
+    pytest.importorskip("imageio_ffmpeg", reason="needs the video extra")
+    pytest.importorskip("cv2", reason="needs the video extra")
+
+    size, frames = 64, 8
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    src = tmp_path / "in.mp4"
+    with iio.get_writer(src, format="FFMPEG", fps=8, quality=9, macro_block_size=2) as writer:
+        for t in range(frames):
+            xs, ys = x - 2 * t, y - t
+            img = np.stack([0.5 + 0.4 * np.sin(xs / 5.0), 0.5 + 0.4 * np.cos(ys / 7.0),
+                            0.5 + 0.3 * np.sin((xs + ys) / 9.0)], -1) + rng.normal(0, 0.03, (size, size, 3))
+            writer.append_data((np.clip(img, 0, 1) * 255).astype(np.uint8))
+
+    def flicker(stabilize: str) -> float:
+        dst = tmp_path / f"out_{stabilize}.mp4"
+        args = ["video", str(tiny_model), str(src), str(dst), "--style", "a", "--stabilize", stabilize]
+        assert main(args) == 0
+        video = np.stack([f for f in iio.get_reader(dst, format="FFMPEG")]).astype(np.float64) / 255
+        assert video.shape == (frames, size, size, 3)
+        m = 8  # away from the borders, where content enters and the padding differs
+        return float(np.mean([np.mean((video[t, 1 + m:-m, 2 + m:-m] - video[t - 1, m:-1 - m, m:-2 - m]) ** 2)
+                              for t in range(1, frames)]))
+
+    steady, plain = flicker("0.6"), flicker("0")
+    # Unstabilised, both runs write the same frames (ratio 1); stabilised, about 0.6 was seen.
+    assert steady < 0.8 * plain, (steady, plain)
+    report = capsys.readouterr().out
+    assert report.count("warping error: stabilised") == 2

@@ -146,10 +146,11 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
                    choices=("luminance", "histogram"), help="keep the content's colours (default: luminance)")
     p.add_argument("--tile-size", type=int, default=None,
                    help="stylize in seam-free tiles when a side exceeds this (px, multiple of 4; "
-                        "0: never; default: tiles of 1024 above 2048² pixels)")
-    p.add_argument("--exact-statistics", action="store_true",
-                   help="tiles: accumulate normalisation statistics at full resolution (exact, "
-                        "several times slower) instead of measuring them on a 1024 px copy")
+                        "0: never; default: tiles of 512 above 2048² pixels)")
+    p.add_argument("--fast-statistics", action="store_true",
+                   help="tiles: measure normalisation statistics on a 1024 px copy (one small pass, "
+                        "several times faster; the tone can shift) instead of exactly over the tiles")
+    p.add_argument("--exact-statistics", action="store_true", help=argparse.SUPPRESS)  # the default now
     p.set_defaults(func=cmd_stylize)
 
 
@@ -227,12 +228,23 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
 
+def _add_app(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("app", help="a local page: mix styles with sliders, paint where each goes, download "
+                                   "(needs the app extra)")
+    p.add_argument("model", nargs="?", default=None, help=MODEL_OR_PACK)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 opens the "
+                        "page to your network)")
+    p.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0: any free port)")
+    p.set_defaults(func=cmd_app)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stylefusion", description="GAN style transfer and style fusion")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_train, _add_stylize, _add_styles, _add_demo, _add_personalize, _add_evaluate,
-                _add_video, _add_export):
+                _add_video, _add_export, _add_app):
         add(sub)
     return parser
 
@@ -282,8 +294,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         options.style_rows = encode_style_images(
             options.encoder, [load_image(p, max_side=4 * options.encoder.style_size) for p, _ in image_specs])
     tiling = args.tile_size
-    if args.exact_statistics:
-        tiling = dataclasses.replace(TileConfig.for_tile_size(args.tile_size), exact_statistics=True)
+    if args.fast_statistics:
+        tiling = dataclasses.replace(TileConfig.for_tile_size(args.tile_size), exact_statistics=False)
     report = stylize_files(generator, args.inputs, args.out, mix.weights, max_size=args.max_size,
                            progress=True, options=options, tile_size=tiling)
     print(f"wrote {len(report.written)} image(s) to {args.out}")
@@ -413,6 +425,20 @@ def cmd_export(args: argparse.Namespace) -> int:
         for r in results:
             mark = "" if r.psnr >= PSNR_THRESHOLDS[r.mode] else f"  (below {PSNR_THRESHOLDS[r.mode]:.0f} dB)"
             print(f"{r.mode:<8} {r.bytes / 1024:>7.0f} KB {r.psnr:>11.1f} dB  {Path(r.path)}{mark}")
+    return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from .app import require_web_libraries
+    from .pretrained import resolve_model
+
+    require_web_libraries()  # one sentence naming the extra, not a traceback
+    from .app.server import bind, load_app, serve
+
+    sock = bind(args.host, args.port)  # a taken port fails before the model takes seconds to load
+    app = load_app(resolve_model(args.model))
+    serve(app, sock, on_ready=lambda url: print(f"stylefusion app: open {url} in a browser (Ctrl+C to stop)",
+                                                flush=True))
     return 0
 
 
