@@ -54,3 +54,19 @@ def signature_names(saved_model_dir: Path) -> set[str]:
     proto = saved_model_pb2.SavedModel()
     proto.ParseFromString((Path(saved_model_dir) / "saved_model.pb").read_bytes())
     return set(proto.meta_graphs[0].signature_def)
+
+
+def moving_texture(path: Path, frames: int = 8, size: int = 64, noise: float = 0.02) -> Path:
+    """A video of a smooth texture sliding 2 px right and 1 px down per frame, with ``noise``
+    (std) of sensor noise. Needs the video extra (imageio with ffmpeg)."""
+    import imageio.v2 as iio
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    with iio.get_writer(path, format="FFMPEG", fps=8, quality=9, macro_block_size=2) as writer:
+        for t in range(frames):
+            xs, ys = x - 2 * t, y - t
+            img = np.stack([0.5 + 0.4 * np.sin(xs / 5.0), 0.5 + 0.4 * np.cos(ys / 7.0),
+                            0.5 + 0.3 * np.sin((xs + ys) / 9.0)], -1) + rng.normal(0, noise, (size, size, 3))
+            writer.append_data((np.clip(img, 0, 1) * 255).astype(np.uint8))
+    return path

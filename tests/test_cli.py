@@ -13,6 +13,7 @@ from PIL import Image
 from tf_stylefusion.cli import main
 
 from .conftest import texture, write
+from .helpers import moving_texture
 
 
 def train_args(folders, out: Path, steps: int = 4) -> list[str]:
@@ -234,15 +235,7 @@ def test_cli_video_stabilisation_steadies_the_written_frames(tiny_model, tmp_pat
     pytest.importorskip("cv2", reason="needs the video extra")
 
     size, frames = 64, 8
-    rng = np.random.default_rng(0)
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
-    src = tmp_path / "in.mp4"
-    with iio.get_writer(src, format="FFMPEG", fps=8, quality=9, macro_block_size=2) as writer:
-        for t in range(frames):
-            xs, ys = x - 2 * t, y - t
-            img = np.stack([0.5 + 0.4 * np.sin(xs / 5.0), 0.5 + 0.4 * np.cos(ys / 7.0),
-                            0.5 + 0.3 * np.sin((xs + ys) / 9.0)], -1) + rng.normal(0, 0.03, (size, size, 3))
-            writer.append_data((np.clip(img, 0, 1) * 255).astype(np.uint8))
+    src = moving_texture(tmp_path / "in.mp4", frames, size, noise=0.03)
 
     def flicker(stabilize: str) -> float:
         dst = tmp_path / f"out_{stabilize}.mp4"

@@ -17,18 +17,7 @@ from tf_stylefusion.errors import ImageError  # noqa: E402
 from tf_stylefusion.inference.video import VideoConfig, stylize_video  # noqa: E402
 from tf_stylefusion.models.generator import StyleFusionGenerator  # noqa: E402
 
-
-def moving_texture(path: Path, frames: int = 8, size: int = 64) -> Path:
-    """A smooth texture sliding 2 px right and 1 px down per frame, with a little sensor noise."""
-    rng = np.random.default_rng(0)
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
-    with iio.get_writer(path, format="FFMPEG", fps=8, quality=9, macro_block_size=2) as writer:
-        for t in range(frames):
-            xs, ys = x - 2 * t, y - t
-            img = np.stack([0.5 + 0.4 * np.sin(xs / 5.0), 0.5 + 0.4 * np.cos(ys / 7.0),
-                            0.5 + 0.3 * np.sin((xs + ys) / 9.0)], -1) + rng.normal(0, 0.02, (size, size, 3))
-            writer.append_data((np.clip(img, 0, 1) * 255).astype(np.uint8))
-    return path
+from ..helpers import moving_texture  # noqa: E402
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -152,21 +153,21 @@ class Session:
 
     def photo(self, photo_id: str) -> Photo:
         """A photo by id (the most recently used are kept longest)."""
-        with self._lock:
-            if photo_id not in self._photos:
-                raise UnknownUpload("this photo is no longer loaded (the app keeps the last "
-                                    f"{self.limits.max_photos}, or it restarted); drop it again")
-            self._photos.move_to_end(photo_id)
-            return self._photos[photo_id]
+        return self._lookup(self._photos, photo_id, "this photo is no longer loaded (the app keeps the "
+                            f"last {self.limits.max_photos}, or it restarted); drop it again")
 
     def style_image(self, style_id: str) -> StyleImage:
         """A style image by id."""
+        return self._lookup(self._styles, style_id, "a style image is no longer loaded (the app keeps "
+                            f"the last {self.limits.max_style_images}, or it restarted); add it again")
+
+    def _lookup(self, store: OrderedDict[str, Any], key: str, missing: str) -> Any:
+        """``store[key]``, marked most recently used; UnknownUpload(``missing``) if it is gone."""
         with self._lock:
-            if style_id not in self._styles:
-                raise UnknownUpload("a style image is no longer loaded (the app keeps the last "
-                                    f"{self.limits.max_style_images}, or it restarted); add it again")
-            self._styles.move_to_end(style_id)
-            return self._styles[style_id]
+            if key not in store:
+                raise UnknownUpload(missing)
+            store.move_to_end(key)
+            return store[key]
 
     def close(self) -> None:
         """Forget every upload and remove the temporary folder."""

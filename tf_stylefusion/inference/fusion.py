@@ -280,14 +280,14 @@ def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray, option
     if tiling is None:
         stats = recon_stats = None
     else:
-        stats = statistics_for(generator, image, field, tiling, table)
-        recon_stats = statistics_for(generator, image, identity, tiling, table) if anchor else None
+        stats = statistics_for(generator, image, field, tiling, table_t)
+        recon_stats = statistics_for(generator, image, identity, tiling, table_t) if anchor else None
 
     def run(tile: np.ndarray, tile_weights: np.ndarray, tile_stats: Any) -> np.ndarray:
         if tile_stats is None:
             return _run_table(generator, tf.convert_to_tensor(tile[None]),
                               tf.convert_to_tensor(tile_weights[None]), table_t)[0].numpy()
-        return stylize_with_statistics(generator, tile, tile_weights, tile_stats, table)
+        return stylize_with_statistics(generator, tile, tile_weights, tile_stats, table_t)
 
     def render(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         tile = image[y0:y1, x0:x1]

@@ -201,11 +201,11 @@ def _box_reduce(array: np.ndarray, k: int, band: int = 32) -> np.ndarray:
 
 def _box_reduce_field(weights: Weights, height: int, width: int, k: int, band: int = 32) -> np.ndarray:
     """``_box_reduce`` of per-pixel weights fetched a band of rows at a time (``[K]`` stays)."""
-    first = weights_at(weights, 0, min(height, band * k), 0, width)
-    if first.ndim == 1:
-        return first
+    probe = weights_at(weights, 0, 1, 0, 1)  # one pixel tells [K] from per-pixel, and K
+    if probe.ndim == 1:
+        return probe
     hk, wk = height // k, width // k
-    out = np.empty((hk, wk, first.shape[-1]), np.float32)
+    out = np.empty((hk, wk, probe.shape[-1]), np.float32)
     for y in range(0, hk, band):
         rows = weights_at(weights, y * k, min(hk, y + band) * k, 0, wk * k)
         out[y: y + band] = _box_reduce(rows, k, band)
@@ -231,7 +231,7 @@ def _table(generator: StyleFusionGenerator, table: "np.ndarray | tf.Tensor | Non
 
 
 def measure_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights: Weights,
-                       stats_size: int = DEFAULT_STATS_SIZE, table: "np.ndarray | None" = None) -> Stats:
+                       stats_size: int = DEFAULT_STATS_SIZE, table: "np.ndarray | tf.Tensor | None" = None) -> Stats:
     """Pass 1: every normalisation layer's ``(mean, var)`` on the whole image, downscaled so its
     longer side is at most ``stats_size``. ``weights``: normalised ``[K]``, ``[H, W, K]`` or a
     field, over ``table`` (default: the bank)."""
@@ -291,7 +291,7 @@ def _layer_sums(generator: StyleFusionGenerator, tile: tf.Tensor, weights: tf.Te
 
 
 def exact_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights: Weights,
-                     config: TileConfig, table: "np.ndarray | None" = None) -> Stats:
+                     config: TileConfig, table: "np.ndarray | tf.Tensor | None" = None) -> Stats:
     """Every normalisation layer's exact whole-image ``(mean, var)`` at full resolution, without
     holding a whole-image activation: layer by layer, each tile runs up to that layer (earlier
     layers normalised with the statistics found so far) and adds the sums over its core, which
@@ -328,7 +328,7 @@ def _tile_graph(generator: StyleFusionGenerator, tile: tf.Tensor, weights: tf.Te
 
 
 def stylize_with_statistics(generator: StyleFusionGenerator, tile: np.ndarray, weights: np.ndarray,
-                            stats: Stats, table: "np.ndarray | None" = None) -> np.ndarray:
+                            stats: Stats, table: "np.ndarray | tf.Tensor | None" = None) -> np.ndarray:
     """Stylize one ``[h, w, 3]`` tile with given normalisation statistics (``weights`` ``[K]`` or
     the tile's ``[h, w, K]``, over ``table``, default the bank)."""
     out = _tile_graph(generator, tf.convert_to_tensor(tile[None]), tf.convert_to_tensor(weights[None]),
@@ -337,7 +337,7 @@ def stylize_with_statistics(generator: StyleFusionGenerator, tile: np.ndarray, w
 
 
 def statistics_for(generator: StyleFusionGenerator, image: np.ndarray, weights: Weights,
-                   config: TileConfig, table: "np.ndarray | None" = None) -> Stats:
+                   config: TileConfig, table: "np.ndarray | tf.Tensor | None" = None) -> Stats:
     """Pass 1 as ``config`` asks: exact (accumulated over tiles) or on the downscaled image."""
     h, w = image.shape[:2]
     if config.exact_statistics and max(h, w) > config.stats_size:

@@ -317,11 +317,24 @@ async function upload(url, file) {
   return response.json();
 }
 
-async function choosePhoto(file) {
+// Uploads `file` to `url` with `message` in the status line, then hands the reply to `use` and
+// refreshes the preview; a failure clears the status and shows its message instead.
+async function uploadThen(url, file, message, use) {
   if (!file) return;
-  $("status").textContent = `Reading ${file.name}…`;
+  $("status").textContent = message;
   try {
-    const photo = await upload("/api/photos", file);
+    use(await upload(url, file));
+    $("status").textContent = "";
+    clearError();
+    schedulePreview();
+  } catch (e) {
+    $("status").textContent = "";
+    showError(e.message);
+  }
+}
+
+function choosePhoto(file) {
+  return uploadThen("/api/photos", file, `Reading ${file && file.name}…`, (photo) => {
     state.photo = photo;
     document.body.dataset.photo = photo.id;
     $("paint").width = photo.preview_width;
@@ -334,29 +347,14 @@ async function choosePhoto(file) {
     $("photo-info").textContent = `${photo.name}: ${photo.width}×${photo.height} px`;
     $("render").disabled = false;
     $("download").hidden = true;
-    $("status").textContent = "";
-    clearError();
-    schedulePreview();
-  } catch (e) {
-    $("status").textContent = "";
-    showError(e.message);
-  }
+  });
 }
 
-async function addStyleImage(file) {
-  if (!file) return;
-  $("status").textContent = `Reading the style of ${file.name}…`;
-  try {
-    const style = await upload("/api/styles", file);
+function addStyleImage(file) {
+  return uploadThen("/api/styles", file, `Reading the style of ${file && file.name}…`, (style) => {
     addRow(style.name, "image", style.id, 1);
     updateShares();
-    $("status").textContent = "";
-    clearError();
-    schedulePreview();
-  } catch (e) {
-    $("status").textContent = "";
-    showError(e.message);
-  }
+  });
 }
 
 async function renderFullSize() {
