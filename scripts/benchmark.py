@@ -245,7 +245,7 @@ def package_artifacts(workdir: Path) -> dict[str, str]:
         return found
     for mode in getattr(tflite, "MODES", ("fp32", "fp16")):
         try:
-            calibration = tflite.sample_content(256) if mode == "int8" else None
+            calibration = tflite.sample_content(256) if mode in tflite.INTEGER_MODES else None
             path = workdir / f"generator_{mode}.tflite"
             path.write_bytes(tflite.convert(g, mode, calibration))
             found[f"tflite-{mode}"] = str(path)

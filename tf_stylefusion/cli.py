@@ -219,10 +219,13 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--saved-model", metavar="DIR",
                    help="SavedModel folder (for TF Serving: a numbered version, e.g. models/NAME/1)")
     p.add_argument("--tflite", metavar="DIR", help="folder for <name>_<mode>.tflite files")
-    p.add_argument("--quantize", default="fp32,fp16,dynamic,int8",
-                   help="TFLite modes, comma-separated: fp32, fp16, dynamic, int8")
+    p.add_argument("--quantize", default="fp32,fp16,dynamic,int8,int16x8",
+                   help="TFLite modes, comma-separated: fp32, fp16, dynamic, int8 (every op integer, "
+                        "8-bit activations), int16x8 (16-bit activations)")
+    p.add_argument("--tflite-io", choices=("float32", "uint8"), default="float32",
+                   help="the int8 file's input and output type (uint8: pixels in, pixels out)")
     p.add_argument("--size", type=int, default=256,
-                   help="side (px) of the sample crops for int8 calibration and the parity check")
+                   help="side (px) of the sample crops for integer calibration and the parity check")
     p.add_argument("--name", default=None,
                    help="file name stem (default: the run folder's or .keras file's name)")
     p.set_defaults(func=cmd_export)
@@ -420,11 +423,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         modes = parse_modes(args.quantize)
         model = Path(args.model)
         name = args.name or (model.resolve().name if model.is_dir() else model.stem)
-        results = export_tflite(generator, args.tflite, modes, name=name, size=args.size)
+        results = export_tflite(generator, args.tflite, modes, name=name, size=args.size, io=args.tflite_io)
         print(f"{'mode':<8} {'size':>10} {'PSNR vs Keras':>14}  file")
         for r in results:
             mark = "" if r.psnr >= PSNR_THRESHOLDS[r.mode] else f"  (below {PSNR_THRESHOLDS[r.mode]:.0f} dB)"
             print(f"{r.mode:<8} {r.bytes / 1024:>7.0f} KB {r.psnr:>11.1f} dB  {Path(r.path)}{mark}")
+        for r in results:
+            if r.integer_check:
+                print(f"{r.mode}: {r.integer_check} (TFLite model analyzer)")
     return 0
 
 

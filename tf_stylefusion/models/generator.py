@@ -68,7 +68,10 @@ SKIP_EPS = 1.0 / 64
 def content_logits(x: tf.Tensor) -> tf.Tensor:
     """logit(x) of images in [0, 1], clipped to [1/64, 63/64] (±4.1) so black and white stay
     finite and the residual can still move them."""
-    x = tf.clip_by_value(x, SKIP_EPS, 1.0 - SKIP_EPS)
+    # The clip as 1/64 + relu(x - 1/64) - relu(x - 63/64), not clip_by_value: TFLite's integer
+    # MINIMUM and MAXIMUM share their input's scale, which pinned an int8 file's image input (and
+    # so every pixel the network sees) to [0, 63/64].
+    x = SKIP_EPS + tf.nn.relu(x - SKIP_EPS) - tf.nn.relu(x - (1.0 - SKIP_EPS))
     return tf.math.log(x) - tf.math.log(1.0 - x)
 
 

@@ -250,8 +250,7 @@ class ConditionalInstanceNorm(keras.layers.Layer):
         # (x - mean) / std · γ + β folded into one scale and one shift computed on the small
         # [B, 1, 1, C] tensors: two full-size ops instead of four (matters on phones / TFLite).
         scale = tf.math.rsqrt(var + self.epsilon) * gamma
-        shift = beta - mean * scale
-        return tf.cast(tf.cast(x, tf.float32) * scale + shift, x.dtype)
+        return tf.cast((tf.cast(x, tf.float32) - mean) * scale + beta, x.dtype)
 
     def get_config(self) -> dict[str, Any]:
         return {
