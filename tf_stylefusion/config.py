@@ -42,6 +42,9 @@ class GeneratorConfig:
     # With the content skip: a per-style affine colour map on the content (12 values a bank row).
     # Off by default: at small budgets it learned to fade the content (ablation in docs/recipe.md).
     color_map: bool = False
+    # Each style's palette as a conditional instance norm on the content's RGB (per image: the
+    # photo's channel means and spreads replaced by the style's), before the layers and the skip.
+    color_norm: bool = False
 
     def __post_init__(self) -> None:
         self.filters = tuple(int(f) for f in self.filters)  # type: ignore[assignment]

@@ -14,9 +14,9 @@ from tf_stylefusion.inference.stylize import stylize_image
 from tf_stylefusion.models.generator import StyleFusionGenerator
 
 
-def styled_generator(num_res_blocks: int = 1) -> StyleFusionGenerator:
+def styled_generator(num_res_blocks: int = 1, **kwargs) -> StyleFusionGenerator:
     keras.utils.set_random_seed(0)
-    g = StyleFusionGenerator(3, filters=(8, 12, 16), num_res_blocks=num_res_blocks)
+    g = StyleFusionGenerator(3, filters=(8, 12, 16), num_res_blocks=num_res_blocks, **kwargs)
     table = g.bank.table.numpy()
     g.bank.table.assign(table + np.random.default_rng(0).normal(0, 0.3, table.shape).astype(np.float32))
     return g
@@ -103,8 +103,9 @@ def test_statistics_from_a_downscaled_image_keep_tiles_consistent() -> None:
     assert max(jump[c + 16] for c in seam_cols) < 3 * np.median(jump)
 
 
-def test_exact_statistics_accumulated_over_tiles_match_the_untiled_output() -> None:
-    g = styled_generator(num_res_blocks=1)
+@pytest.mark.parametrize("color_norm", [False, True])
+def test_exact_statistics_accumulated_over_tiles_match_the_untiled_output(color_norm) -> None:
+    g = styled_generator(num_res_blocks=1, color_norm=color_norm)
     img = photo(160, 190)  # 190 is no multiple of the stride: the padding counts as in one pass
     full = g((img[None], WEIGHTS[None])).numpy()[0]
     cfg = tiling.TileConfig(tile_size=112, overlap=56, stats_size=80, exact_statistics=True)

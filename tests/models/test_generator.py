@@ -212,3 +212,32 @@ def test_style_color_gives_each_style_its_own_palette() -> None:
     regions = g((x, w)).numpy()
     np.testing.assert_allclose(regions[:, :, :16], same[:, :, :16], atol=1e-4)
     np.testing.assert_allclose(regions[:, :, 20:], swapped[:, :, 20:], atol=1e-4)
+
+
+def test_color_norm_gives_each_photo_the_style_palette() -> None:
+    from tf_stylefusion.models.generator import COLOR_NORM_INIT
+
+    g = _twin(color_norm=True)
+    assert _twin().color_norm is None and _twin().param_dim == g.param_dim - 6
+    g.out_conv.kernel.assign(tf.zeros_like(g.out_conv.kernel))  # no residual: the colour norm only
+    g.out_conv.bias.assign(tf.zeros_like(g.out_conv.bias))
+    o = g.color_norm.offset
+    table = g.bank.table.numpy()
+    np.testing.assert_allclose(table[:, o:o + 6], np.tile(np.ravel(COLOR_NORM_INIT), (2, 1)))
+    palette = np.array([0.1, 0.05, 0.02, 0.7, 0.3, 0.2], np.float32)  # spreads, then means (warm)
+    table[1, o:o + 6] = palette
+    g.bank.table.assign(table)
+    rng = np.random.default_rng(3)
+    photos = [rng.uniform(0.0, 0.4, (1, 40, 36, 3)).astype(np.float32),  # dark, cool
+              rng.uniform(0.5, 1.0, (1, 40, 36, 3)).astype(np.float32)]  # bright
+    for photo in photos:
+        out = g((photo, tf.constant([[0.0, 1.0]]))).numpy()[0]
+        # whatever the photo's colours, the output takes the style's mean and spread per channel
+        np.testing.assert_allclose(out.mean(axis=(0, 1)), palette[3:], atol=0.02)
+        np.testing.assert_allclose(out.std(axis=(0, 1)), palette[:3], rtol=0.15)
+        # and keeps the photo's structure: the same pixels are bright, per channel
+        assert np.corrcoef(out[..., 0].ravel(), photo[0, ..., 0].ravel())[0, 1] > 0.95
+    # a 50/50 mix mixes the palettes
+    mixed = g((photos[0], tf.constant([[0.5, 0.5]]))).numpy()[0]
+    np.testing.assert_allclose(mixed.mean(axis=(0, 1)), 0.5 * (palette[3:] + np.array(COLOR_NORM_INIT[1])),
+                               atol=0.03)

@@ -80,7 +80,10 @@ def balanced_for_integer(generator: StyleFusionGenerator,
     The clone's norms hold a per-channel ε array, so it is for conversion, not for saving.
     """
     twin = clone_generator(generator)
-    for block, (mean, var) in zip(conv_norm_blocks(twin), norm_input_statistics(twin, samples)):
+    # Statistics come per norm in forward order; the colour norm (if any) has no conv before it.
+    by_norm = dict(zip((id(n) for n in twin._norm_layers()), norm_input_statistics(twin, samples)))
+    for block in conv_norm_blocks(twin):
+        mean, var = by_norm[id(block.norm)]
         spread = np.sqrt(np.maximum(var, 0.0)) + 1e-6
         conv = block.conv
         kernel = conv.pointwise_kernel if isinstance(conv, keras.layers.SeparableConv2D) else conv.kernel

@@ -21,6 +21,7 @@ import tensorflow as tf
 from ..config import GeneratorConfig
 from .layers import (
     PACKAGE,
+    ConditionalInstanceNorm,
     ConvNormAct,
     ConvUpsample,
     ReflectionPad2D,
@@ -63,6 +64,9 @@ class StyleBank(keras.layers.Layer):
 
 
 SKIP_EPS = 1.0 / 64
+COLOR_NORM_EPSILON = 1e-3
+# The colour norm's identity-like start: an average photo's RGB spread and mean.
+COLOR_NORM_INIT = ((0.25, 0.25, 0.25), (0.45, 0.45, 0.45))
 
 
 def content_logits(x: tf.Tensor) -> tf.Tensor:
@@ -87,13 +91,13 @@ class StyleFusionGenerator(keras.Model):
     def __init__(self, num_styles: int = 1, style_names: Sequence[str] | None = None,
                  filters: Sequence[int] = (16, 32, 64), num_res_blocks: int = 4,
                  separable: bool = True, pixel_shuffle: bool = True, content_skip: bool = True,
-                 norm_epsilon: float = 0.1, color_map: bool = False, **kwargs: Any):
+                 norm_epsilon: float = 0.1, color_map: bool = False, color_norm: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.config = GeneratorConfig(num_styles=num_styles, style_names=list(style_names or []),
                                       filters=tuple(filters), num_res_blocks=num_res_blocks,
                                       separable=separable, pixel_shuffle=pixel_shuffle,
                                       content_skip=content_skip, norm_epsilon=norm_epsilon,
-                                      color_map=color_map)
+                                      color_map=color_map, color_norm=color_norm)
         f1, f2, f3 = self.config.filters
         offset = 0
 
@@ -106,6 +110,7 @@ class StyleFusionGenerator(keras.Model):
         # The shuffled layout starts at half resolution, so its third conv keeps the size and its
         # last decoder block does not upsample: both layouts compute the residuals at 1/4.
         self.shuffle = SHUFFLE if pixel_shuffle else 1
+        self.color_norm = add(ConditionalInstanceNorm(3, offset, name="color_norm")) if color_norm else None
         self.encoder = [
             add(ConvNormAct(f1, offset, name="enc1")),
             add(ConvNormAct(f2, offset, strides=2, name="enc2")),
@@ -128,6 +133,9 @@ class StyleFusionGenerator(keras.Model):
         self.out_conv = keras.layers.Conv2D(out_channels, 3, padding="valid", name="to_rgb")
         for norm in self._norm_layers():
             norm.epsilon = float(norm_epsilon)
+        if self.color_norm is not None:
+            # A photo's colour variance is ~0.05: ε = 0.1 would flatten every photo's contrast.
+            self.color_norm.epsilon = COLOR_NORM_EPSILON
         self.color = add(StyleColor(offset, name="style_color")) if content_skip and color_map else None
         self.param_dim = offset
         self.bank = StyleBank(num_styles, self._identity_row(), name="style_bank")
@@ -138,7 +146,7 @@ class StyleFusionGenerator(keras.Model):
         # Files saved before the pixel-shuffle layout (or the content skip) existed hold models
         # without them.
         return cls(**{"pixel_shuffle": False, "content_skip": False, "norm_epsilon": 1e-5, "color_map": False,
-                      **config})
+                      "color_norm": False, **config})
 
     @classmethod
     def from_config_object(cls, config: GeneratorConfig) -> "StyleFusionGenerator":
@@ -146,7 +154,7 @@ class StyleFusionGenerator(keras.Model):
                    filters=config.filters, num_res_blocks=config.num_res_blocks,
                    separable=config.separable, pixel_shuffle=config.pixel_shuffle,
                    content_skip=config.content_skip, norm_epsilon=config.norm_epsilon,
-                   color_map=config.color_map)
+                   color_map=config.color_map, color_norm=config.color_norm)
 
     @contextlib.contextmanager
     def norm_statistics(self, hook: Callable[[int, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
@@ -171,13 +179,16 @@ class StyleFusionGenerator(keras.Model):
         return len(self._norm_layers())
 
     def _norm_layers(self) -> list[Any]:
-        return [n for block in self.encoder + self.residuals + self.decoder for n in block.norms]
+        colour = [self.color_norm] if self.color_norm is not None else []
+        return colour + [n for block in self.encoder + self.residuals + self.decoder for n in block.norms]
 
     def _identity_row(self) -> np.ndarray:
         """γ = 1, β = 0 for every norm layer: the untrained bank starts as plain instance norm."""
         row = np.zeros(self.param_dim, np.float32)
         for norm in self._norm_layers():
             row[norm.offset : norm.offset + norm.channels] = 1.0
+        if self.color_norm is not None:  # an average photo's spread and mean: close to identity
+            row[self.color_norm.offset : self.color_norm.offset + 6] = [*COLOR_NORM_INIT[0], *COLOR_NORM_INIT[1]]
         if self.color is not None:
             row[self.color.offset : self.color.offset + StyleColor.param_size] = StyleColor.IDENTITY
         return row
@@ -221,13 +232,15 @@ class StyleFusionGenerator(keras.Model):
         content = tf.cast(content, self.compute_dtype)
         h, w = tf.shape(content)[1], tf.shape(content)[2]
         x = with_static_channels(reflect_pad_to_multiple(content, STRIDE), content.shape[-1])
-        padded = tf.cast(x, tf.float32)
-        if self.shuffle > 1:
-            x = tf.nn.space_to_depth(x, self.shuffle)
         if weights.shape.rank == 4:
             padding = [[0, 0], [0, (-h) % STRIDE], [0, (-w) % STRIDE], [0, 0]]
             weights = tf.pad(weights, padding, mode="SYMMETRIC")
         style: Style = (weights, table)
+        if self.color_norm is not None:
+            x = tf.cast(self.color_norm(x, style), x.dtype)
+        padded = tf.cast(x, tf.float32)
+        if self.shuffle > 1:
+            x = tf.nn.space_to_depth(x, self.shuffle)
         for layer in self.encoder + self.residuals + self.decoder:
             x = layer(x, style)
         y = tf.cast(self.out_conv(self.out_pad(x)), tf.float32)
@@ -265,4 +278,5 @@ class StyleFusionGenerator(keras.Model):
             "content_skip": self.config.content_skip,
             "norm_epsilon": self.config.norm_epsilon,
             "color_map": self.config.color_map,
+            "color_norm": self.config.color_norm,
         }
