@@ -115,7 +115,28 @@ def test_train_flags_default_to_the_config_dataclasses() -> None:
     assert got.losses.style_weight == 7 and got.generator.filters == (4, 5, 6) and got.training.steps == 9
     got = train_config_from_args(build_parser().parse_args(base + ["--image-size", "96"]))
     assert got.data.style_size == 192 == DataConfig(image_size=96).style_size
-    assert got.losses.content_weight == RECIPES["random"]["content_weight"]
+    assert got.losses.content_weight == RECIPES["imagenet"]["content_weight"]
+
+
+def test_the_offline_recipe_brings_the_colour_norm_unless_told_otherwise() -> None:
+    from tf_stylefusion.cli import build_parser, train_config_from_args
+    from tf_stylefusion.config import GeneratorConfig, LossConfig, RunConfig
+
+    base = ["train", "--content", "photos", "--style", "a.jpg", "--out", "run"]
+    parse = lambda *extra: train_config_from_args(build_parser().parse_args(base + list(extra)))  # noqa: E731
+    assert parse("--loss-network", "random").generator.color_norm is True
+    assert parse().generator.color_norm is False  # the ImageNet recipe: off
+    assert parse("--loss-network", "random", "--no-color-norm").generator.color_norm is False
+    assert parse("--color-norm").generator.color_norm is True
+    assert RunConfig(losses=LossConfig(loss_network="random")).generator.color_norm is True
+    explicit = RunConfig(generator=GeneratorConfig(color_norm=False), losses=LossConfig(loss_network="random"))
+    assert explicit.generator.color_norm is False
+    # a run saved before the colour norm existed loads without it, whatever its loss network
+    old = RunConfig(losses=LossConfig(loss_network="random")).to_dict()
+    del old["generator"]["color_norm"]
+    assert RunConfig.from_dict(old).generator.color_norm is False
+    # and the saved configuration round-trips
+    assert RunConfig.from_dict(parse("--loss-network", "random").to_dict()).generator.color_norm is True
 
 
 def test_a_config_saved_before_style_statistics_keeps_plain_grams() -> None:

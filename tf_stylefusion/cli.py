@@ -54,6 +54,8 @@ def train_config_from_args(args: argparse.Namespace) -> RunConfig:
     d["discriminator"]["spectral_norm"] = bool(args.spectral_norm) or d["discriminator"]["spectral_norm"]
     if args.full_resolution:
         d["generator"]["pixel_shuffle"] = False
+    # None lets the loss network's recipe decide (RECIPE_GENERATOR), as for the loss fields below.
+    d["generator"]["color_norm"] = args.color_norm
     d["data"].update(content=args.content, styles=args.style, profile=args.profile)
     d["training"].update(encoder_steps=args.encoder_steps, base_model=args.resume,
                          strategy=args.strategy, precision=args.precision)
@@ -115,6 +117,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                  "share of content files held out for `stylefusion evaluate` (splits.json)")
     _config_flag(p, "--filters", "generator.filters", int, nargs=3, metavar=("F1", "F2", "F3"))
     _config_flag(p, "--res-blocks", "generator.num_res_blocks", int)
+    p.add_argument("--color-norm", action=argparse.BooleanOptionalAction, default=None,
+                   help="give each style its palette as an instance norm on the photo's colours "
+                        "(default: on with --loss-network random, off otherwise)")
     p.add_argument("--full-resolution", action="store_true",
                    help="classic generator layout with full-resolution first and last layers (finer "
                         "detail, crisper mask edges; about 2.4x slower to run) instead of pixel shuffle")

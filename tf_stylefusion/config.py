@@ -44,7 +44,8 @@ class GeneratorConfig:
     color_map: bool = False
     # Each style's palette as a conditional instance norm on the content's RGB (per image: the
     # photo's channel means and spreads replaced by the style's), before the layers and the skip.
-    color_norm: bool = False
+    # None: the loss network's recipe decides (RECIPE_GENERATOR: on for the offline recipe).
+    color_norm: bool | None = None
 
     def __post_init__(self) -> None:
         self.filters = tuple(int(f) for f in self.filters)  # type: ignore[assignment]
@@ -92,7 +93,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     # so style stops at block4_conv1 and content sits at block3_conv2; ReLU features of random
     # filters have large means, so the centred Gram is matched apart from them; the adversarial
     # term added streaks and no style.
-    "random": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3, "adversarial_weight": 0.0,
+    # With the colour norm (RECIPE_GENERATOR) the palette no longer has to come from the residual,
+    # and a content weight of 3 keeps the photo's structure (docs/recipe.md, row cn_cw3).
+    "random": {"style_weight": 1.0, "content_weight": 3.0, "tv_weight": 0.3, "adversarial_weight": 0.0,
                "style_statistic": "mean_cov", "style_layers": VGG_STYLE_LAYERS[:4],
                "content_layer": "block3_conv2"},
     "random-multiscale": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3,
@@ -100,6 +103,10 @@ RECIPES: dict[str, dict[str, Any]] = {
                           "style_statistic": "mean_cov", "style_layers": MULTISCALE_LAYERS,
                           "content_layer": "scale1"},
 }
+
+
+# Generator settings a recipe implies where the configuration leaves them None.
+RECIPE_GENERATOR: dict[str, dict[str, Any]] = {"random": {"color_norm": True}}
 
 
 def recipe_for(loss_network: str) -> dict[str, Any]:
@@ -252,6 +259,14 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     training: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self) -> None:
+        recipe = RECIPE_GENERATOR.get(self.losses.loss_network, {})
+        for name, value in recipe.items():
+            if getattr(self.generator, name) is None:
+                setattr(self.generator, name, value)
+        if self.generator.color_norm is None:
+            self.generator.color_norm = False
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -271,7 +286,7 @@ class RunConfig:
             # Runs saved before the pixel-shuffle layout (or the content skip) existed hold
             # models without it.
             d = {**d, "generator": {"pixel_shuffle": False, "content_skip": False, "norm_epsilon": 1e-5,
-                                    "color_map": False,
+                                    "color_map": False, "color_norm": False,
                                     **d["generator"]}}
         if "losses" in d and "style_weight" in d["losses"]:
             # Runs saved before style statistics were a choice (a saved run lists every field)

@@ -97,7 +97,7 @@ class StyleFusionGenerator(keras.Model):
                                       filters=tuple(filters), num_res_blocks=num_res_blocks,
                                       separable=separable, pixel_shuffle=pixel_shuffle,
                                       content_skip=content_skip, norm_epsilon=norm_epsilon,
-                                      color_map=color_map, color_norm=color_norm)
+                                      color_map=color_map, color_norm=bool(color_norm))
         f1, f2, f3 = self.config.filters
         offset = 0
 
@@ -110,7 +110,8 @@ class StyleFusionGenerator(keras.Model):
         # The shuffled layout starts at half resolution, so its third conv keeps the size and its
         # last decoder block does not upsample: both layouts compute the residuals at 1/4.
         self.shuffle = SHUFFLE if pixel_shuffle else 1
-        self.color_norm = add(ConditionalInstanceNorm(3, offset, name="color_norm")) if color_norm else None
+        self.color_norm = (add(ConditionalInstanceNorm(3, offset, name="color_norm")) if self.config.color_norm
+                           else None)
         self.encoder = [
             add(ConvNormAct(f1, offset, name="enc1")),
             add(ConvNormAct(f2, offset, strides=2, name="enc2")),
@@ -154,7 +155,7 @@ class StyleFusionGenerator(keras.Model):
                    filters=config.filters, num_res_blocks=config.num_res_blocks,
                    separable=config.separable, pixel_shuffle=config.pixel_shuffle,
                    content_skip=config.content_skip, norm_epsilon=config.norm_epsilon,
-                   color_map=config.color_map, color_norm=config.color_norm)
+                   color_map=config.color_map, color_norm=bool(config.color_norm))
 
     @contextlib.contextmanager
     def norm_statistics(self, hook: Callable[[int, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
