@@ -33,9 +33,14 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from timing import machine_line, median_seconds  # noqa: E402  (scripts/timing.py)
 
-from tf_stylefusion.data.images import psnr  # noqa: E402
 from tf_stylefusion.deploy.saved_model import export_saved_model  # noqa: E402
-from tf_stylefusion.deploy.tflite import TFLiteStylizer, export_tflite, parse_modes, sample_content  # noqa: E402
+from tf_stylefusion.deploy.tflite import (  # noqa: E402
+    TFLiteStylizer,
+    export_tflite,
+    parity_psnr,
+    parse_modes,
+    sample_content,
+)
 from tf_stylefusion.model_io import load_generator  # noqa: E402
 from tf_stylefusion.models.generator import StyleFusionGenerator  # noqa: E402
 
@@ -72,16 +77,8 @@ def print_parity(generator, lite, sizes: list[int], photos: int, threads: int) -
     print(f"\nparity vs Keras, dB ({photos} sample photos × {n} styles, each kind)")
     print(f"  {'file':<18}" + "".join(f"{k + ' ' + str(s) + '²':>16}" for k in kinds for s in sizes))
     for r in lite:
-        stylizer = TFLiteStylizer(r.path, num_threads=threads)
-        cells = []
-        for rows in kinds.values():
-            for size in sizes:
-                got, want = [], []
-                for photo in sample_content(size)[:photos]:
-                    for w in rows:
-                        want.append(generator((photo[None], w[None]), training=False)[0].numpy())
-                        got.append(stylizer(photo, w))
-                cells.append(psnr(np.stack(got), np.stack(want)))
+        cells = [parity_psnr(r.path, generator, sample_content(size)[:photos], num_threads=threads, weights=rows)
+                 for rows in kinds.values() for size in sizes]
         print(f"  {'TFLite ' + r.mode:<18}" + "".join(f"{c:>16.1f}" for c in cells), flush=True)
 
 

@@ -126,11 +126,7 @@ class Session:
             path.unlink(missing_ok=True)
             raise
         photo = Photo(upload_id, name, full, preview)
-        with self._lock:
-            self._photos[upload_id] = photo
-            while len(self._photos) > self.limits.max_photos:
-                old, _ = self._photos.popitem(last=False)
-                (self.folder / old).unlink(missing_ok=True)
+        self._remember(self._photos, upload_id, photo, self.limits.max_photos)
         return photo
 
     def add_style_image(self, name: str, data: bytes, encoder: StyleEncoder) -> StyleImage:
@@ -144,11 +140,7 @@ class Session:
             path.unlink(missing_ok=True)
             raise
         style = StyleImage(upload_id, name, encode_style_images(encoder, [image])[0])
-        with self._lock:
-            self._styles[upload_id] = style
-            while len(self._styles) > self.limits.max_style_images:
-                old, _ = self._styles.popitem(last=False)
-                (self.folder / old).unlink(missing_ok=True)
+        self._remember(self._styles, upload_id, style, self.limits.max_style_images)
         return style
 
     def photo(self, photo_id: str) -> Photo:
@@ -160,6 +152,15 @@ class Session:
         """A style image by id."""
         return self._lookup(self._styles, style_id, "a style image is no longer loaded (the app keeps "
                             f"the last {self.limits.max_style_images}, or it restarted); add it again")
+
+    def _remember(self, store: OrderedDict[str, Any], key: str, item: Any, limit: int) -> None:
+        """Keep ``item`` under ``key``; past ``limit`` entries the least recently used one goes,
+        with its file."""
+        with self._lock:
+            store[key] = item
+            while len(store) > limit:
+                old, _ = store.popitem(last=False)
+                (self.folder / old).unlink(missing_ok=True)
 
     def _lookup(self, store: OrderedDict[str, Any], key: str, missing: str) -> Any:
         """``store[key]``, marked most recently used; UnknownUpload(``missing``) if it is gone."""

@@ -336,11 +336,13 @@ def _to_input(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
 
 
 def parity_psnr(model: str | Path | bytes, generator: StyleFusionGenerator, images: np.ndarray,
-                mixes: int = 2, num_threads: int = 2) -> float:
+                mixes: int = 2, num_threads: int = 2, weights: Sequence[np.ndarray] | None = None) -> float:
     """PSNR of the TFLite output against the Keras output over ``images`` × ``mixes`` weight rows
-    (one MSE over everything, so one bad image is not averaged away in dB)."""
+    (``weights``, when given, instead of the sampled rows); one MSE over everything, so one bad
+    image is not averaged away in dB."""
     stylizer = TFLiteStylizer(model, num_threads)
-    weights = sample_weights(generator.num_styles, max(mixes, 1), seed=1)[-mixes:]
+    if weights is None:
+        weights = sample_weights(generator.num_styles, max(mixes, 1), seed=1)[-mixes:]
     got, expected = [], []
     for image in images:
         for w in weights:

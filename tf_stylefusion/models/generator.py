@@ -189,7 +189,7 @@ class StyleFusionGenerator(keras.Model):
         for norm in self._norm_layers():
             row[norm.offset : norm.offset + norm.channels] = 1.0
         if self.color_norm is not None:  # an average photo's spread and mean: close to identity
-            row[self.color_norm.offset : self.color_norm.offset + 6] = [*COLOR_NORM_INIT[0], *COLOR_NORM_INIT[1]]
+            row[self.color_norm.offset : self.color_norm.offset + self.color_norm.param_size] = np.ravel(COLOR_NORM_INIT)
         if self.color is not None:
             row[self.color.offset : self.color.offset + StyleColor.param_size] = StyleColor.IDENTITY
         return row
