@@ -101,6 +101,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _config_flag(p, "--tv-weight", "losses.tv_weight", float)
     _config_flag(p, "--style-statistic", "losses.style_statistic", str,
                  "what the style loss matches: gram, mean_cov or mean_local_cov", choices=STYLE_STATISTICS)
+    _config_flag(p, "--style-windows", "losses.style_windows", int,
+                 "match the style in each window of a k x k grid over the picture (1: the whole picture)")
     _config_flag(p, "--adversarial", "losses.adversarial", str, choices=ADVERSARIAL_KINDS)
     _config_flag(p, "--adversarial-weight", "losses.adversarial_weight", float)
     p.add_argument("--spectral-norm", action="store_true", help="spectral norm in the discriminator")

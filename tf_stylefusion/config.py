@@ -86,7 +86,8 @@ class DiscriminatorConfig:
 # pretrained).
 MULTISCALE_LAYERS = ("scale0", "scale1", "scale2", "scale3", "scale4")
 RECIPES: dict[str, dict[str, Any]] = {
-    "imagenet": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3, "adversarial_weight": 0.05,
+    "imagenet": {"style_weight": 1.0, "style_windows": 1, "content_weight": 0.3, "tv_weight": 0.3,
+                 "adversarial_weight": 0.05,
                  "style_statistic": "gram", "style_layers": VGG_STYLE_LAYERS,
                  "content_layer": "block4_conv2"},
     # Random VGG19 (docs/recipe.md): deep random layers see large blobs, not painting structure,
@@ -95,10 +96,11 @@ RECIPES: dict[str, dict[str, Any]] = {
     # term added streaks and no style.
     # With the colour norm (RECIPE_GENERATOR) the palette no longer has to come from the residual,
     # and a content weight of 3 keeps the photo's structure (docs/recipe.md, row cn_cw3).
-    "random": {"style_weight": 1.0, "content_weight": 3.0, "tv_weight": 0.3, "adversarial_weight": 0.0,
+    "random": {"style_weight": 1.0, "style_windows": 1, "content_weight": 3.0, "tv_weight": 0.3,
+               "adversarial_weight": 0.0,
                "style_statistic": "mean_cov", "style_layers": VGG_STYLE_LAYERS[:4],
                "content_layer": "block3_conv2"},
-    "random-multiscale": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3,
+    "random-multiscale": {"style_weight": 1.0, "style_windows": 1, "content_weight": 0.3, "tv_weight": 0.3,
                           "adversarial_weight": 0.0,
                           "style_statistic": "mean_cov", "style_layers": MULTISCALE_LAYERS,
                           "content_layer": "scale1"},
@@ -139,6 +141,9 @@ class LossConfig:
     # the Gram of the centred features, each on its own scale) or "mean_local_cov" (the same
     # around local means: texture without large-scale light and dark); see training/losses.py.
     style_statistic: str | None = None
+    # Each output is cut into a k × k grid and every window's statistics are matched to the
+    # painting's: a texture has to appear everywhere, not as a few large blobs over flat skies.
+    style_windows: int | None = None
     loss_network: str = "imagenet"
     inception_network: str = "imagenet"
     style_layers: tuple[str, ...] | None = None
@@ -157,6 +162,8 @@ class LossConfig:
         if self.style_statistic not in STYLE_STATISTICS:
             raise ConfigError(f"style_statistic must be one of {', '.join(STYLE_STATISTICS)}, "
                               f"got {self.style_statistic!r}")
+        if self.style_windows < 1:
+            raise ConfigError(f"style_windows must be >= 1, got {self.style_windows}")
         if self.style_normalization not in ("target", "bank"):
             raise ConfigError(f"style_normalization must be target or bank, got {self.style_normalization!r}")
         for name in ("style_weight", "content_weight", "tv_weight", "adversarial_weight",

@@ -114,3 +114,45 @@ def test_local_covariance_ignores_large_scale_light_and_dark() -> None:
     assert np.abs(local_ramp).max() < 0.05 * np.abs(global_cov).max()
     # ... while fine texture keeps its full covariance
     assert np.abs(local_fine).max() > 0.5 * np.abs(layer_statistics([tf.constant(fine)], "mean_cov")[0][0].numpy()).max()
+
+
+def test_split_windows_keeps_each_images_windows_together() -> None:
+    from tf_stylefusion.training.losses import split_windows
+
+    x = np.arange(2 * 5 * 6 * 3, dtype=np.float32).reshape(2, 5, 6, 3)
+    out = split_windows(tf.constant(x), 2).numpy()
+    assert out.shape == (8, 2, 3, 3)  # the fifth row does not fit a 2-row window: dropped
+    np.testing.assert_array_equal(out[1], x[0, 0:2, 3:6])
+    np.testing.assert_array_equal(out[6], x[1, 2:4, 0:3])
+    assert split_windows(tf.constant(x), 1) is not None and split_windows(tf.constant(x), 1).shape == x.shape
+
+
+def test_windowed_statistics_see_a_blob_that_global_statistics_miss() -> None:
+    from tf_stylefusion.training.losses import layer_statistics, normalised_mse, split_windows
+
+    y, x = np.mgrid[0:32, 0:32]
+    texture = np.repeat(((x + y) % 2 * 2.0)[None, ..., None], 2, -1).astype(np.float32)  # 0/2 everywhere
+    blob = np.repeat(((x >= 16) * 2.0)[None, ..., None], 2, -1).astype(np.float32)  # 0 | 2
+    target_cov, target_mean = layer_statistics([tf.constant(texture)], "mean_cov")
+
+    def loss(features: np.ndarray, windows: int) -> float:
+        cov, mean = layer_statistics([split_windows(tf.constant(features), windows)], "mean_cov")
+        k2 = windows * windows
+        total = normalised_mse(cov, [tf.repeat(target_cov[0], k2, 0)], [1.0])
+        total += normalised_mse(mean, [tf.repeat(target_mean[0], k2, 0)], [1.0])
+        return float(tf.reduce_mean(total))
+
+    # one half dark, one half light has the fine texture's global mean and covariance ...
+    assert loss(blob, 1) < 1e-6 and loss(texture, 1) < 1e-6
+    # ... but none of its windows looks like the texture
+    assert loss(blob, 2) > 0.5
+    assert loss(texture, 2) < 1e-6
+
+
+def test_style_windows_must_be_positive() -> None:
+    from tf_stylefusion.config import LossConfig
+    from tf_stylefusion.errors import ConfigError
+
+    assert LossConfig(loss_network="random").style_windows == 1
+    with pytest.raises(ConfigError, match="style_windows"):
+        LossConfig(loss_network="random", style_windows=0)

@@ -227,6 +227,36 @@ def test_mean_cov_targets_and_loss_fall_on_a_fixed_batch() -> None:
                                rtol=1e-4)
 
 
+def test_style_windows_match_every_window_to_its_samples_mix() -> None:
+    from tf_stylefusion.training.losses import layer_statistics, normalised_mse, style_loss
+
+    cfg = tiny_config(2, style_statistic="mean_cov", adversarial_weight=0.0, style_windows=2)
+    gan = build_gan(cfg, style_images())
+    content = fixed_batch()[0]
+    w = tf.constant([[1.0, 0.0], [0.3, 0.7]])
+    stylized = gan.generator((content, w))
+    feats = gan._vgg[0](stylized)[:5]
+    norm = lambda ts: [np.mean(np.square(t.numpy()).reshape(len(t), -1), axis=1) + 1e-12 for t in ts]
+    expected = []
+    for i in range(2):  # each sample: the mean over its four windows, each against that sample's mix
+        windows = [f[i:i + 1, r * (f.shape[1] // 2):(r + 1) * (f.shape[1] // 2),
+                     c * (f.shape[2] // 2):(c + 1) * (f.shape[2] // 2)] for f in feats
+                   for r in range(2) for c in range(2)]
+        per_window = []
+        for j in range(4):
+            grams, means = layer_statistics(windows[j::4], "mean_cov")
+            g_t = [tf.einsum("n,ncd->cd", w[i], t)[None] for t in gan.gram_targets]
+            m_t = [tf.einsum("n,nc->c", w[i], t)[None] for t in gan.mean_targets]
+            per_window.append(float(style_loss(grams, g_t, norm(g_t))[0] + normalised_mse(means, m_t, norm(m_t))[0]))
+        expected.append(np.mean(per_window))
+    got = gan.perceptual_terms(content, stylized, w)["style"].numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+    # and the windows are a different loss from the whole picture's
+    cfg1 = tiny_config(2, style_statistic="mean_cov", adversarial_weight=0.0)
+    whole = build_gan(cfg1, style_images()).perceptual_terms(content, stylized, w)["style"].numpy()
+    assert np.all(np.abs(whole - got) > 1e-3 * np.abs(got))
+
+
 def test_bank_learning_rate_multiplier_moves_the_bank_faster() -> None:
     moved = {}
     for mult in (1.0, 10.0):

@@ -20,6 +20,7 @@ from .losses import (
     generator_adversarial_loss,
     layer_statistics,
     normalised_mse,
+    split_windows,
     style_loss,
     total_variation,
 )
@@ -181,13 +182,17 @@ class StyleFusionGAN(keras.Model):
         """Per-sample style, content, TV (and Inception feature) losses against mixed targets."""
         b = tf.shape(content)[0]
         feats = self._vgg[0](tf.concat([stylized, content], axis=0))
-        grams, means = layer_statistics([f[:b] for f in feats[: self.n_style_layers]],
+        k = self.loss_config.style_windows
+        grams, means = layer_statistics([split_windows(f[:b], k) for f in feats[: self.n_style_layers]],
                                         self.loss_config.style_statistic)
-        targets = [tf.einsum("bn,ncd->bcd", weights, t) for t in self.gram_targets]
+        # Every window of a sample is matched to that sample's (mixed) painting statistics.
+        mix = tf.repeat(weights, k * k, axis=0)
+        targets = [tf.einsum("bn,ncd->bcd", mix, t) for t in self.gram_targets]
         style = style_loss(grams, targets, self.style_norms(targets))
         if means:
-            mean_targets = [tf.matmul(weights, t) for t in self.mean_targets]
+            mean_targets = [tf.matmul(mix, t) for t in self.mean_targets]
             style += normalised_mse(means, mean_targets, self.style_norms(mean_targets, self.mean_norms))
+        style = tf.reduce_mean(tf.reshape(style, [b, k * k]), axis=1)
         content_feats = feats[self.n_style_layers]
         terms = {
             "style": style,

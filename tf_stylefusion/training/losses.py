@@ -41,6 +41,19 @@ def style_loss(grams: Sequence[tf.Tensor], targets: Sequence[tf.Tensor],
     return normalised_mse(grams, targets, norms)
 
 
+def split_windows(features: tf.Tensor, windows: int) -> tf.Tensor:
+    """``[B, H, W, C]`` → ``[B·k², H/k, W/k, C]``: each image cut into a ``k × k`` grid of windows
+    (rows and columns beyond a multiple of k dropped), windows of one image adjacent."""
+    if windows == 1:
+        return features
+    shape = tf.shape(features)
+    h, w, c = shape[1] // windows, shape[2] // windows, features.shape[-1]
+    f = features[:, : h * windows, : w * windows]
+    f = tf.reshape(f, [shape[0], windows, h, windows, w, c])
+    f = tf.transpose(f, [0, 1, 3, 2, 4, 5])
+    return tf.reshape(f, [shape[0] * windows * windows, h, w, c])
+
+
 def channel_means(features: tf.Tensor) -> tf.Tensor:
     """``[B, H, W, C]`` → ``[B, C]`` per-image channel means."""
     return tf.reduce_mean(tf.cast(features, tf.float32), axis=[1, 2])
