@@ -99,6 +99,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _config_flag(p, "--style-weight", "losses.style_weight", float)
     _config_flag(p, "--content-weight", "losses.content_weight", float)
     _config_flag(p, "--tv-weight", "losses.tv_weight", float)
+    _config_flag(p, "--layout-weight", "losses.layout_weight", float,
+                 "hold the photo's large-scale light and dark (palette free)")
     _config_flag(p, "--style-statistic", "losses.style_statistic", str,
                  "what the style loss matches: gram, mean_cov or mean_local_cov", choices=STYLE_STATISTICS)
     _config_flag(p, "--style-windows", "losses.style_windows", int,

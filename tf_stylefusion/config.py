@@ -87,7 +87,7 @@ class DiscriminatorConfig:
 MULTISCALE_LAYERS = ("scale0", "scale1", "scale2", "scale3", "scale4")
 RECIPES: dict[str, dict[str, Any]] = {
     "imagenet": {"style_weight": 1.0, "style_windows": 1, "content_weight": 0.3, "tv_weight": 0.3,
-                 "adversarial_weight": 0.05,
+                 "layout_weight": 0.0, "adversarial_weight": 0.05,
                  "style_statistic": "gram", "style_layers": VGG_STYLE_LAYERS,
                  "content_layer": "block4_conv2"},
     # Random VGG19 (docs/recipe.md): deep random layers see large blobs, not painting structure,
@@ -97,11 +97,11 @@ RECIPES: dict[str, dict[str, Any]] = {
     # With the colour norm (RECIPE_GENERATOR) the palette no longer has to come from the residual,
     # and a content weight of 3 keeps the photo's structure (docs/recipe.md, row cn_cw3).
     "random": {"style_weight": 1.0, "style_windows": 1, "content_weight": 3.0, "tv_weight": 0.3,
-               "adversarial_weight": 0.0,
+               "layout_weight": 0.0, "adversarial_weight": 0.0,
                "style_statistic": "mean_cov", "style_layers": VGG_STYLE_LAYERS[:4],
                "content_layer": "block3_conv2"},
-    "random-multiscale": {"style_weight": 1.0, "style_windows": 1, "content_weight": 0.3, "tv_weight": 0.3,
-                          "adversarial_weight": 0.0,
+    "random-multiscale": {"style_weight": 1.0, "style_windows": 1, "content_weight": 0.3,
+                          "tv_weight": 0.3, "layout_weight": 0.0, "adversarial_weight": 0.0,
                           "style_statistic": "mean_cov", "style_layers": MULTISCALE_LAYERS,
                           "content_layer": "scale1"},
 }
@@ -131,6 +131,9 @@ class LossConfig:
     style_weight: float | None = None
     content_weight: float | None = None
     tv_weight: float | None = None
+    # Weight of the large-scale layout term (training/losses.py: layout_loss): the output's light
+    # and dark at 1/16 scale, per channel standardised, held to the photo's.
+    layout_weight: float | None = None
     adversarial_weight: float | None = None
     inception_weight: float = 0.0
     adversarial: str = "lsgan"
@@ -166,7 +169,7 @@ class LossConfig:
             raise ConfigError(f"style_windows must be >= 1, got {self.style_windows}")
         if self.style_normalization not in ("target", "bank"):
             raise ConfigError(f"style_normalization must be target or bank, got {self.style_normalization!r}")
-        for name in ("style_weight", "content_weight", "tv_weight", "adversarial_weight",
+        for name in ("style_weight", "content_weight", "tv_weight", "layout_weight", "adversarial_weight",
                      "inception_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")

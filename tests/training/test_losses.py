@@ -156,3 +156,23 @@ def test_style_windows_must_be_positive() -> None:
     assert LossConfig(loss_network="random").style_windows == 1
     with pytest.raises(ConfigError, match="style_windows"):
         LossConfig(loss_network="random", style_windows=0)
+
+
+def test_layout_loss_frees_the_palette_but_not_large_scale_light() -> None:
+    from tf_stylefusion.training.losses import layout_loss
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:64, 0:64] / 64.0
+    photo = np.stack([0.2 + 0.5 * x, 0.3 + 0.2 * y, 0.5 - 0.3 * x * y], -1)[None]
+    photo = (photo + rng.normal(0, 0.02, photo.shape)).astype(np.float32)
+    # each channel scaled and shifted (a new palette) keeps the layout
+    recoloured = photo * np.array([0.5, 1.5, 0.8]) + np.array([0.3, -0.1, 0.2])
+    assert float(layout_loss(tf.constant(recoloured, tf.float32), tf.constant(photo))[0]) < 0.01
+    # a bright disc painted into one corner moves light where the photo has none
+    disc = ((x - 0.25) ** 2 + (y - 0.25) ** 2 < 0.04)[None, ..., None]
+    blob = np.where(disc, 0.95, recoloured)
+    assert float(layout_loss(tf.constant(blob, tf.float32), tf.constant(photo))[0]) > 0.3
+    # fine texture added everywhere averages out at the layout's scale
+    i, j = np.mgrid[0:64, 0:64]
+    fine = recoloured + 0.1 * (((i + j) % 2) * 2 - 1)[None, ..., None]
+    assert float(layout_loss(tf.constant(fine, tf.float32), tf.constant(photo))[0]) < 0.05

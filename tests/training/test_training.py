@@ -87,9 +87,9 @@ def test_fit_and_evaluate_report_every_named_loss() -> None:
     ds = tf.data.Dataset.from_tensors(fixed_batch()).repeat()
     d_before = [v.numpy().copy() for v in gan.discriminator.trainable_variables]
     history = gan.fit(ds, steps_per_epoch=2, epochs=1, verbose=0).history
-    for name in ("g_loss", "d_loss", "style", "content", "tv", "adv_g", "feature"):
+    for name in ("g_loss", "d_loss", "style", "content", "tv", "adv_g", "feature", "layout"):
         assert name in history and np.isfinite(history[name][-1]), name
-    for name in ("g_loss", "d_loss", "style", "content", "tv", "adv_g"):
+    for name in ("g_loss", "d_loss", "style", "content", "tv", "adv_g", "layout"):
         assert history[name][-1] > 0, name  # each term really computed (feature: weight 0 here)
     d_after = gan.discriminator.trainable_variables
     assert any(np.abs(b - v.numpy()).max() > 0 for b, v in zip(d_before, d_after))
@@ -187,6 +187,18 @@ def test_inception_feature_loss_is_computed_and_weighted() -> None:
                                0.5 * terms["feature"].numpy(), rtol=1e-5)
     logs = gan.train_step(fixed_batch())
     assert float(logs["feature"]) > 0 and np.isfinite(float(logs["g_loss"]))
+
+
+def test_layout_term_is_weighted_into_the_generator_loss() -> None:
+    cfg = tiny_config(2, layout_weight=2.0)
+    gan = build_gan(cfg, style_images())
+    content = fixed_batch()[0]
+    w = tf.constant([[1.0, 0.0], [0.3, 0.7]])
+    terms = gan.perceptual_terms(content, gan.generator((content, w)), w)
+    assert np.all(terms["layout"].numpy() > 0)
+    without = {**terms, "layout": tf.zeros_like(terms["layout"])}
+    np.testing.assert_allclose((gan.weighted_perceptual(terms) - gan.weighted_perceptual(without)).numpy(),
+                               2.0 * terms["layout"].numpy(), rtol=1e-5)
 
 
 def test_style_normalization_bank_vs_target() -> None:

@@ -19,13 +19,14 @@ from .losses import (
     feature_loss,
     generator_adversarial_loss,
     layer_statistics,
+    layout_loss,
     normalised_mse,
     split_windows,
     style_loss,
     total_variation,
 )
 
-METRIC_NAMES = ("g_loss", "d_loss", "style", "content", "tv", "adv_g", "feature")
+METRIC_NAMES = ("g_loss", "d_loss", "style", "content", "tv", "adv_g", "feature", "layout")
 
 
 @dataclass
@@ -198,6 +199,7 @@ class StyleFusionGAN(keras.Model):
             "style": style,
             "content": content_loss(content_feats[:b], content_feats[b:]),
             "tv": total_variation(stylized),
+            "layout": layout_loss(stylized, content),
         }
         if self._inception[0] is not None and self.loss_config.inception_weight > 0:
             target = tf.matmul(weights, self.inception_targets)
@@ -209,7 +211,8 @@ class StyleFusionGAN(keras.Model):
     def weighted_perceptual(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
         cfg = self.loss_config
         return (cfg.style_weight * terms["style"] + cfg.content_weight * terms["content"]
-                + cfg.tv_weight * terms["tv"] + cfg.inception_weight * terms["feature"])
+                + cfg.tv_weight * terms["tv"] + cfg.inception_weight * terms["feature"]
+                + cfg.layout_weight * terms["layout"])
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
         # 1. pick each sample's style mix; 2. generate; 3. score reals and fakes with D;
@@ -271,7 +274,7 @@ class StyleFusionGAN(keras.Model):
     def _record(self, g_loss: tf.Tensor, d_loss: tf.Tensor, terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         self.trackers["g_loss"].update_state(g_loss)
         self.trackers["d_loss"].update_state(d_loss)
-        for name in ("style", "content", "tv", "adv_g", "feature"):
+        for name in ("style", "content", "tv", "adv_g", "feature", "layout"):
             self.trackers[name].update_state(tf.reduce_mean(terms[name]))
         return {name: t.result() for name, t in self.trackers.items()}
 

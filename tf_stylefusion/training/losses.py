@@ -96,6 +96,30 @@ def content_loss(features: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.square(f - t), axis=[1, 2, 3]) / scale
 
 
+LAYOUT_SIZE = 16
+
+
+def layout_loss(images: tf.Tensor, content: tf.Tensor, eps: float = 1e-3) -> tf.Tensor:
+    """Per-sample squared difference of the large-scale layout of two images.
+
+    Both are averaged down to ``LAYOUT_SIZE``² cells and each channel is standardised per image,
+    so a palette change (what the colour norm does) is free while light and dark moved about at
+    large scale (an arc painted over a flat sky, a blob where the photo has none) is not. ``eps``
+    keeps a nearly flat photo's noise from being stretched into a target.
+    """
+    def standardised(x: tf.Tensor) -> tf.Tensor:
+        x = tf.cast(x, tf.float32)
+        shape = tf.shape(x)
+        h, w, n = shape[1] // LAYOUT_SIZE, shape[2] // LAYOUT_SIZE, LAYOUT_SIZE
+        # cell means by reshaping (area resize has no gradient); edge rows beyond a multiple dropped
+        x = tf.reshape(x[:, : h * n, : w * n], [shape[0], n, h, n, w, x.shape[-1]])
+        x = tf.reduce_mean(x, axis=[2, 4])
+        mean, var = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+        return (x - mean) * tf.math.rsqrt(var + eps)
+
+    return tf.reduce_mean(tf.square(standardised(images) - standardised(content)), axis=[1, 2, 3])
+
+
 def total_variation(images: tf.Tensor) -> tf.Tensor:
     """Per-sample mean squared difference between neighbouring pixels (both directions)."""
     x = tf.cast(images, tf.float32)
