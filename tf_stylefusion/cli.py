@@ -14,7 +14,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Sequence
 
-from .config import ADVERSARIAL_KINDS, STYLE_STATISTICS, RunConfig, recipe_for
+from .config import ADVERSARIAL_KINDS, LAYOUT_COLOURS, STYLE_STATISTICS, RunConfig, recipe_for
 
 if TYPE_CHECKING:  # the CLI imports its heavy modules lazily
     from .data.images import BadFiles
@@ -101,6 +101,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _config_flag(p, "--tv-weight", "losses.tv_weight", float)
     _config_flag(p, "--layout-weight", "losses.layout_weight", float,
                  "hold the photo's large-scale light and dark (palette free)")
+    _config_flag(p, "--layout-colours", "losses.layout_colours", str,
+                 "layout term per channel, or against any linear colour mix of the photo",
+                 choices=LAYOUT_COLOURS)
     _config_flag(p, "--style-statistic", "losses.style_statistic", str,
                  "what the style loss matches: gram, mean_cov or mean_local_cov", choices=STYLE_STATISTICS)
     _config_flag(p, "--style-windows", "losses.style_windows", int,

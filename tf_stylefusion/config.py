@@ -12,6 +12,7 @@ from .errors import ConfigError
 
 ADVERSARIAL_KINDS = ("lsgan", "hinge", "bce")
 STYLE_STATISTICS = ("gram", "mean_cov", "mean_local_cov")
+LAYOUT_COLOURS = ("channel", "linear")
 VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 
 
@@ -134,6 +135,9 @@ class LossConfig:
     # Weight of the large-scale layout term (training/losses.py: layout_loss): the output's light
     # and dark at 1/16 scale, per channel standardised, held to the photo's.
     layout_weight: float | None = None
+    # "channel": each output channel's layout held to the same photo channel's; "linear": to the
+    # best linear colour mix of the photo's (training/losses.py: layout_loss).
+    layout_colours: str = "channel"
     adversarial_weight: float | None = None
     inception_weight: float = 0.0
     adversarial: str = "lsgan"
@@ -165,6 +169,9 @@ class LossConfig:
         if self.style_statistic not in STYLE_STATISTICS:
             raise ConfigError(f"style_statistic must be one of {', '.join(STYLE_STATISTICS)}, "
                               f"got {self.style_statistic!r}")
+        if self.layout_colours not in LAYOUT_COLOURS:
+            raise ConfigError(f"layout_colours must be one of {', '.join(LAYOUT_COLOURS)}, "
+                              f"got {self.layout_colours!r}")
         if self.style_windows < 1:
             raise ConfigError(f"style_windows must be >= 1, got {self.style_windows}")
         if self.style_normalization not in ("target", "bank"):

@@ -176,3 +176,21 @@ def test_layout_loss_frees_the_palette_but_not_large_scale_light() -> None:
     i, j = np.mgrid[0:64, 0:64]
     fine = recoloured + 0.1 * (((i + j) % 2) * 2 - 1)[None, ..., None]
     assert float(layout_loss(tf.constant(fine, tf.float32), tf.constant(photo))[0]) < 0.05
+
+
+def test_linear_layout_frees_colour_mixes_but_still_sees_new_light() -> None:
+    from tf_stylefusion.training.losses import layout_loss
+
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[0:64, 0:64] / 64.0
+    photo = np.stack([0.2 + 0.5 * x, 0.3 + 0.4 * y, 0.5 - 0.3 * x * y], -1)[None]
+    photo = (photo + rng.normal(0, 0.02, photo.shape)).astype(np.float32)
+    # every output channel a different mix of the photo's (an orange suit turned grey-blue)
+    mixed = (photo @ np.array([[0.2, 0.7, 0.1], [0.6, 0.1, 0.5], [0.2, 0.2, 0.4]]) + 0.1).astype(np.float32)
+    linear = float(layout_loss(tf.constant(mixed), tf.constant(photo), "linear")[0])
+    assert linear < 0.01 < float(layout_loss(tf.constant(mixed), tf.constant(photo), "channel")[0])
+    disc = ((x - 0.25) ** 2 + (y - 0.25) ** 2 < 0.04)[None, ..., None]
+    blob = np.where(disc, 0.95, mixed).astype(np.float32)
+    assert float(layout_loss(tf.constant(blob), tf.constant(photo), "linear")[0]) > 0.2
+    with pytest.raises(ValueError, match="layout colours"):
+        layout_loss(tf.constant(blob), tf.constant(photo), "hue")

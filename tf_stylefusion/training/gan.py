@@ -199,7 +199,7 @@ class StyleFusionGAN(keras.Model):
             "style": style,
             "content": content_loss(content_feats[:b], content_feats[b:]),
             "tv": total_variation(stylized),
-            "layout": layout_loss(stylized, content),
+            "layout": layout_loss(stylized, content, self.loss_config.layout_colours),
         }
         if self._inception[0] is not None and self.loss_config.inception_weight > 0:
             target = tf.matmul(weights, self.inception_targets)

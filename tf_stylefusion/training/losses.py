@@ -7,7 +7,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from ..config import ADVERSARIAL_KINDS, STYLE_STATISTICS
+from ..config import ADVERSARIAL_KINDS, LAYOUT_COLOURS, STYLE_STATISTICS
 
 LOCAL_WINDOW = 9
 
@@ -99,25 +99,38 @@ def content_loss(features: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
 LAYOUT_SIZE = 16
 
 
-def layout_loss(images: tf.Tensor, content: tf.Tensor, eps: float = 1e-3) -> tf.Tensor:
-    """Per-sample squared difference of the large-scale layout of two images.
+def _layout_cells(x: tf.Tensor, eps: float) -> tf.Tensor:
+    """``[B, H, W, C]`` → ``[B, LAYOUT_SIZE², C]`` cell means, each channel standardised per image."""
+    x = tf.cast(x, tf.float32)
+    shape = tf.shape(x)
+    h, w, n = shape[1] // LAYOUT_SIZE, shape[2] // LAYOUT_SIZE, LAYOUT_SIZE
+    # cell means by reshaping (area resize has no gradient); edge rows beyond a multiple dropped
+    x = tf.reshape(x[:, : h * n, : w * n], [shape[0], n, h, n, w, x.shape[-1]])
+    x = tf.reshape(tf.reduce_mean(x, axis=[2, 4]), [shape[0], n * n, x.shape[-1]])
+    mean, var = tf.nn.moments(x, axes=[1], keepdims=True)
+    return (x - mean) * tf.math.rsqrt(var + eps)
 
-    Both are averaged down to ``LAYOUT_SIZE``² cells and each channel is standardised per image,
-    so a palette change (what the colour norm does) is free while light and dark moved about at
-    large scale (an arc painted over a flat sky, a blob where the photo has none) is not. ``eps``
-    keeps a nearly flat photo's noise from being stretched into a target.
+
+def layout_loss(images: tf.Tensor, content: tf.Tensor, colours: str = "channel", eps: float = 1e-3) -> tf.Tensor:
+    """Per-sample distance between the large-scale layouts of two images.
+
+    Both are averaged down to ``LAYOUT_SIZE``² cells, each channel standardised per image, so a
+    palette change (what the colour norm does) is free while light and dark moved about at large
+    scale (an arc painted over a flat sky, a blob where the photo has none) is not.
+    ``colours="channel"``: each output channel's layout is held to the same photo channel's;
+    ``"linear"``: to the best linear mix of the photo's channels (least squares per image), so an
+    orange suit may turn grey, but nothing may appear that no colour mix of the photo shows.
+    ``eps`` keeps a nearly flat photo's noise from being stretched into a target.
     """
-    def standardised(x: tf.Tensor) -> tf.Tensor:
-        x = tf.cast(x, tf.float32)
-        shape = tf.shape(x)
-        h, w, n = shape[1] // LAYOUT_SIZE, shape[2] // LAYOUT_SIZE, LAYOUT_SIZE
-        # cell means by reshaping (area resize has no gradient); edge rows beyond a multiple dropped
-        x = tf.reshape(x[:, : h * n, : w * n], [shape[0], n, h, n, w, x.shape[-1]])
-        x = tf.reduce_mean(x, axis=[2, 4])
-        mean, var = tf.nn.moments(x, axes=[1, 2], keepdims=True)
-        return (x - mean) * tf.math.rsqrt(var + eps)
-
-    return tf.reduce_mean(tf.square(standardised(images) - standardised(content)), axis=[1, 2, 3])
+    if colours not in LAYOUT_COLOURS:
+        raise ValueError(f"layout colours must be one of {LAYOUT_COLOURS}, got {colours!r}")
+    out, photo = _layout_cells(images, eps), _layout_cells(content, eps)
+    if colours == "channel":
+        return tf.reduce_mean(tf.square(out - photo), axis=[1, 2])
+    x = tf.concat([photo, tf.ones_like(photo[..., :1])], axis=-1)
+    gram = tf.matmul(x, x, transpose_a=True) + 1e-3 * tf.eye(x.shape[-1])
+    mix = tf.linalg.solve(gram, tf.matmul(x, out, transpose_a=True))
+    return tf.reduce_mean(tf.square(out - tf.matmul(x, mix)), axis=[1, 2])
 
 
 def total_variation(images: tf.Tensor) -> tf.Tensor:
