@@ -116,8 +116,12 @@ def main() -> None:
     cfg.training.encoder_steps = spec.get("encoder_steps", 0) if a.finish or cfg.training.steps == target else 0
     result = train(cfg, run_dir, verbose=2)
     if a.finish:  # the run's config records the steps its generator really had
-        cfg.training.steps = result.steps
-        cfg.to_json(run_dir / "config.json")
+        from tf_stylefusion.config import RunConfig
+
+        # Edit the config train() wrote (it holds the style names), not this script's copy.
+        saved = RunConfig.from_json(run_dir / "config.json")
+        saved.training.steps = result.steps
+        saved.to_json(run_dir / "config.json")
     log_line(f"{time.strftime('%Y-%m-%d %H:%M:%S')} stop at step {result.steps} "
              f"(resumed from {result.resumed_from}) after {time.time() - start:.0f} s"
              + (f"; encoder reconstruction {result.encoder_reconstruction_psnr:.1f} dB"
