@@ -199,8 +199,10 @@ class StyleFusionGAN(keras.Model):
             "style": style,
             "content": content_loss(content_feats[:b], content_feats[b:]),
             "tv": total_variation(stylized),
-            "layout": layout_loss(stylized, content, self.loss_config.layout_colours),
         }
+        # Like the Inception term, only computed when it counts (the recipes leave it off).
+        terms["layout"] = (layout_loss(stylized, content, self.loss_config.layout_colours)
+                           if self.loss_config.layout_weight > 0 else tf.zeros([b]))
         if self._inception[0] is not None and self.loss_config.inception_weight > 0:
             target = tf.matmul(weights, self.inception_targets)
             terms["feature"] = feature_loss(self._inception[0](stylized), target)
