@@ -87,8 +87,7 @@ class DiscriminatorConfig:
 # pretrained).
 MULTISCALE_LAYERS = ("scale0", "scale1", "scale2", "scale3", "scale4")
 RECIPES: dict[str, dict[str, Any]] = {
-    "imagenet": {"style_weight": 1.0, "style_windows": 1, "content_weight": 0.3, "tv_weight": 0.3,
-                 "layout_weight": 0.0, "adversarial_weight": 0.05,
+    "imagenet": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3, "adversarial_weight": 0.05,
                  "style_statistic": "gram", "style_layers": VGG_STYLE_LAYERS,
                  "content_layer": "block4_conv2"},
     # Random VGG19 (docs/recipe.md): deep random layers see large blobs, not painting structure,
@@ -97,12 +96,11 @@ RECIPES: dict[str, dict[str, Any]] = {
     # term added streaks and no style.
     # With the colour norm (RECIPE_GENERATOR) the palette no longer has to come from the residual,
     # and a content weight of 3 keeps the photo's structure (docs/recipe.md, row cn_cw3).
-    "random": {"style_weight": 1.0, "style_windows": 1, "content_weight": 3.0, "tv_weight": 0.3,
-               "layout_weight": 0.0, "adversarial_weight": 0.0,
+    "random": {"style_weight": 1.0, "content_weight": 3.0, "tv_weight": 0.3, "adversarial_weight": 0.0,
                "style_statistic": "mean_cov", "style_layers": VGG_STYLE_LAYERS[:4],
                "content_layer": "block3_conv2"},
-    "random-multiscale": {"style_weight": 1.0, "style_windows": 1, "content_weight": 0.3,
-                          "tv_weight": 0.3, "layout_weight": 0.0, "adversarial_weight": 0.0,
+    "random-multiscale": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3,
+                          "adversarial_weight": 0.0,
                           "style_statistic": "mean_cov", "style_layers": MULTISCALE_LAYERS,
                           "content_layer": "scale1"},
 }
@@ -134,7 +132,7 @@ class LossConfig:
     tv_weight: float | None = None
     # Weight of the large-scale layout term (training/losses.py: layout_loss): the output's light
     # and dark at 1/16 scale, per channel standardised, held to the photo's.
-    layout_weight: float | None = None
+    layout_weight: float = 0.0
     # "channel": each output channel's layout held to the same photo channel's; "linear": to the
     # best linear colour mix of the photo's (training/losses.py: layout_loss).
     layout_colours: str = "channel"
@@ -150,7 +148,7 @@ class LossConfig:
     style_statistic: str | None = None
     # Each output is cut into a k × k grid and every window's statistics are matched to the
     # painting's: a texture has to appear everywhere, not as a few large blobs over flat skies.
-    style_windows: int | None = None
+    style_windows: int = 1
     loss_network: str = "imagenet"
     inception_network: str = "imagenet"
     style_layers: tuple[str, ...] | None = None
