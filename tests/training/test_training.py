@@ -174,31 +174,28 @@ def test_style_targets_average_a_collection() -> None:
         np.testing.assert_allclose(both.grams[l][0], sep.grams[l].mean(0), rtol=1e-5, atol=1e-8)
 
 
+def check_term_weighted(gan, name: str, weight: float) -> None:
+    """Term ``name`` is computed (> 0 per sample) and adds ``weight ×`` itself to the G loss."""
+    content = fixed_batch()[0]
+    w = tf.constant([[1.0, 0.0], [0.3, 0.7]])
+    terms = gan.perceptual_terms(content, gan.generator((content, w)), w)
+    assert np.all(terms[name].numpy() > 0)
+    without = {**terms, name: tf.zeros_like(terms[name])}
+    np.testing.assert_allclose((gan.weighted_perceptual(terms) - gan.weighted_perceptual(without)).numpy(),
+                               weight * terms[name].numpy(), rtol=1e-5)
+
+
 def test_inception_feature_loss_is_computed_and_weighted() -> None:
     cfg = tiny_config(2, inception_weight=0.5)
     gan = build_gan(cfg, style_images())
     assert gan.inception_targets.shape == (2, 2048)
-    content = fixed_batch()[0]
-    w = tf.constant([[1.0, 0.0], [0.3, 0.7]])
-    terms = gan.perceptual_terms(content, gan.generator((content, w)), w)
-    assert np.all(terms["feature"].numpy() > 0)
-    without = {**terms, "feature": tf.zeros_like(terms["feature"])}
-    np.testing.assert_allclose((gan.weighted_perceptual(terms) - gan.weighted_perceptual(without)).numpy(),
-                               0.5 * terms["feature"].numpy(), rtol=1e-5)
+    check_term_weighted(gan, "feature", 0.5)
     logs = gan.train_step(fixed_batch())
     assert float(logs["feature"]) > 0 and np.isfinite(float(logs["g_loss"]))
 
 
 def test_layout_term_is_weighted_into_the_generator_loss() -> None:
-    cfg = tiny_config(2, layout_weight=2.0)
-    gan = build_gan(cfg, style_images())
-    content = fixed_batch()[0]
-    w = tf.constant([[1.0, 0.0], [0.3, 0.7]])
-    terms = gan.perceptual_terms(content, gan.generator((content, w)), w)
-    assert np.all(terms["layout"].numpy() > 0)
-    without = {**terms, "layout": tf.zeros_like(terms["layout"])}
-    np.testing.assert_allclose((gan.weighted_perceptual(terms) - gan.weighted_perceptual(without)).numpy(),
-                               2.0 * terms["layout"].numpy(), rtol=1e-5)
+    check_term_weighted(build_gan(tiny_config(2, layout_weight=2.0), style_images()), "layout", 2.0)
 
 
 def test_style_normalization_bank_vs_target() -> None:
