@@ -102,11 +102,9 @@ LAYOUT_SIZE = 16
 def _layout_cells(x: tf.Tensor, eps: float) -> tf.Tensor:
     """``[B, H, W, C]`` → ``[B, LAYOUT_SIZE², C]`` cell means, each channel standardised per image."""
     x = tf.cast(x, tf.float32)
-    shape = tf.shape(x)
-    h, w, n = shape[1] // LAYOUT_SIZE, shape[2] // LAYOUT_SIZE, LAYOUT_SIZE
-    # cell means by reshaping (area resize has no gradient); edge rows beyond a multiple dropped
-    x = tf.reshape(x[:, : h * n, : w * n], [shape[0], n, h, n, w, x.shape[-1]])
-    x = tf.reshape(tf.reduce_mean(x, axis=[2, 4]), [shape[0], n * n, x.shape[-1]])
+    # cell means over the window grid (area resize has no gradient)
+    cells = tf.reduce_mean(split_windows(x, LAYOUT_SIZE), axis=[1, 2])
+    x = tf.reshape(cells, [tf.shape(x)[0], LAYOUT_SIZE * LAYOUT_SIZE, x.shape[-1]])
     mean, var = tf.nn.moments(x, axes=[1], keepdims=True)
     return (x - mean) * tf.math.rsqrt(var + eps)
 
