@@ -35,12 +35,14 @@ from ..inference.fusion import normalize_weights
 from ..models.generator import MIN_SIZE, StyleFusionGenerator
 from ..models.layers import record_variance_maxima, variance_floors
 from .integer import balanced_for_integer, check_integer_only
+from .ranges import tighten_ranges
 
 log = logging.getLogger(__name__)
 
 MODES = ("fp32", "fp16", "dynamic", "int8", "int16x8")
 INTEGER_MODES = ("int8", "int16x8")
 IO_TYPES = ("float32", "uint8")
+RANGE_METHODS = ("mse", "minmax")
 # Parity each mode must keep against the Keras model (PSNR, dB) — asserted by the tests. Full int8
 # (8-bit activations) measures 25 dB on the style pack: below what a picture needs to look the
 # same, stated as such in tflite/README.md (issue 14 is open for it).
@@ -129,13 +131,16 @@ def representative_dataset(images: Sequence[np.ndarray], num_styles: int, per_im
 
 
 def convert(generator: StyleFusionGenerator, mode: str,
-            calibration: Sequence[np.ndarray] | None = None, io: str = "float32") -> bytes:
+            calibration: Sequence[np.ndarray] | None = None, io: str = "float32",
+            ranges: str = "mse") -> bytes:
     """Convert ``generator`` to a TFLite flatbuffer in ``mode`` (one of MODES).
 
     The integer modes need ``calibration`` images (``[H, W, 3]`` in [0, 1], sizes may differ).
     ``int8`` converts a copy reparameterised for 8-bit ranges (``integer.balanced_for_integer``)
     with every op integer; ``int16x8`` keeps 16-bit activations, and ops without a 16x8 kernel
-    stay float. ``io="uint8"`` (``int8`` only) makes the inputs and output uint8.
+    stay float. ``io="uint8"`` (``int8`` only) makes the inputs and output uint8. ``ranges``
+    (``int8`` only): ``"mse"`` gives each feature map the range with the least quantization error
+    on the calibration samples (``ranges.tighten_ranges``), ``"minmax"`` the full range seen.
     """
     if mode not in MODES:
         raise ConfigError(f"mode {mode!r}: choose one of {', '.join(MODES)}")
@@ -143,6 +148,8 @@ def convert(generator: StyleFusionGenerator, mode: str,
         raise ConfigError(f"uint8 input and output need the int8 mode, not {mode}")
     if mode in INTEGER_MODES and (calibration is None or len(calibration) == 0):
         raise ConfigError(f"{mode} conversion needs calibration images")
+    if ranges not in RANGE_METHODS:
+        raise ConfigError(f"ranges {ranges!r}: choose one of {', '.join(RANGE_METHODS)}")
     if mode == "int8":
         samples = [(s[IMAGES][0], s[WEIGHTS][0]) for s in representative_dataset(calibration, generator.num_styles)]
         generator = balanced_for_integer(generator, samples)
@@ -165,7 +172,23 @@ def convert(generator: StyleFusionGenerator, mode: str,
         with warnings.catch_warnings():
             # The int8 calibrator uses tf.lite.Interpreter internally; the warning is not ours.
             warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            if mode == "int8" and ranges == "mse":
+                return strip_tensor_names(_quantize_with_mse_ranges(converter, calibration, generator.num_styles, io))
             return strip_tensor_names(converter.convert())
+
+
+def _quantize_with_mse_ranges(converter: tf.lite.TFLiteConverter, calibration: Sequence[np.ndarray],
+                              num_styles: int, io: str) -> bytes:
+    """Calibrate only, tighten the ranges, then quantize as the converter itself would (the same
+    two steps TFLite's quantization debugger takes)."""
+    from tensorflow.lite.python.convert import mlir_quantize
+
+    converter._experimental_calibrate_only = True  # noqa: SLF001 - the public debugger's route
+    calibrated = converter.convert()
+    tightened, changed = tighten_ranges(calibrated, representative_dataset(calibration, num_styles))
+    log.debug("int8: %d activation ranges tightened", changed)
+    io_type = tf.uint8 if io == "uint8" else tf.float32
+    return mlir_quantize(tightened, input_data_type=io_type, output_data_type=io_type)
 
 
 def strip_tensor_names(model: bytes) -> bytes:
