@@ -2,14 +2,19 @@
 
     bash scripts/gather_pack_content.sh pack_content          # training photos (once)
     python scripts/train_style_pack.py --content pack_content --run ~/stylepack_run
+    python scripts/train_style_pack.py --content pack_content --run ~/stylepack_run --finish
+    python scripts/train_style_pack.py --content pack_content --run ~/stylepack_run --harden
     python scripts/train_style_pack.py --content pack_content --run ~/stylepack_run --install
 
 The config is ``scripts/style_pack.json`` (a RunConfig in JSON, plus the encoder stage's steps).
 Training is an ordinary `train()` run folder, so re-running the same command resumes from the last
 checkpoint: run it in the background for hours, stop it, and start it again later. Every session
-appends to ``docs/style_pack/train_log.txt``. ``--install`` copies the finished generator, its
-style encoder and config into ``tf_stylefusion/pretrained/pack/`` (atomically) and writes the
-pack's provenance beside them. Measure it with ``scripts/measure_style_pack.py``.
+appends to ``docs/style_pack/train_log.txt``. ``--finish`` trains the style encoder on the last
+checkpoint's generator; ``--harden`` then fine-tunes that generator to tolerate 8-bit activations
+(``training/noise_tolerance.py``, the config's ``noise_tolerance`` section; it always starts from
+``generator.float.keras``, the generator as trained, kept beside it). ``--install`` copies the
+finished generator, its style encoder and config into ``tf_stylefusion/pretrained/pack/``
+(atomically) and writes the pack's provenance beside them. Measure it with ``scripts/measure_style_pack.py``.
 
 The pack is trained offline with the random loss network (the recipe ``--loss-network random``
 selects), on photos none of which is a development photo of ``../shared/images/content``.
@@ -86,6 +91,35 @@ def install(run_dir: Path, spec: dict) -> Path:
     return dest
 
 
+FLOAT_GENERATOR = "generator.float.keras"
+
+
+def harden(run_dir: Path, content: str, spec: dict) -> None:
+    """Replace the run's generator by its noise-tolerant copy (the original kept as
+    ``generator.float.keras``, and always the starting point)."""
+    from tf_stylefusion.data.images import list_images, load_image
+    from tf_stylefusion.errors import ImageError
+    from tf_stylefusion.model_io import GENERATOR_FILE, load_generator
+    from tf_stylefusion.training.callbacks import save_generator
+    from tf_stylefusion.training.noise_tolerance import NoiseToleranceConfig, harden_for_integer
+
+    original = run_dir / FLOAT_GENERATOR
+    if not original.is_file():
+        shutil.copy2(run_dir / GENERATOR_FILE, original)
+    photos, skipped = [], []
+    for path in list_images(content):
+        try:
+            photos.append(load_image(path, max_side=1024))
+        except ImageError as e:
+            skipped.append(str(e))
+    for line in skipped:
+        log_line(f"  skipped: {line}")
+    config = NoiseToleranceConfig(**spec.get("noise_tolerance", {}))
+    log_line(f"  noise tolerance: {config}; {len(photos)} photos")
+    student, _ = harden_for_integer(load_generator(original), photos, config, on_log=lambda t: log_line("  " + t))
+    save_generator(student, run_dir / GENERATOR_FILE)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--content", required=True, help="training photos (scripts/gather_pack_content.sh)")
@@ -94,6 +128,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None, help="stop at this step this session (default: the config's)")
     p.add_argument("--finish", action="store_true",
                    help="stop where the last checkpoint is: train the style encoder on that generator")
+    p.add_argument("--harden", action="store_true",
+                   help="fine-tune the finished generator to tolerate 8-bit activations (int8 export)")
     p.add_argument("--install", action="store_true", help="copy the finished run into the package")
     a = p.parse_args()
 
@@ -103,6 +139,12 @@ def main() -> None:
     run_dir = Path(a.run)
     if a.install:
         print(f"installed the pack: {install(run_dir, spec)}")
+        return
+    if a.harden:
+        start = time.time()
+        log_line(f"{time.strftime('%Y-%m-%d %H:%M:%S')} start: noise tolerance for int8; {machine()}")
+        harden(run_dir, a.content, spec)
+        log_line(f"{time.strftime('%Y-%m-%d %H:%M:%S')} stop: noise tolerance after {time.time() - start:.0f} s")
         return
     target = cfg.training.steps
     if a.steps is not None:

@@ -32,13 +32,6 @@ EDGE_OPS = frozenset({"QUANTIZE", "DEQUANTIZE"})
 FLOAT_TYPES = frozenset({"FLOAT32", "FLOAT16", "FLOAT64"})
 
 
-def clone_generator(generator: StyleFusionGenerator) -> StyleFusionGenerator:
-    """A new generator with the same configuration and weights (edits to it leave the original)."""
-    twin = StyleFusionGenerator.from_config(generator.get_config())
-    twin.set_weights(generator.get_weights())
-    return twin
-
-
 def conv_norm_blocks(generator: StyleFusionGenerator) -> list[ConvNormAct]:
     """Every conv → conditional-instance-norm block, in forward order (the order of the norms)."""
     blocks: list[ConvNormAct] = []
@@ -79,7 +72,7 @@ def balanced_for_integer(generator: StyleFusionGenerator,
 
     The clone's norms hold a per-channel ε array, so it is for conversion, not for saving.
     """
-    twin = clone_generator(generator)
+    twin = generator.copy()
     # Statistics come per norm in forward order; the colour norm (if any) has no conv before it.
     by_norm = dict(zip((id(n) for n in twin._norm_layers()), norm_input_statistics(twin, samples)))
     for block in conv_norm_blocks(twin):

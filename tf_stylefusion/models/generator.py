@@ -137,6 +137,9 @@ class StyleFusionGenerator(keras.Model):
         if self.color_norm is not None:
             # A photo's colour variance is ~0.05: ε = 0.1 would flatten every photo's contrast.
             self.color_norm.epsilon = COLOR_NORM_EPSILON
+            # Its output is the photo in the style's palette: noise-tolerance training perturbs
+            # the network after it, not the photo the content skip passes through.
+            self.color_norm.output_noise = False
         self.color = add(StyleColor(offset, name="style_color")) if content_skip and color_map else None
         self.param_dim = offset
         self.bank = StyleBank(num_styles, self._identity_row(), name="style_bank")
@@ -174,6 +177,12 @@ class StyleFusionGenerator(keras.Model):
         finally:
             for norm in norms:
                 norm.statistics_hook = None
+
+    def copy(self) -> "StyleFusionGenerator":
+        """A new generator with the same configuration and weights (edits to it leave this one)."""
+        twin = StyleFusionGenerator.from_config(self.get_config())
+        twin.set_weights(self.get_weights())
+        return twin
 
     @property
     def num_norm_layers(self) -> int:

@@ -105,6 +105,25 @@ _VARIANCE_FLOORS: contextvars.ContextVar[Mapping[int, float] | None] = contextva
     "variance_floors", default=None)
 _VARIANCE_MAXIMA: contextvars.ContextVar[dict[int, float] | None] = contextvars.ContextVar(
     "variance_maxima", default=None)
+# Training for integer export only (training/noise_tolerance.py); read while tracing.
+_ACTIVATION_NOISE: contextvars.ContextVar[float] = contextvars.ContextVar("activation_noise", default=0.0)
+
+
+@contextlib.contextmanager
+def activation_noise(level: float) -> Iterator[None]:
+    """While tracing inside this block, each instance norm adds white Gaussian noise of ``level``
+    times the tensor's standard deviation to its input and (all but the colour norm) its output:
+    the error an 8-bit tensor carries, at the points where the int8 file rounds."""
+    token = _ACTIVATION_NOISE.set(float(level))
+    try:
+        yield
+    finally:
+        _ACTIVATION_NOISE.reset(token)
+
+
+def _with_noise(x: tf.Tensor, level: float) -> tf.Tensor:
+    xf = tf.cast(x, tf.float32)
+    return tf.cast(xf + level * tf.math.reduce_std(xf) * tf.random.normal(tf.shape(xf)), x.dtype)
 
 
 @contextlib.contextmanager
@@ -206,17 +225,23 @@ class ConditionalInstanceNorm(keras.layers.Layer):
         # ``statistics_hook(x)`` returns the (mean, var) to normalise with — tiling uses it to
         # record whole-image statistics once and give every tile the same ones.
         self.statistics_hook: Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]] | None = None
+        # Runtime too: whether ``activation_noise`` also perturbs this norm's output.
+        self.output_noise = True
 
     @property
     def param_size(self) -> int:
         return 2 * self.channels
 
     def call(self, x: tf.Tensor, style: Style) -> tf.Tensor:
+        noise = _ACTIVATION_NOISE.get()
+        if noise:
+            x = _with_noise(x, noise)
         if self.statistics_hook is not None:
             mean, var = self.statistics_hook(x)
         else:
             mean, var = self.moments(x)
-        return self.normalize(x, style, mean, var)
+        y = self.normalize(x, style, mean, var)
+        return _with_noise(y, noise) if noise and self.output_noise else y
 
     @staticmethod
     def moments(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
