@@ -14,7 +14,7 @@ integer file from them.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -53,22 +53,14 @@ def best_range(values: np.ndarray, lo: float, hi: float, levels: int = 256) -> t
     return best[1], best[2]
 
 
-def _interpreter(model: bytes) -> Any:
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:  # pragma: no cover - depends on the environment
-        import tensorflow as tf
-
-        Interpreter = tf.lite.Interpreter
-    return Interpreter(model_content=model, experimental_preserve_all_tensors=True, num_threads=2)
-
-
 def collect_values(calibrated: bytes, samples: Iterable[Mapping[str, np.ndarray]], seed: int = 0
                    ) -> dict[int, np.ndarray]:
     """Run the calibrate-only (float) model on ``samples`` (inputs keyed by signature name) and
     keep a random subset of every feature map's values, keyed by tensor index."""
+    from .tflite import make_interpreter  # tflite imports this module
+
     rng = np.random.default_rng(seed)
-    interpreter = _interpreter(calibrated)
+    interpreter = make_interpreter(calibrated, preserve_all_tensors=True)
     inputs = {d["name"].split(":")[0].replace("serving_default_", ""): d
               for d in interpreter.get_input_details()}
     kept: dict[int, list[np.ndarray]] = {}

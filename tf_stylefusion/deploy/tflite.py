@@ -285,8 +285,11 @@ def export_tflite(generator: StyleFusionGenerator, out_dir: str | Path, modes: S
     return results
 
 
-def make_interpreter(model: str | Path | bytes, num_threads: int = 2) -> Any:
+def make_interpreter(model: str | Path | bytes, num_threads: int = 2, preserve_all_tensors: bool = False) -> Any:
     """A LiteRT interpreter (XNNPACK on CPU) for a .tflite file or flatbuffer.
+
+    ``preserve_all_tensors`` keeps every intermediate tensor readable after ``invoke`` (for
+    inspecting a model's feature maps, as ``ranges.collect_values`` does).
 
     Falls back to the deprecated ``tf.lite.Interpreter`` only where ``ai-edge-litert`` is missing.
     """
@@ -297,6 +300,8 @@ def make_interpreter(model: str | Path | bytes, num_threads: int = 2) -> Any:
                     "using the deprecated tf.lite.Interpreter")
         Interpreter = tf.lite.Interpreter
     kwargs: dict[str, Any] = {"num_threads": num_threads}
+    if preserve_all_tensors:
+        kwargs["experimental_preserve_all_tensors"] = True
     if isinstance(model, (bytes, bytearray)):
         kwargs["model_content"] = bytes(model)
     else:
