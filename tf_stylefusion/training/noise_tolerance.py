@@ -70,9 +70,12 @@ class _Batches:
     """Random crops (some small and resized up) and random one-hot, 50/50 and uneven mixes."""
 
     def __init__(self, photos: Sequence[np.ndarray], num_styles: int, config: NoiseToleranceConfig):
-        self.photos = [p for p in photos if min(p.shape[:2]) >= config.image_size * min(config.crop_scales)]
+        # Crop sides in pixels, one per scale; a photo is kept if the smallest fits it, so every
+        # draw below ends.
+        self.sides = [max(32, int(config.image_size * s)) for s in config.crop_scales]
+        self.photos = [p for p in photos if min(p.shape[:2]) >= min(self.sides)]
         if not self.photos:
-            raise ConfigError(f"noise tolerance: no photo has a side of {config.image_size} px or more")
+            raise ConfigError(f"noise tolerance: no photo has a side of {min(self.sides)} px or more")
         self.num_styles, self.config = num_styles, config
         self.rng = np.random.default_rng(config.seed)
 
@@ -80,7 +83,7 @@ class _Batches:
         size = self.config.image_size
         while True:
             photo = self.photos[self.rng.integers(len(self.photos))]
-            side = max(32, int(size * self.rng.choice(self.config.crop_scales)))
+            side = self.sides[self.rng.integers(len(self.sides))]
             h, w = photo.shape[:2]
             if h >= side and w >= side:
                 break
