@@ -14,7 +14,8 @@ checkpoint's generator; ``--harden`` then fine-tunes that generator to tolerate 
 (``training/noise_tolerance.py``, the config's ``noise_tolerance`` section; it always starts from
 ``generator.float.keras``, the generator as trained, kept beside it). ``--install`` copies the
 finished generator, its style encoder and config into ``tf_stylefusion/pretrained/pack/``
-(atomically) and writes the pack's provenance beside them. Measure it with ``scripts/measure_style_pack.py``.
+(atomically) and writes the pack's provenance beside them. Measure it with
+``scripts/measure_style_pack.py``.
 
 The pack is trained offline with the random loss network (the recipe ``--loss-network random``
 selects), on photos none of which is a development photo of ``../shared/images/content``.
@@ -97,8 +98,8 @@ FLOAT_GENERATOR = "generator.float.keras"
 def harden(run_dir: Path, content: str, spec: dict) -> None:
     """Replace the run's generator by its noise-tolerant copy (the original kept as
     ``generator.float.keras``, and always the starting point)."""
-    from tf_stylefusion.data.images import list_images, load_image
-    from tf_stylefusion.errors import ImageError
+    from tf_stylefusion.data.images import BadFiles, list_images
+    from tf_stylefusion.data.pipelines import load_or_report
     from tf_stylefusion.model_io import GENERATOR_FILE, load_generator
     from tf_stylefusion.training.callbacks import save_generator
     from tf_stylefusion.training.noise_tolerance import NoiseToleranceConfig, harden_for_integer
@@ -106,14 +107,10 @@ def harden(run_dir: Path, content: str, spec: dict) -> None:
     original = run_dir / FLOAT_GENERATOR
     if not original.is_file():
         shutil.copy2(run_dir / GENERATOR_FILE, original)
-    photos, skipped = [], []
-    for path in list_images(content):
-        try:
-            photos.append(load_image(path, max_side=1024))
-        except ImageError as e:
-            skipped.append(str(e))
-    for line in skipped:
-        log_line(f"  skipped: {line}")
+    bad = BadFiles()
+    photos = [im for path in list_images(content) if (im := load_or_report(path, bad, 1024)) is not None]
+    if len(bad):
+        log_line("  " + bad.summary())
     config = NoiseToleranceConfig(**spec.get("noise_tolerance", {}))
     log_line(f"  noise tolerance: {config}; {len(photos)} photos")
     student, _ = harden_for_integer(load_generator(original), photos, config, on_log=lambda t: log_line("  " + t))
