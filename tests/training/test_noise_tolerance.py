@@ -85,3 +85,39 @@ def test_bad_settings_and_photos_are_config_errors() -> None:
     g = distinct_styles_generator(["a"], seed=0, bank_seed=1)
     with pytest.raises(ConfigError, match="no photo has a side of 128 px"):
         harden_for_integer(g, photos(2, 16), NoiseToleranceConfig(steps=1, crop_scales=(1.0,)))
+
+
+def test_block_gains_scale_the_noise_of_their_blocks_only() -> None:
+    g = StyleFusionGenerator(2, ["a", "b"], filters=(8, 12, 16), num_res_blocks=1, color_norm=False)
+    x, w = tf.constant(np.stack(photos(2, 32))), tf.constant([[1.0, 0.0], [0.5, 0.5]])
+    clean = g((x, w)).numpy()
+
+    def deviation() -> float:
+        tf.random.set_seed(1)
+        with activation_noise(0.05):
+            return float(np.abs(g((x, w)).numpy() - clean).mean())
+
+    for norm in g._norm_layers():
+        norm.noise_gain = 0.0
+    assert deviation() == 0.0
+    for norm in g.encoder[1].norms:
+        norm.noise_gain = 1.0
+    one = deviation()
+    for norm in g.encoder[1].norms:
+        norm.noise_gain = 3.0
+    assert one > 0 and deviation() > 2 * one
+
+
+def test_harden_sets_block_gains_on_the_student_only() -> None:
+    teacher = distinct_styles_generator(["a", "b"], seed=3, bank_seed=4)
+    config = NoiseToleranceConfig(steps=1, image_size=48, block_gains={"enc2": 3})
+    student, _ = harden_for_integer(teacher, photos(), config)
+    gains = {block.name: [n.noise_gain for n in block.norms]
+             for block in student.encoder + student.residuals + student.decoder}
+    assert gains["enc2"] == [3.0]
+    assert all(set(v) == {1.0} for k, v in gains.items() if k != "enc2")
+    assert all(n.noise_gain == 1.0 for n in teacher._norm_layers())
+    with pytest.raises(ConfigError, match="no generator block named enc9"):
+        harden_for_integer(teacher, photos(), NoiseToleranceConfig(steps=1, block_gains={"enc9": 2}))
+    with pytest.raises(ConfigError, match="block_gains"):
+        NoiseToleranceConfig(noise=0.2, block_gains={"enc1": 5})

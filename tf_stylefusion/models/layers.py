@@ -225,15 +225,17 @@ class ConditionalInstanceNorm(keras.layers.Layer):
         # ``statistics_hook(x)`` returns the (mean, var) to normalise with — tiling uses it to
         # record whole-image statistics once and give every tile the same ones.
         self.statistics_hook: Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]] | None = None
-        # Runtime too: whether ``activation_noise`` also perturbs this norm's output.
+        # Runtime too: whether ``activation_noise`` also perturbs this norm's output, and how much
+        # more (or less) noise this norm gets than the level set (training/noise_tolerance.py).
         self.output_noise = True
+        self.noise_gain = 1.0
 
     @property
     def param_size(self) -> int:
         return 2 * self.channels
 
     def call(self, x: tf.Tensor, style: Style) -> tf.Tensor:
-        noise = _ACTIVATION_NOISE.get()
+        noise = _ACTIVATION_NOISE.get() * self.noise_gain
         if noise:
             x = _with_noise(x, noise)
         if self.statistics_hook is not None:
