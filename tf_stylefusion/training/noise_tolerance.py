@@ -61,7 +61,8 @@ class NoiseToleranceConfig:
             raise ConfigError(f"noise tolerance: crop_scales must be in (0, 1], got {self.crop_scales}")
         self.block_gains = {str(k): float(v) for k, v in dict(self.block_gains).items()}
         if not all(0 <= v and self.noise * v < 1 for v in self.block_gains.values()):
-            raise ConfigError(f"noise tolerance: block_gains must be ≥ 0 with noise · gain < 1, got {self.block_gains}")
+            raise ConfigError("noise tolerance: block_gains must be ≥ 0 with noise · gain < 1, "
+                              f"got {self.block_gains}")
 
 
 @dataclass
