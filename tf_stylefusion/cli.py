@@ -86,6 +86,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     # Every training default lives in config.py; a flag left out keeps the dataclass default, so
     # `stylefusion train` and `train(RunConfig(...))` train the same recipe.
     _config_flag(p, "--steps", "training.steps", int)
+    _config_flag(p, "--polish-steps", "training.polish_steps", int,
+                 "then fine-tune the generator under activation noise for this many steps: fewer "
+                 "stripes, better int8 files (docs/recipe.md)")
     _config_flag(p, "--image-size", "data.image_size", int, "training crop size (px)")
     _config_flag(p, "--batch-size", "data.batch_size", int)
     _config_flag(p, "--style-size", "data.style_size", int,

@@ -246,10 +246,19 @@ class TrainConfig:
     # A trained model (run folder or .keras) to extend with this run's styles as new bank rows;
     # only the new rows are trained, so the old styles' outputs stay identical.
     base_model: str = ""
+    # After the GAN: steps of noise-tolerance fine-tuning (training/noise_tolerance.py), the
+    # generator distilled to its own pictures under activation noise: fewer stripes over faces
+    # (docs/recipe.md) and an int8 file that keeps the pictures. 0: none.
+    polish_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.encoder_steps < 0:
             raise ConfigError(f"encoder_steps must be >= 0, got {self.encoder_steps}")
+        if self.polish_steps < 0:
+            raise ConfigError(f"polish_steps must be >= 0, got {self.polish_steps}")
+        if self.polish_steps and self.base_model:
+            raise ConfigError("polish_steps changes the shared weights, so it cannot extend a base model "
+                              "(whose old styles must stay identical)")
         if self.strategy not in ("default", "mirrored", "multiworker", "tpu"):
             raise ConfigError(f"strategy must be default, mirrored, multiworker or tpu, got {self.strategy!r}")
         if self.precision not in ("fp32", "fp16", "bf16"):

@@ -49,6 +49,7 @@ from .callbacks import CheckpointEvery, SampleImages, save_generator
 from .custom_loop import needs_custom_loop, strategy_fit
 from .distribute import is_chief, make_strategy, precision_policy, wrap_optimizer
 from .gan import StyleFusionGAN, StyleTargets
+from .noise_tolerance import NoiseToleranceConfig, harden_for_integer
 from .style_encoder_stage import EncoderConfig, fit_style_encoder, save_style_encoder
 
 log = logging.getLogger(__name__)
@@ -255,16 +256,20 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
         log.info("%s already trained for %d steps; nothing to do", run_dir, resumed_from)
         save_generator(gan.generator, run_dir / GENERATOR_FILE)
 
+    generator = gan.generator
+    if chief and tc.polish_steps > 0:
+        generator = _polish(config, run_dir, generator, content)
+
     encoder_psnr = None
     if chief:
-        encoder_psnr = _encoder_stage(config, run_dir, gan.generator, style_images, content,
+        encoder_psnr = _encoder_stage(config, run_dir, generator, style_images, content,
                                       retrain=bool(history), num_old=num_old, verbose=verbose,
                                       held_out=val_crops)
 
     if len(bad):
         atomic_write_text(run_dir / BAD_FILES_FILE, bad.summary() + "\n")
         log.warning("%s", bad.summary())
-    return TrainResult(run_dir, gan.generator, history, int(step.numpy()), resumed_from,
+    return TrainResult(run_dir, generator, history, int(step.numpy()), resumed_from,
                        time.time() - start, bad.items, encoder_psnr)
 
 
@@ -283,6 +288,23 @@ def style_sources(dc: DataConfig) -> list[data_lib.StyleSource]:
 
 
 ENCODER_CONTENT_CROPS = 32
+POLISH_CONTENT_CROPS = 32
+
+
+def _polish(config: RunConfig, run_dir: Path, generator: StyleFusionGenerator,
+            content: tf.data.Dataset) -> StyleFusionGenerator:
+    """``training.polish_steps`` of noise-tolerance fine-tuning on the trained generator, saved as
+    ``generator.keras`` (the checkpoints keep the GAN's own). A resumed run with nothing left to
+    train polishes its checkpoint's generator again."""
+    tc, dc = config.training, config.data
+    crops = [c.numpy() for c in content.take(POLISH_CONTENT_CROPS)]
+    # The style pack's setting (scripts/style_pack.json): 12 % noise, 3x at the first two blocks.
+    polish = NoiseToleranceConfig(steps=tc.polish_steps, noise=0.12, block_gains={"enc1": 3, "enc2": 3},
+                                  batch_size=dc.batch_size, image_size=dc.image_size, seed=tc.seed,
+                                  log_every=max(1, tc.polish_steps // 4))
+    student, _ = harden_for_integer(generator, crops, polish)
+    save_generator(student, run_dir / GENERATOR_FILE)
+    return student
 
 
 def _encoder_stage(config: RunConfig, run_dir: Path, generator: StyleFusionGenerator,
