@@ -149,6 +149,11 @@ class LossConfig:
     # Each output is cut into a k × k grid and every window's statistics are matched to the
     # painting's: a texture has to appear everywhere, not as a few large blobs over flat skies.
     style_windows: int = 1
+    # The style statistics are matched at each of these scales: k > 1 compares output and
+    # painting after k × k average pooling, where the loss network's deepest style layer sees
+    # k times larger strokes (and the finest pixels, which a half-size layout can only fill with
+    # a lattice, no longer count). The style term is the mean over scales.
+    style_scales: tuple[int, ...] = (1,)
     loss_network: str = "imagenet"
     inception_network: str = "imagenet"
     style_layers: tuple[str, ...] | None = None
@@ -160,6 +165,9 @@ class LossConfig:
             if getattr(self, name) is None:
                 setattr(self, name, value)
         self.style_layers = tuple(self.style_layers)
+        self.style_scales = tuple(int(k) for k in self.style_scales)
+        if not self.style_scales or min(self.style_scales) < 1 or len(set(self.style_scales)) != len(self.style_scales):
+            raise ConfigError(f"style_scales must be distinct integers >= 1, got {self.style_scales}")
         if self.adversarial not in ADVERSARIAL_KINDS:
             raise ConfigError(
                 f"adversarial must be one of {', '.join(ADVERSARIAL_KINDS)}, got {self.adversarial!r}"

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tf_stylefusion.config import VGG_STYLE_LAYERS, LossConfig, RunConfig
+from tf_stylefusion.errors import ConfigError
 from tf_stylefusion.models.discriminator import PatchDiscriminator
 from tf_stylefusion.models.loss_networks import vgg_features
 from tf_stylefusion.training.gan import StyleTargets
@@ -282,3 +283,48 @@ def test_bank_learning_rate_multiplier_moves_the_bank_faster() -> None:
         assert np.abs(gan.generator.out_conv.kernel.numpy() - conv).mean() > 0  # shared weights train too
         assert int(gan.g_optimizer.iterations.numpy()) == 5
     assert moved[10.0] > 4 * moved[1.0]
+
+
+def test_style_scales_match_pooled_statistics_and_ignore_a_pixel_lattice() -> None:
+    """Scale 2 compares output and painting after 2×2 average pooling: its targets are the pooled
+    paintings' statistics, the style term is the mean over scales, and a ±lattice at the pixel
+    period (what a half-size layout paints to fake fine texture) is invisible at scale 2 only."""
+    from tf_stylefusion.training.gan import downscale
+
+    one = build_gan(tiny_config(2, style_statistic="mean_cov", adversarial_weight=0.0), style_images())
+    two = build_gan(tiny_config(2, style_statistic="mean_cov", adversarial_weight=0.0, style_scales=(2,)),
+                    style_images())
+    both = build_gan(tiny_config(2, style_statistic="mean_cov", adversarial_weight=0.0, style_scales=(1, 2)),
+                     style_images())
+    assert len(both.gram_targets) == 10
+    for l in range(5):  # scale-major: scale 1's layers, then scale 2's
+        np.testing.assert_allclose(both.gram_targets[l], one.gram_targets[l], rtol=1e-5)
+        np.testing.assert_allclose(both.gram_targets[5 + l], two.gram_targets[l], rtol=1e-5)
+    pooled = StyleTargets.compute(one._vgg[0], [[downscale(tf.constant(i[None]), 2)[0].numpy() for i in s]
+                                                for s in style_images()], 5, statistic="mean_cov")
+    np.testing.assert_allclose(two.gram_targets[2], pooled.grams[2], rtol=1e-5)
+
+    content = fixed_batch()[0]
+    w = tf.constant([[1.0, 0.0], [0.3, 0.7]])
+    stylized = both.generator((content, w))
+    terms = {g: g.perceptual_terms(content, stylized, w)["style"].numpy() for g in (one, two, both)}
+    np.testing.assert_allclose(terms[both], (terms[one] + terms[two]) / 2, rtol=1e-4)
+
+    checker = np.indices((SIZE, SIZE)).sum(0) % 2 * 2.0 - 1.0
+    latticed = tf.clip_by_value(0.5 * stylized + 0.25 + 0.1 * checker[None, :, :, None], 0, 1)
+    flat = tf.clip_by_value(0.5 * stylized + 0.25, 0, 1)
+    at = lambda g, x: g.perceptual_terms(content, x, w)["style"].numpy()
+    np.testing.assert_allclose(at(two, latticed), at(two, flat), rtol=1e-4)
+    assert np.all(np.abs(at(one, latticed) - at(one, flat)) > 1e-2 * at(one, flat))
+
+
+def test_style_scales_are_validated() -> None:
+    for bad in [(0,), (1, 1), ()]:
+        with pytest.raises(ConfigError, match="style_scales"):
+            LossConfig(loss_network="random", style_scales=bad)
+    vgg = vgg_features("random", LossConfig().style_layers + ("block4_conv2",))
+    targets = StyleTargets.compute(vgg, style_images(), 5)
+    cfg = tiny_config(2, style_scales=(1, 2))
+    gan = build_gan(tiny_config(2), style_images())
+    with pytest.raises(ValueError, match="2 scales"):
+        type(gan)(gan.generator, gan.discriminator, gan._vgg[0], targets, cfg.losses)

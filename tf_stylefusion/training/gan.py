@@ -51,24 +51,28 @@ class StyleTargets:
     @classmethod
     def compute(cls, vgg: VGGFeatures, style_images: Sequence[Sequence[np.ndarray]],
                 style_layer_count: int, inception: InceptionFeatures | None = None,
-                statistic: str = "gram") -> "StyleTargets":
-        grams: list[list[np.ndarray]] = [[] for _ in range(style_layer_count)]
-        means: list[list[np.ndarray]] = [[] for _ in range(style_layer_count)]
+                statistic: str = "gram", scales: Sequence[int] = (1,)) -> "StyleTargets":
+        """Statistics of each style's images; with several ``scales`` the entries are
+        scale-major: ``scales[0]``'s layers, then ``scales[1]``'s (see ``downscale``)."""
+        entries = style_layer_count * len(scales)
+        grams: list[list[np.ndarray]] = [[] for _ in range(entries)]
+        means: list[list[np.ndarray]] = [[] for _ in range(entries)]
         pooled = []
         for images in style_images:
-            per_layer = [[] for _ in range(style_layer_count)]
-            per_layer_means = [[] for _ in range(style_layer_count)]
+            per_layer = [[] for _ in range(entries)]
+            per_layer_means = [[] for _ in range(entries)]
             feats = []
             for img in images:
                 batch = tf.convert_to_tensor(img[None], tf.float32)
-                g, m = layer_statistics(vgg(batch)[:style_layer_count], statistic)
-                for l in range(style_layer_count):
-                    per_layer[l].append(g[l][0].numpy())
-                    if m:
-                        per_layer_means[l].append(m[l][0].numpy())
+                for s, k in enumerate(scales):
+                    g, m = layer_statistics(vgg(downscale(batch, k))[:style_layer_count], statistic)
+                    for l in range(style_layer_count):
+                        per_layer[s * style_layer_count + l].append(g[l][0].numpy())
+                        if m:
+                            per_layer_means[s * style_layer_count + l].append(m[l][0].numpy())
                 if inception is not None:
                     feats.append(inception(batch)[0].numpy())
-            for l in range(style_layer_count):
+            for l in range(entries):
                 grams[l].append(np.mean(per_layer[l], axis=0))
                 if per_layer_means[l]:
                     means[l].append(np.mean(per_layer_means[l], axis=0))
@@ -80,6 +84,11 @@ class StyleTargets:
         mean_norms = [float(np.mean(np.square(m))) + 1e-12 for m in stacked_means]
         return cls(stacked, norms, np.stack(pooled).astype(np.float32) if pooled else None,
                    stacked_means, mean_norms)
+
+
+def downscale(images: tf.Tensor, k: int) -> tf.Tensor:
+    """``k × k`` average pooling (k = 1: unchanged); differentiable, unlike an area resize."""
+    return images if k == 1 else tf.nn.avg_pool2d(images, k, k, "VALID")
 
 
 def masked_mean(values: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
@@ -107,12 +116,16 @@ class StyleFusionGAN(keras.Model):
         self._vgg = [vgg]
         self._inception = [inception]
         self.n_style_layers = len(self.loss_config.style_layers)
+        self.style_scales = tuple(self.loss_config.style_scales)
         self.gram_targets = [tf.constant(g) for g in targets.grams]
         self.gram_norms = [tf.constant(n, tf.float32) for n in targets.norms]
         self.mean_targets = [tf.constant(m) for m in targets.means]
         self.mean_norms = [tf.constant(n, tf.float32) for n in targets.mean_norms]
         if (self.loss_config.style_statistic != "gram") != bool(self.mean_targets):
             raise ValueError("StyleTargets were computed for another style_statistic than the loss config's")
+        if len(self.gram_targets) != self.n_style_layers * len(self.style_scales):
+            raise ValueError(f"StyleTargets hold {len(self.gram_targets)} statistics, the loss config asks for "
+                             f"{self.n_style_layers} layers at {len(self.style_scales)} scales")
         self.inception_targets = (tf.constant(targets.inception)
                                   if targets.inception is not None else None)
         self.seed = int(seed)
@@ -184,8 +197,11 @@ class StyleFusionGAN(keras.Model):
         b = tf.shape(content)[0]
         feats = self._vgg[0](tf.concat([stylized, content], axis=0))
         k = self.loss_config.style_windows
-        grams, means = layer_statistics([split_windows(f[:b], k) for f in feats[: self.n_style_layers]],
-                                        self.loss_config.style_statistic)
+        style_feats = []
+        for scale in self.style_scales:  # scale-major, as StyleTargets.compute orders them
+            scaled = (feats if scale == 1 else self._vgg[0](downscale(stylized, scale)))[: self.n_style_layers]
+            style_feats += [split_windows(f[:b], k) for f in scaled]
+        grams, means = layer_statistics(style_feats, self.loss_config.style_statistic)
         # Every window of a sample is matched to that sample's (mixed) painting statistics.
         mix = tf.repeat(weights, k * k, axis=0)
         targets = [tf.einsum("bn,ncd->bcd", mix, t) for t in self.gram_targets]
@@ -193,7 +209,7 @@ class StyleFusionGAN(keras.Model):
         if means:
             mean_targets = [tf.matmul(mix, t) for t in self.mean_targets]
             style += normalised_mse(means, mean_targets, self.style_norms(mean_targets, self.mean_norms))
-        style = tf.reduce_mean(tf.reshape(style, [b, k * k]), axis=1)
+        style = tf.reduce_mean(tf.reshape(style, [b, k * k]), axis=1) / len(self.style_scales)
         content_feats = feats[self.n_style_layers]
         terms = {
             "style": style,
