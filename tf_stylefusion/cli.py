@@ -14,7 +14,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Sequence
 
-from .config import ADVERSARIAL_KINDS, LAYOUT_COLOURS, STYLE_STATISTICS, RunConfig, recipe_for
+from .config import ADVERSARIAL_KINDS, LAYOUT_COLOURS, LR_SCHEDULES, STYLE_STATISTICS, RunConfig, recipe_for
 
 if TYPE_CHECKING:  # the CLI imports its heavy modules lazily
     from .data.images import BadFiles
@@ -111,11 +111,15 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                  "what the style loss matches: gram, mean_cov or mean_local_cov", choices=STYLE_STATISTICS)
     _config_flag(p, "--style-windows", "losses.style_windows", int,
                  "match the style in each window of a k x k grid over the picture (1: the whole picture)")
+    _config_flag(p, "--style-scales", "losses.style_scales", int,
+                 "match the style after K x K average pooling, for each K given (1: as is)", nargs="+", metavar="K")
     _config_flag(p, "--adversarial", "losses.adversarial", str, choices=ADVERSARIAL_KINDS)
     _config_flag(p, "--adversarial-weight", "losses.adversarial_weight", float)
     p.add_argument("--spectral-norm", action="store_true", help="spectral norm in the discriminator")
     _config_flag(p, "--lr", "training.g_learning_rate", float, "generator learning rate")
     _config_flag(p, "--d-lr", "training.d_learning_rate", float, "discriminator learning rate")
+    _config_flag(p, "--lr-schedule", "training.lr_schedule", str,
+                 "constant, or cosine: both generator rates fall to a tenth by the last step", choices=LR_SCHEDULES)
     _config_flag(p, "--mix-fraction", "training.mix_fraction", float, "share of each batch trained on blends")
     _config_flag(p, "--bank-lr-multiplier", "training.bank_learning_rate_multiplier", float,
                  "the style bank's learning rate over the shared weights'")

@@ -12,6 +12,7 @@ from .errors import ConfigError
 
 ADVERSARIAL_KINDS = ("lsgan", "hinge", "bce")
 STYLE_STATISTICS = ("gram", "mean_cov", "mean_local_cov")
+LR_SCHEDULES = ("constant", "cosine")
 LAYOUT_COLOURS = ("channel", "linear")
 VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 
@@ -243,6 +244,9 @@ class TrainConfig:
     # style's samples, so at one rate the shared convolutions learn an average look long before
     # the rows tell the styles apart.
     bank_learning_rate_multiplier: float = 10.0
+    # "cosine": the generator's and the bank's learning rates fall along a half cosine to a tenth
+    # by ``steps`` (the last steps settle instead of jittering at full rate); "constant": they stay.
+    lr_schedule: str = "constant"
     checkpoint_every: int = 100
     sample_every: int = 0
     tensorboard: bool = True
@@ -275,6 +279,8 @@ class TrainConfig:
             raise ConfigError(f"steps must be >= 1, got {self.steps}")
         if self.checkpoint_every < 1:
             raise ConfigError("checkpoint_every must be >= 1")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.bank_learning_rate_multiplier <= 0:
             raise ConfigError("bank_learning_rate_multiplier must be > 0")
         if not 0.0 <= self.mix_fraction <= 1.0:

@@ -328,3 +328,27 @@ def test_style_scales_are_validated() -> None:
     gan = build_gan(tiny_config(2), style_images())
     with pytest.raises(ValueError, match="2 scales"):
         type(gan)(gan.generator, gan.discriminator, gan._vgg[0], targets, cfg.losses)
+
+
+def test_cosine_lr_schedule_falls_to_a_tenth_by_the_last_step() -> None:
+    cfg = tiny_config(2)
+    cfg.training.steps = 10
+    cfg.training.lr_schedule = "cosine"
+    gan = build_gan(cfg, style_images())
+    base = cfg.training.g_learning_rate
+    rates = lambda: (float(gan.g_optimizer.learning_rate), float(gan.bank_optimizer.learning_rate))
+    np.testing.assert_allclose(rates(), (base, 10 * base), rtol=1e-5)
+    batch = fixed_batch()
+    for _ in range(5):
+        gan.train_step(batch)
+    mid = rates()
+    assert 0.1 * base < mid[0] < base and np.isclose(mid[1], 10 * mid[0], rtol=1e-5)
+    for _ in range(5):
+        gan.train_step(batch)
+    np.testing.assert_allclose(rates(), (0.1 * base, base), rtol=1e-5)
+    cfg.training.lr_schedule = "constant"
+    flat = build_gan(cfg, style_images())
+    flat.train_step(batch)
+    assert np.isclose(float(flat.g_optimizer.learning_rate), base)
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        dataclasses.replace(cfg.training, lr_schedule="step")

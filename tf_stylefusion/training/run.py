@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..config import DataConfig, RunConfig
+from ..config import DataConfig, RunConfig, TrainConfig
 from ..data import pipelines as data_lib
 from ..data.images import BadFiles, list_images
 from ..errors import ConfigError
@@ -97,6 +97,17 @@ def _check_resume_compatible(run_dir: Path, config: RunConfig) -> None:
             f"{config.generator.style_names}. Use a new --out folder to start a different run.")
 
 
+LR_FLOOR = 0.1  # the cosine schedule's last rate, as a fraction of the first
+
+
+def learning_rate(tc: TrainConfig, base: float) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """``base`` as the run's schedule asks: constant, or a half cosine to ``LR_FLOOR × base`` at
+    ``tc.steps`` (driven by the optimizer's own step counter, so a resumed run continues it)."""
+    if tc.lr_schedule == "constant":
+        return base
+    return keras.optimizers.schedules.CosineDecay(base, decay_steps=tc.steps, alpha=LR_FLOOR)
+
+
 def build_gan(config: RunConfig, style_images: Sequence[Sequence[np.ndarray]],
               generator: StyleFusionGenerator | None = None,
               strategy: tf.distribute.Strategy | None = None) -> StyleFusionGAN:
@@ -116,12 +127,13 @@ def build_gan(config: RunConfig, style_images: Sequence[Sequence[np.ndarray]],
                                            dc.num_scales, dc.spectral_norm)
         gan = StyleFusionGAN(generator, discriminator, vgg, targets, lc, tc.mix_fraction,
                              inception, seed=tc.seed)
-        g_opt = wrap_optimizer(keras.optimizers.Adam(tc.g_learning_rate), tc.precision)
+        g_opt = wrap_optimizer(keras.optimizers.Adam(learning_rate(tc, tc.g_learning_rate)), tc.precision)
         d_opt = wrap_optimizer(keras.optimizers.Adam(tc.d_learning_rate, beta_1=0.5), tc.precision)
         bank_opt = None
         if tc.bank_learning_rate_multiplier != 1.0:
-            bank_opt = wrap_optimizer(keras.optimizers.Adam(tc.g_learning_rate * tc.bank_learning_rate_multiplier),
-                                      tc.precision)
+            bank_opt = wrap_optimizer(
+                keras.optimizers.Adam(learning_rate(tc, tc.g_learning_rate * tc.bank_learning_rate_multiplier)),
+                tc.precision)
         gan.compile(g_opt, d_opt, bank_opt)
         # Create optimizer slots now so a checkpoint restore finds every variable it saved.
         bank = generator.bank.table
