@@ -48,10 +48,6 @@ class GeneratorConfig:
     # photo's channel means and spreads replaced by the style's), before the layers and the skip.
     # None: the loss network's recipe decides (RECIPE_GENERATOR: on for the offline recipe).
     color_norm: bool | None = None
-    # With the content skip in the shuffled layout: a second, full-resolution residual predicted
-    # as 2×2 blocks (12 channels, depth-to-space) beside the smooth half-size one, so fine
-    # texture can be drawn at the output's own pixels instead of as an upsampled lattice.
-    detail_head: bool = False
 
     def __post_init__(self) -> None:
         self.filters = tuple(int(f) for f in self.filters)  # type: ignore[assignment]
@@ -70,9 +66,6 @@ class GeneratorConfig:
             raise ConfigError(f"filters must be three positive widths, got {self.filters}")
         if self.num_res_blocks < 0:
             raise ConfigError("num_res_blocks must be >= 0")
-        if self.detail_head and not (self.pixel_shuffle and self.content_skip):
-            raise ConfigError("detail_head needs the shuffled layout with the content skip "
-                              "(pixel_shuffle and content_skip)")
 
 
 @dataclass

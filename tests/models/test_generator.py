@@ -241,34 +241,3 @@ def test_color_norm_gives_each_photo_the_style_palette() -> None:
     mixed = g((photos[0], tf.constant([[0.5, 0.5]]))).numpy()[0]
     np.testing.assert_allclose(mixed.mean(axis=(0, 1)), 0.5 * (palette[3:] + np.array(COLOR_NORM_INIT[1])),
                                atol=0.03)
-
-
-def test_detail_head_draws_full_resolution_detail_beside_the_smooth_residual(tmp_path) -> None:
-    tf.random.set_seed(0)
-    g = StyleFusionGenerator(2, filters=(8, 12, 16), num_res_blocks=1, color_norm=True, detail_head=True)
-    plain = StyleFusionGenerator(2, filters=(8, 12, 16), num_res_blocks=1, color_norm=True)
-    assert g.out_conv.filters == 15 and plain.out_conv.filters == 3
-    x = tf.random.stateless_uniform([1, 37, 50, 3], seed=[3, 4])
-    w = tf.constant([[0.4, 0.6]])
-    # With the detail channels silent it is the plain generator, weight for weight.
-    for mine, theirs in zip(g.weights, plain.weights):
-        if mine.shape == theirs.shape:
-            mine.assign(theirs)
-    kernel, bias = g.out_conv.kernel.numpy(), g.out_conv.bias.numpy()
-    kernel[..., :3], bias[:3] = plain.out_conv.kernel.numpy(), plain.out_conv.bias.numpy()
-    kernel[..., 3:], bias[3:] = 0.0, 0.0
-    g.out_conv.kernel.assign(kernel)
-    g.out_conv.bias.assign(bias)
-    y = g((x, w))
-    assert y.shape == (1, 37, 50, 3)
-    np.testing.assert_allclose(y.numpy(), plain((x, w)).numpy(), atol=1e-6)
-    # One detail channel's bias is one pixel of every 2×2 block: detail at the output's own pixels.
-    bias[3] = 1.0  # depth-to-space channel 0: top-left pixel, red
-    g.out_conv.bias.assign(bias)
-    change = (g((x, w)) - y).numpy()[0, :36, :50, 0]
-    assert np.all(change[0::2, 0::2] > 0.01) and np.allclose(change[1::2, :], 0, atol=1e-6)
-    assert np.allclose(change[:, 1::2], 0, atol=1e-6)
-    loaded = check_model_saving(g, (x, w), tmp_path)
-    assert loaded.config.detail_head
-    with pytest.raises(ValueError, match="detail_head"):
-        StyleFusionGenerator(1, pixel_shuffle=False, detail_head=True)

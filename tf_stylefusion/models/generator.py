@@ -91,15 +91,13 @@ class StyleFusionGenerator(keras.Model):
     def __init__(self, num_styles: int = 1, style_names: Sequence[str] | None = None,
                  filters: Sequence[int] = (16, 32, 64), num_res_blocks: int = 4,
                  separable: bool = True, pixel_shuffle: bool = True, content_skip: bool = True,
-                 norm_epsilon: float = 0.1, color_map: bool = False, color_norm: bool = False,
-                 detail_head: bool = False, **kwargs: Any):
+                 norm_epsilon: float = 0.1, color_map: bool = False, color_norm: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.config = GeneratorConfig(num_styles=num_styles, style_names=list(style_names or []),
                                       filters=tuple(filters), num_res_blocks=num_res_blocks,
                                       separable=separable, pixel_shuffle=pixel_shuffle,
                                       content_skip=content_skip, norm_epsilon=norm_epsilon,
-                                      color_map=color_map, color_norm=bool(color_norm),
-                                      detail_head=bool(detail_head))
+                                      color_map=color_map, color_norm=bool(color_norm))
         f1, f2, f3 = self.config.filters
         offset = 0
 
@@ -133,8 +131,6 @@ class StyleFusionGenerator(keras.Model):
         # at half size and upsampled bilinearly: detail comes through the skip, and a
         # depth-to-space residual would leave a 2×2 grid over flat regions.
         out_channels = 3 if content_skip else 3 * self.shuffle ** 2
-        if self.config.detail_head:  # plus the full-resolution detail as 2×2 blocks
-            out_channels += 3 * self.shuffle ** 2
         self.out_conv = keras.layers.Conv2D(out_channels, 3, padding="valid", name="to_rgb")
         for norm in self._norm_layers():
             norm.epsilon = float(norm_epsilon)
@@ -154,7 +150,7 @@ class StyleFusionGenerator(keras.Model):
         # Files saved before the pixel-shuffle layout (or the content skip) existed hold models
         # without them.
         return cls(**{"pixel_shuffle": False, "content_skip": False, "norm_epsilon": 1e-5, "color_map": False,
-                      "color_norm": False, "detail_head": False, **config})
+                      "color_norm": False, **config})
 
     @classmethod
     def from_config_object(cls, config: GeneratorConfig) -> "StyleFusionGenerator":
@@ -162,8 +158,7 @@ class StyleFusionGenerator(keras.Model):
                    filters=config.filters, num_res_blocks=config.num_res_blocks,
                    separable=config.separable, pixel_shuffle=config.pixel_shuffle,
                    content_skip=config.content_skip, norm_epsilon=config.norm_epsilon,
-                   color_map=config.color_map, color_norm=bool(config.color_norm),
-                   detail_head=config.detail_head)
+                   color_map=config.color_map, color_norm=bool(config.color_norm))
 
     @contextlib.contextmanager
     def norm_statistics(self, hook: Callable[[int, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
@@ -261,10 +256,7 @@ class StyleFusionGenerator(keras.Model):
         y = tf.cast(self.out_conv(self.out_pad(x)), tf.float32)
         if self.config.content_skip:
             if self.shuffle > 1:
-                detail = tf.nn.depth_to_space(y[..., 3:], self.shuffle) if self.config.detail_head else None
-                y = tf.image.resize(y[..., :3], tf.shape(padded)[1:3], method="bilinear")
-                if detail is not None:
-                    y = y + detail
+                y = tf.image.resize(y, tf.shape(padded)[1:3], method="bilinear")
             logits = content_logits(padded)
             if self.color is not None:
                 logits = self.color(logits, style)
@@ -297,5 +289,4 @@ class StyleFusionGenerator(keras.Model):
             "norm_epsilon": self.config.norm_epsilon,
             "color_map": self.config.color_map,
             "color_norm": self.config.color_norm,
-            "detail_head": self.config.detail_head,
         }
