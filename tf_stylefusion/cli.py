@@ -14,7 +14,15 @@ import os
 import sys
 from typing import TYPE_CHECKING, Sequence
 
-from .config import ADVERSARIAL_KINDS, LAYOUT_COLOURS, LR_SCHEDULES, STYLE_STATISTICS, RunConfig, recipe_for
+from .config import (
+    ADVERSARIAL_KINDS,
+    COLOR_NORM_INITS,
+    LAYOUT_COLOURS,
+    LR_SCHEDULES,
+    STYLE_STATISTICS,
+    RunConfig,
+    recipe_for,
+)
 
 if TYPE_CHECKING:  # the CLI imports its heavy modules lazily
     from .data.images import BadFiles
@@ -120,6 +128,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _config_flag(p, "--d-lr", "training.d_learning_rate", float, "discriminator learning rate")
     _config_flag(p, "--lr-schedule", "training.lr_schedule", str,
                  "constant, or cosine: both generator rates fall to a tenth by the last step", choices=LR_SCHEDULES)
+    _config_flag(p, "--color-norm-init", "training.color_norm_init", str,
+                 "the colour norm starts at an average photo's colours, at each painting's (learned on), "
+                 "or is held at the painting's", choices=COLOR_NORM_INITS)
     _config_flag(p, "--mix-fraction", "training.mix_fraction", float, "share of each batch trained on blends")
     _config_flag(p, "--bank-lr-multiplier", "training.bank_learning_rate_multiplier", float,
                  "the style bank's learning rate over the shared weights'")

@@ -13,6 +13,7 @@ from .errors import ConfigError
 ADVERSARIAL_KINDS = ("lsgan", "hinge", "bce")
 STYLE_STATISTICS = ("gram", "mean_cov", "mean_local_cov")
 LR_SCHEDULES = ("constant", "cosine")
+COLOR_NORM_INITS = ("photo", "painting", "painting_fixed")
 LAYOUT_COLOURS = ("channel", "linear")
 VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 
@@ -247,6 +248,11 @@ class TrainConfig:
     # "cosine": the generator's and the bank's learning rates fall along a half cosine to a tenth
     # by ``steps`` (the last steps settle instead of jittering at full rate); "constant": they stay.
     lr_schedule: str = "constant"
+    # Where each style's colour norm (GeneratorConfig.color_norm) starts: "photo" (an average
+    # photo's spread and mean), "painting" (the painting's own per-channel spread and mean) or
+    # "painting_fixed" (set to the painting's and held there). Learned freely, the spread shrinks
+    # to a third of the painting's and the photo's detail fades (docs/recipe.md).
+    color_norm_init: str = "photo"
     checkpoint_every: int = 100
     sample_every: int = 0
     tensorboard: bool = True
@@ -279,6 +285,9 @@ class TrainConfig:
             raise ConfigError(f"steps must be >= 1, got {self.steps}")
         if self.checkpoint_every < 1:
             raise ConfigError("checkpoint_every must be >= 1")
+        if self.color_norm_init not in COLOR_NORM_INITS:
+            raise ConfigError(f"color_norm_init must be one of {', '.join(COLOR_NORM_INITS)}, "
+                              f"got {self.color_norm_init!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.bank_learning_rate_multiplier <= 0:
@@ -304,6 +313,8 @@ class RunConfig:
                 setattr(self.generator, name, value)
         if self.generator.color_norm is None:
             self.generator.color_norm = False
+        if self.training.color_norm_init != "photo" and not self.generator.color_norm:
+            raise ConfigError(f"color_norm_init {self.training.color_norm_init!r} needs the generator's colour norm")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

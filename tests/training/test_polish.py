@@ -46,3 +46,22 @@ def test_polish_steps_are_checked() -> None:
         TrainConfig(polish_steps=-1)
     with pytest.raises(ConfigError, match="cannot extend a base model"):
         TrainConfig(polish_steps=10, base_model="runs/old")
+
+
+def test_train_holds_the_colour_norm_at_the_paintings_colours(image_folders, tmp_path: Path, monkeypatch) -> None:
+    seen = []
+    original = run_module.init_color_norm
+
+    def spy(gan, style_images, first_row, how):
+        original(gan, style_images, first_row, how)
+        seen.append((how, gan.generator.bank.table.numpy().copy(), gan.generator.color_norm.offset))
+
+    monkeypatch.setattr(run_module, "init_color_norm", spy)
+    run = tmp_path / "run"
+    assert main(train_args(image_folders, run, steps=3) + ["--loss-network", "random",
+                                                           "--color-norm-init", "painting_fixed"]) == 0
+    (how, table, offset), = seen
+    assert how == "painting_fixed"
+    saved = load_generator(run).bank.table.numpy()
+    np.testing.assert_array_equal(saved[:, offset:offset + 6], table[:, offset:offset + 6])
+    assert not np.allclose(saved, table)  # the rest of the bank trained

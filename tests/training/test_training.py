@@ -352,3 +352,39 @@ def test_cosine_lr_schedule_falls_to_a_tenth_by_the_last_step() -> None:
     assert np.isclose(float(flat.g_optimizer.learning_rate), base)
     with pytest.raises(ConfigError, match="lr_schedule"):
         dataclasses.replace(cfg.training, lr_schedule="step")
+
+
+@pytest.mark.parametrize("how", ["painting", "painting_fixed"])
+def test_color_norm_starts_at_the_paintings_colours(how: str) -> None:
+    from tf_stylefusion.training.color_init import init_color_norm, painting_colours
+
+    cfg = tiny_config(2, style_statistic="mean_cov", adversarial_weight=0.0)
+    cfg.training.g_learning_rate = 5e-3
+    gan = build_gan(cfg, style_images())
+    norm = gan.generator.color_norm
+    cols = slice(norm.offset, norm.offset + 6)
+    before = gan.generator.bank.table.numpy().copy()
+    init_color_norm(gan, style_images(), 0, how)
+    table = gan.generator.bank.table.numpy()
+    for i, images in enumerate(style_images()):
+        spread, mean = painting_colours(images)
+        np.testing.assert_allclose(table[i, cols], np.concatenate([spread, mean]), rtol=1e-6)
+    other = np.ones(table.shape[1], bool)
+    other[cols] = False
+    np.testing.assert_array_equal(table[:, other], before[:, other])  # only the colour norm moved
+    batch = fixed_batch()
+    for _ in range(5):
+        gan.train_step(batch)
+    after = gan.generator.bank.table.numpy()
+    assert not np.allclose(after[:, other], table[:, other])
+    if how == "painting_fixed":
+        np.testing.assert_array_equal(after[:, cols], table[:, cols])
+    else:
+        assert not np.allclose(after[:, cols], table[:, cols])
+
+
+def test_color_norm_init_is_validated() -> None:
+    with pytest.raises(ConfigError, match="color_norm_init"):
+        RunConfig.from_dict({"training": {"color_norm_init": "sky"}})
+    with pytest.raises(ConfigError, match="colour norm"):
+        RunConfig.from_dict({"generator": {"color_norm": False}, "training": {"color_norm_init": "painting"}})

@@ -130,8 +130,9 @@ class StyleFusionGAN(keras.Model):
                                   if targets.inception is not None else None)
         self.seed = int(seed)
         self.trackers = {n: keras.metrics.Mean(name=n) for n in METRIC_NAMES}
-        # Rows of the bank that may change (None: all). Fine-tuning a new style freezes the rest.
-        self.bank_row_mask: tf.Tensor | None = None
+        # Multiplies the bank's gradient (None: all of it trains), broadcast against ``[N, D]``:
+        # fine-tuning a new style freezes the other rows, a held colour norm its columns.
+        self.bank_mask: tf.Tensor | None = None
         # G and D are built in their constructors; nothing is left for fit() to build.
         self.built = True
 
@@ -260,8 +261,8 @@ class StyleFusionGAN(keras.Model):
 
         g_vars = self.generator.trainable_variables
         g_grads = tape.gradient(g_scaled, g_vars)
-        if self.bank_row_mask is not None:
-            g_grads = [g * self.bank_row_mask if v is self.generator.bank.table else g
+        if self.bank_mask is not None:
+            g_grads = [g * self.bank_mask if v is self.generator.bank.table else g
                        for g, v in zip(g_grads, g_vars)]
         if self.bank_optimizer is None:
             self.g_optimizer.apply_gradients(zip(g_grads, g_vars))

@@ -46,6 +46,7 @@ from ..models.discriminator import PatchDiscriminator
 from ..models.generator import StyleFusionGenerator
 from ..models.loss_networks import inception_features, vgg_features
 from .callbacks import CheckpointEvery, SampleImages, save_generator
+from .color_init import init_color_norm
 from .custom_loop import needs_custom_loop, strategy_fit
 from .distribute import is_chief, make_strategy, precision_policy, wrap_optimizer
 from .gan import StyleFusionGAN, StyleTargets
@@ -208,6 +209,8 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
         from .add_styles import restrict_to_new_rows
 
         restrict_to_new_rows(gan, num_old)
+    # Before the checkpoint is restored: a resumed run gets its trained rows back, and the mask.
+    init_color_norm(gan, style_images, num_old, tc.color_norm_init)
     step = gan.g_optimizer.iterations
     optimizers = {"g_optimizer": gan.g_optimizer, "d_optimizer": gan.d_optimizer}
     if gan.bank_optimizer is not None:
