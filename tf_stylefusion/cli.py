@@ -69,6 +69,8 @@ def train_config_from_args(args: argparse.Namespace) -> RunConfig:
                          strategy=args.strategy, precision=args.precision)
     if args.seed is not None:
         d["data"]["seed"] = d["training"]["seed"] = args.seed
+    if args.training__color_norm_init is None:
+        d["training"]["color_norm_init"] = None  # decided by whether the colour norm is on
     if args.data__style_size is None:
         d["data"]["style_size"] = None  # derived from the crop size, as in DataConfig
     # The loss network's recipe fills every loss field the user did not set (as LossConfig does).

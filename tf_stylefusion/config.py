@@ -251,8 +251,9 @@ class TrainConfig:
     # Where each style's colour norm (GeneratorConfig.color_norm) starts: "photo" (an average
     # photo's spread and mean), "painting" (the painting's own per-channel spread and mean) or
     # "painting_fixed" (set to the painting's and held there). Learned freely, the spread shrinks
-    # to a third of the painting's and the photo's detail fades (docs/recipe.md).
-    color_norm_init: str = "photo"
+    # to a third of the painting's and the photo's detail fades (docs/recipe.md, row cnfix).
+    # None: "painting_fixed" with the colour norm, "photo" without.
+    color_norm_init: str | None = None
     checkpoint_every: int = 100
     sample_every: int = 0
     tensorboard: bool = True
@@ -285,7 +286,7 @@ class TrainConfig:
             raise ConfigError(f"steps must be >= 1, got {self.steps}")
         if self.checkpoint_every < 1:
             raise ConfigError("checkpoint_every must be >= 1")
-        if self.color_norm_init not in COLOR_NORM_INITS:
+        if self.color_norm_init is not None and self.color_norm_init not in COLOR_NORM_INITS:
             raise ConfigError(f"color_norm_init must be one of {', '.join(COLOR_NORM_INITS)}, "
                               f"got {self.color_norm_init!r}")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -313,6 +314,8 @@ class RunConfig:
                 setattr(self.generator, name, value)
         if self.generator.color_norm is None:
             self.generator.color_norm = False
+        if self.training.color_norm_init is None:
+            self.training.color_norm_init = "painting_fixed" if self.generator.color_norm else "photo"
         if self.training.color_norm_init != "photo" and not self.generator.color_norm:
             raise ConfigError(f"color_norm_init {self.training.color_norm_init!r} needs the generator's colour norm")
 
@@ -337,6 +340,10 @@ class RunConfig:
             d = {**d, "generator": {"pixel_shuffle": False, "content_skip": False, "norm_epsilon": 1e-5,
                                     "color_map": False, "color_norm": False,
                                     **d["generator"]}}
+        if "training" in d and "steps" in d["training"]:
+            # Runs saved before the colour norm could start at the painting's colours (a saved
+            # run lists every field) learned it from an average photo's.
+            d = {**d, "training": {"color_norm_init": "photo", **d["training"]}}
         if "losses" in d and "style_weight" in d["losses"]:
             # Runs saved before style statistics were a choice (a saved run lists every field)
             # matched plain Grams; a partial config leaves them to the recipe.

@@ -388,3 +388,11 @@ def test_color_norm_init_is_validated() -> None:
         RunConfig.from_dict({"training": {"color_norm_init": "sky"}})
     with pytest.raises(ConfigError, match="colour norm"):
         RunConfig.from_dict({"generator": {"color_norm": False}, "training": {"color_norm_init": "painting"}})
+
+
+def test_color_norm_init_defaults_to_the_painting_with_the_colour_norm_only() -> None:
+    assert RunConfig(losses=LossConfig(loss_network="random")).training.color_norm_init == "painting_fixed"
+    assert RunConfig().training.color_norm_init == "photo"  # the ImageNet recipe has no colour norm
+    saved = RunConfig(losses=LossConfig(loss_network="random")).to_dict()
+    del saved["training"]["color_norm_init"]  # a run saved before the option existed
+    assert RunConfig.from_dict(saved).training.color_norm_init == "photo"

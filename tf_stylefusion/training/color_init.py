@@ -17,11 +17,12 @@ def painting_colours(images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarr
 
 
 def init_color_norm(gan: StyleFusionGAN, style_images: Sequence[Sequence[np.ndarray]], first_row: int,
-                    how: str) -> None:
+                    how: str | None) -> None:
     """``how`` = ``"painting"``: bank rows ``first_row…`` get their painting's spread and mean as
-    the colour norm's γ, β; ``"painting_fixed"``: also masked out of the bank's gradient, so they
-    stay there. ``"photo"`` (or no colour norm): nothing changes."""
+    the colour norm's γ, β; ``"painting_fixed"`` (and None, the default): also masked out of the
+    bank's gradient, so they stay there. ``"photo"`` (or no colour norm): nothing changes."""
     norm = gan.generator.color_norm
+    how = how or "painting_fixed"
     if how == "photo" or norm is None:
         return
     table = gan.generator.bank.table.numpy()
