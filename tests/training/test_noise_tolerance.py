@@ -121,3 +121,18 @@ def test_harden_sets_block_gains_on_the_student_only() -> None:
         harden_for_integer(teacher, photos(), NoiseToleranceConfig(steps=1, block_gains={"enc9": 2}))
     with pytest.raises(ConfigError, match="block_gains"):
         NoiseToleranceConfig(noise=0.2, block_gains={"enc1": 5})
+
+
+def test_fine_tuning_keeps_the_colour_norm_the_teachers() -> None:
+    tf.random.set_seed(5)
+    teacher = StyleFusionGenerator(2, ["a", "b"], filters=(8, 12, 16), num_res_blocks=1, color_norm=True)
+    teacher.bank.table.assign(teacher.bank.table + tf.random.normal(teacher.bank.table.shape, stddev=0.2, seed=6))
+    config = NoiseToleranceConfig(steps=20, image_size=48, batch_size=4, learning_rate=1e-2, log_every=20)
+    student, _ = harden_for_integer(teacher, photos(), config)
+    norm = teacher.color_norm
+    cols = slice(norm.offset, norm.offset + norm.param_size)
+    after, before = student.bank.table.numpy(), teacher.bank.table.numpy()
+    np.testing.assert_array_equal(after[:, cols], before[:, cols])
+    rest = np.ones(before.shape[1], bool)
+    rest[cols] = False
+    assert not np.allclose(after[:, rest], before[:, rest])  # the other norms' rows do learn

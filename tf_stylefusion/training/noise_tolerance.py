@@ -147,6 +147,12 @@ def harden_for_integer(generator: StyleFusionGenerator, photos: Sequence[np.ndar
     _set_block_gains(student, config.block_gains)
     batches = _Batches(photos, generator.num_styles, config)
     optimizer = tf.keras.optimizers.Adam(config.learning_rate)
+    # The colour norm is each style's palette (held at the painting's by the offline recipe) and
+    # sits before the noise: it stays the teacher's, only the layers after it learn.
+    bank_mask = np.ones(student.bank.table.shape, np.float32)
+    if student.color_norm is not None:
+        norm = student.color_norm
+        bank_mask[:, norm.offset : norm.offset + norm.param_size] = 0.0
 
     @tf.function(reduce_retracing=True)
     def step(images: tf.Tensor, weights: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -159,7 +165,9 @@ def harden_for_integer(generator: StyleFusionGenerator, photos: Sequence[np.ndar
             noisy_mse = tf.reduce_mean(tf.square(noisy - target))
             loss = clean_mse + noisy_mse
         variables = student.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        grads = [g * bank_mask if v is student.bank.table else g
+                 for g, v in zip(tape.gradient(loss, variables), variables)]
+        optimizer.apply_gradients(zip(grads, variables))
         return clean_mse, noisy_mse
 
     history = NoiseToleranceHistory()
