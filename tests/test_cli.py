@@ -133,10 +133,12 @@ def test_the_offline_recipe_brings_the_colour_norm_unless_told_otherwise() -> No
     assert explicit.generator.color_norm is False
     # a run saved before the colour norm existed loads without it, whatever its loss network
     old = RunConfig(losses=LossConfig(loss_network="random")).to_dict()
-    del old["generator"]["color_norm"]
+    del old["generator"]["color_norm"], old["training"]["color_norm_init"]  # both came later
     assert RunConfig.from_dict(old).generator.color_norm is False
     # and the saved configuration round-trips
     assert RunConfig.from_dict(parse("--loss-network", "random").to_dict()).generator.color_norm is True
+    assert parse("--loss-network", "random").training.color_norm_init == "painting_fixed"
+    assert parse("--loss-network", "random", "--no-color-norm").training.color_norm_init == "photo"
 
 
 def test_a_config_saved_before_style_statistics_keeps_plain_grams() -> None:
