@@ -63,7 +63,7 @@ def restrict_to_new_rows(gan: StyleFusionGAN, num_old: int) -> None:
         raise ConfigError(f"fine-tuning needs new styles beyond the {num_old} old ones")
     mask = np.zeros([n, 1], np.float32)
     mask[num_old:] = 1.0
-    gan.bank_mask = tf.constant(mask) if gan.bank_mask is None else gan.bank_mask * mask
+    gan.restrict_bank(mask)
     gan.mix_fraction = 0.0
 
     def pad(t: tf.Tensor) -> tf.Tensor:

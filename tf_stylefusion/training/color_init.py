@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import tensorflow as tf
 
+from ..models.generator import StyleFusionGenerator
 from .gan import StyleFusionGAN
 
 
@@ -32,6 +32,13 @@ def init_color_norm(gan: StyleFusionGAN, style_images: Sequence[Sequence[np.ndar
         table[first_row + i, norm.offset + 3 : norm.offset + 6] = mean
     gan.generator.bank.table.assign(table)
     if how == "painting_fixed":
-        mask = np.ones([1, table.shape[1]], np.float32)
+        gan.restrict_bank(held_color_norm_mask(gan.generator))
+
+
+def held_color_norm_mask(generator: StyleFusionGenerator) -> np.ndarray:
+    """``[1, D]`` gradient mask for the bank: 0 on the colour norm's columns, 1 elsewhere."""
+    mask = np.ones([1, generator.param_dim], np.float32)
+    norm = generator.color_norm
+    if norm is not None:
         mask[:, norm.offset : norm.offset + norm.param_size] = 0.0
-        gan.bank_mask = tf.constant(mask) if gan.bank_mask is None else gan.bank_mask * mask
+    return mask

@@ -145,6 +145,12 @@ class StyleFusionGAN(keras.Model):
         self.d_optimizer = d_optimizer
         self.bank_optimizer = bank_optimizer
 
+    def restrict_bank(self, mask: np.ndarray) -> None:
+        """Multiply ``mask`` (broadcast against the bank's ``[N, D]``) into the bank's gradient
+        mask, on top of any restriction already set."""
+        mask = tf.constant(mask, tf.float32)
+        self.bank_mask = mask if self.bank_mask is None else self.bank_mask * mask
+
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
         return list(self.trackers.values())

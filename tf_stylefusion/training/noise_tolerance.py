@@ -26,6 +26,7 @@ from PIL import Image
 from ..errors import ConfigError
 from ..models.generator import StyleFusionGenerator
 from ..models.layers import activation_noise
+from .color_init import held_color_norm_mask
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +150,7 @@ def harden_for_integer(generator: StyleFusionGenerator, photos: Sequence[np.ndar
     optimizer = tf.keras.optimizers.Adam(config.learning_rate)
     # The colour norm is each style's palette (held at the painting's by the offline recipe) and
     # sits before the noise: it stays the teacher's, only the layers after it learn.
-    bank_mask = np.ones(student.bank.table.shape, np.float32)
-    if student.color_norm is not None:
-        norm = student.color_norm
-        bank_mask[:, norm.offset : norm.offset + norm.param_size] = 0.0
+    bank_mask = held_color_norm_mask(student)
 
     @tf.function(reduce_retracing=True)
     def step(images: tf.Tensor, weights: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
