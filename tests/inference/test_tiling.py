@@ -103,18 +103,29 @@ def test_statistics_from_a_downscaled_image_keep_tiles_consistent() -> None:
     assert max(jump[c + 16] for c in seam_cols) < 3 * np.median(jump)
 
 
-@pytest.mark.parametrize("color_norm", [False, True])
-def test_exact_statistics_accumulated_over_tiles_match_the_untiled_output(color_norm) -> None:
+def soft_halves(h: int, w: int) -> np.ndarray:
+    """Per-pixel weights: style 0 on the left, style 2 on the right, a soft border between."""
+    left = np.clip((w / 2 - np.arange(w)) / 24 + 0.5, 0, 1).astype(np.float32)
+    weights = np.zeros((h, w, 3), np.float32)
+    weights[..., 0], weights[..., 2] = left, 1 - left
+    return weights
+
+
+@pytest.mark.parametrize("color_norm,per_pixel", [(False, False), (True, False), (True, True)])
+def test_exact_statistics_accumulated_over_tiles_match_the_untiled_output(color_norm, per_pixel) -> None:
     g = styled_generator(num_res_blocks=1, color_norm=color_norm)
     img = photo(160, 190)  # 190 is no multiple of the stride: the padding counts as in one pass
-    full = g((img[None], WEIGHTS[None])).numpy()[0]
+    weights = soft_halves(160, 190) if per_pixel else WEIGHTS
+    full = g((img[None], weights[None])).numpy()[0]
     cfg = tiling.TileConfig(tile_size=112, overlap=56, stats_size=80, exact_statistics=True)
-    whole = tiling.measure_statistics(g, img, WEIGHTS, stats_size=1024)
-    exact = tiling.exact_statistics(g, img, WEIGHTS, cfg)
+    whole = tiling.measure_statistics(g, img, weights, stats_size=1024)
+    exact = tiling.exact_statistics(g, img, weights, cfg)
     for (m, v), (em, ev) in zip(whole, exact):
+        # per style region with per-pixel weights
+        assert m.shape == ((1, 3, m.shape[-1]) if per_pixel else (1, 1, 1, m.shape[-1]))
         np.testing.assert_allclose(em.numpy(), m.numpy(), rtol=1e-3, atol=1e-5)
         np.testing.assert_allclose(ev.numpy(), v.numpy(), rtol=1e-3, atol=1e-6)
-    assert np.abs(tiling.stylize_tiled(g, img, WEIGHTS, cfg) - full).max() < 1e-3
+    assert np.abs(tiling.stylize_tiled(g, img, weights, cfg) - full).max() < 1e-3
 
 
 def test_per_pixel_weights_are_cropped_per_tile() -> None:
@@ -145,7 +156,7 @@ def test_generator_norm_statistics_hook_leaves_normal_calls_unchanged() -> None:
     before = g((x, WEIGHTS[None])).numpy()
     stats = tiling.measure_statistics(g, x[0], WEIGHTS, stats_size=1024)
     assert len(stats) == g.num_norm_layers
-    with g.norm_statistics(lambda i, f: stats[i]):
+    with g.norm_statistics(lambda i, f, w: stats[i]):
         np.testing.assert_allclose(g((x, WEIGHTS[None])).numpy(), before, atol=1e-5)
     np.testing.assert_array_equal(g((x, WEIGHTS[None])).numpy(), before)
     assert all(n.statistics_hook is None for n in g._norm_layers())

@@ -40,9 +40,9 @@ def test_any_size_at_least_32_keeps_shape_and_range(h: int, w: int, pixel_shuffl
 def test_pixel_shuffle_layout_keeps_every_layer_below_full_resolution() -> None:
     seen = []
 
-    def record(i: int, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def record(i: int, x: tf.Tensor, weights: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         seen.append(tuple(x.shape[1:3]))
-        return ConditionalInstanceNorm.moments(x)
+        return ConditionalInstanceNorm.moments(x, weights)
 
     for shuffle, largest in ((True, (32, 48)), (False, (64, 96))):
         g = StyleFusionGenerator(2, filters=(8, 12, 16), num_res_blocks=1, pixel_shuffle=shuffle)
@@ -134,6 +134,34 @@ def test_conditional_instance_norm_matches_numpy() -> None:
     params = w @ table
     expected = (x - mean) / np.sqrt(var + 1e-5) * params[:, None, None, :4] + params[:, None, None, 4:]
     np.testing.assert_allclose(y, expected, atol=1e-4)
+
+
+def test_per_pixel_weights_normalise_each_region_by_its_own_statistics() -> None:
+    from tf_stylefusion.models.layers import REGION_PRIOR
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.0, 1.0, (1, 8, 10, 2)).astype(np.float32)
+    x[:, :, :5] = 2.0 + 2.0 * x[:, :, :5]  # the left half brighter and wider than the right
+    weights = np.zeros((1, 8, 10, 2), np.float32)
+    weights[:, :, :5, 0] = weights[:, :, 5:, 1] = 1.0
+    table = np.array([[1.0, 1.0, 0.0, 0.0]] * 2, np.float32)  # γ = 1, β = 0 for both styles
+
+    def norm(image: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return ConditionalInstanceNorm(2, 0)(tf.constant(image), (tf.constant(w), tf.constant(table))).numpy()[0]
+
+    y = norm(x, weights)
+    halves = [x[0, :, :5], x[0, :, 5:]]
+    prior = REGION_PRIOR * 80  # the image lends each region this many pixels:
+    pooled = sum(h.var((0, 1)) * 40 for h in halves) / 80  # the regions' pooled spread
+    for half, region in zip((slice(0, 5), slice(5, 10)), halves):
+        mean = (region.sum((0, 1)) + prior * x[0].mean((0, 1))) / (40 + prior)  # and the image's mean
+        var = (region.var((0, 1)) * 40 + prior * pooled) / (40 + prior)
+        np.testing.assert_allclose(y[:, half], (region - mean) / np.sqrt(var + 1e-5), atol=1e-4)
+    # The right half comes out close to the right half normalised alone; with one mix for the
+    # whole image (whole-image statistics) it is far from it.
+    alone = norm(x[:, :, 5:], np.array([[0.0, 1.0]], np.float32))
+    mix = np.array([[0.0, 1.0]], np.float32)
+    assert np.abs(y[:, 5:] - alone).mean() < 0.5 * np.abs(norm(x, mix)[:, 5:] - alone).mean()
 
 
 def test_every_variable_a_forward_pass_reads_is_tracked_and_saved(tmp_path) -> None:

@@ -52,8 +52,8 @@ def norm_input_statistics(generator: StyleFusionGenerator,
     variance of the norm's input, as ``(mean [C], var [C])``."""
     sums: list[list[np.ndarray]] = [[] for _ in range(generator.num_norm_layers)]
 
-    def record(i: int, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        mean, var = ConditionalInstanceNorm.moments(x)
+    def record(i: int, x: tf.Tensor, weights: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        mean, var = ConditionalInstanceNorm.moments(x, weights)
         sums[i].append(np.stack([mean.numpy().reshape(-1), var.numpy().reshape(-1)]))
         return mean, var
 

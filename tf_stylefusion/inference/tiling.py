@@ -3,7 +3,8 @@
 Two things make tiles seam-free:
 
 1. **Shared normalisation statistics.** Every normalisation layer of the generator is an instance
-   norm, whose mean and variance are taken over the whole image. A tile alone would normalise by
+   norm, whose mean and variance are taken over the whole image (with per-pixel weights, over each
+   style's region: ``models.layers.region_moments``). A tile alone would normalise by
    its own statistics and come out in a visibly different tone. Pass 1 finds every layer's mean
    and variance for the whole image: exactly, accumulated over the tiles layer by layer (the
    default, ``exact_statistics``), or approximately, by running the generator once on the image
@@ -35,7 +36,7 @@ import tensorflow as tf
 
 from ..errors import ConfigError
 from ..models.generator import MIN_SIZE, STRIDE, StyleFusionGenerator
-from ..models.layers import ConditionalInstanceNorm
+from ..models.layers import ConditionalInstanceNorm, region_moments, resize_weights
 
 # 512 px tiles: at 16 MP with per-pixel weights (masks, strength) 1024 px tiles peaked at 2.1 GB RSS,
 # 512 px at 1.8 GB, in the same time (scripts/bench_large_image.py).
@@ -245,8 +246,8 @@ def _stats_graph(generator: StyleFusionGenerator, image: tf.Tensor, weights: tf.
                  ) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
     stats: Stats = [None] * generator.num_norm_layers  # type: ignore[list-item]
 
-    def record(i: int, features: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        stats[i] = ConditionalInstanceNorm.moments(features)
+    def record(i: int, features: tf.Tensor, weights: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        stats[i] = ConditionalInstanceNorm.moments(features, weights)
         return stats[i]
 
     with generator.norm_statistics(record):
@@ -266,64 +267,77 @@ def _core_bounds(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 @per_weights_rank
 def _layer_sums(generator: StyleFusionGenerator, tile: tf.Tensor, weights: tf.Tensor, layer: int,
                 table: tf.Tensor, means: list[tf.Tensor], variances: list[tf.Tensor], core: tf.Tensor
-                ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """Sum and sum of squares (float64, per channel) and pixel count of normalisation layer
-    ``layer``'s input over the tile's ``core`` ``[y0, y1, x0, x1]`` (in input pixels), earlier
-    layers normalised with the given statistics. Everything after that layer is pruned from the
-    graph, so the pass costs only the layers before it."""
-    found: list[tf.Tensor] = []
+                ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Sums (float64) of normalisation layer ``layer``'s input over the tile's ``core``
+    ``[y0, y1, x0, x1]`` (in input pixels), earlier layers normalised with the given statistics:
+    ``Σ w·x``, ``Σ w·x²`` ``[G, C]`` and ``Σ w`` ``[G, 1]`` per weight group (one group of weight 1
+    for a mix, each style for per-pixel weights), and the pixel count. Everything after that
+    layer is pruned from the graph, so the pass costs only the layers before it."""
+    found: list[tuple[tf.Tensor, tf.Tensor]] = []
     padded_h = (tf.shape(tile)[1] + STRIDE - 1) // STRIDE * STRIDE
 
-    def hook(i: int, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def hook(i: int, x: tf.Tensor, w: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         if i == layer:
-            found.append(x)
+            found.append((x, w))
         if i < layer:
             return means[i], variances[i]
-        return ConditionalInstanceNorm.moments(x)
+        return ConditionalInstanceNorm.moments(x, w)
 
     with generator.norm_statistics(hook):
         generator.stylize_with_table(tile, weights, table)
-    x = found[0]
+    x, w = found[0]
     scale = padded_h // tf.shape(x)[1]  # this layer's stride
-    part = tf.cast(x[0, core[0] // scale: core[1] // scale, core[2] // scale: core[3] // scale], tf.float64)
+    y0, y1, x0, x1 = core[0] // scale, core[1] // scale, core[2] // scale, core[3] // scale
+    part = tf.cast(x[0, y0:y1, x0:x1], tf.float64)
+    if w.shape.rank == 4:  # the same resize the norm makes, then the core
+        group = tf.cast(resize_weights(tf.cast(w, tf.float32), tf.shape(x)[1:3])[0, y0:y1, x0:x1], tf.float64)
+    else:
+        group = tf.ones_like(part[..., :1])
     count = tf.cast(tf.shape(part)[0] * tf.shape(part)[1], tf.float64)
-    return tf.reduce_sum(part, [0, 1]), tf.reduce_sum(tf.square(part), [0, 1]), count
+    return (tf.einsum("hwk,hwc->kc", group, part), tf.einsum("hwk,hwc->kc", group, tf.square(part)),
+            tf.reduce_sum(group, [0, 1])[:, None], count)
 
 
 def exact_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights: Weights,
                      config: TileConfig, table: "np.ndarray | tf.Tensor | None" = None) -> Stats:
-    """Every normalisation layer's exact whole-image ``(mean, var)`` at full resolution, without
-    holding a whole-image activation: layer by layer, each tile runs up to that layer (earlier
-    layers normalised with the statistics found so far) and adds the sums over its core, which
-    lies at least ``overlap / 2`` inside the tile and so matches the untiled pass when that is
-    no less than the receptive radius. Costs about half a forward pass per normalisation layer."""
+    """Every normalisation layer's exact whole-image ``(mean, var)`` at full resolution (per style
+    region with per-pixel weights), without holding a whole-image activation: layer by layer,
+    each tile runs up to that layer (earlier layers normalised with the statistics found so far)
+    and adds the sums over its core, which lies at least ``overlap / 2`` inside the tile and so
+    matches the untiled pass when that is no less than the receptive radius. Costs about half a
+    forward pass per normalisation layer."""
     h, w = image.shape[:2]
     spans_y = axis_spans(h, config.tile_size, config.overlap)
     spans_x = axis_spans(w, config.tile_size, config.overlap)
     tiles = [(sy, cy, sx, cx) for sy, cy in zip(spans_y, _core_bounds(spans_y))
              for sx, cx in zip(spans_x, _core_bounds(spans_x))]
+    per_pixel = weights_at(weights, 0, 1, 0, 1).ndim == 3
     means: list[tf.Tensor] = []
     variances: list[tf.Tensor] = []
     table_t = _table(generator, table)
     for layer in range(generator.num_norm_layers):
-        total, sq, count = 0.0, 0.0, 0.0
+        total, sq, mass, count = 0.0, 0.0, 0.0, 0.0
         for (y0, y1), (cy0, cy1), (x0, x1), (cx0, cx1) in tiles:
             tile_weights = weights_at(weights, y0, y1, x0, x1)
-            s1, s2, n = _layer_sums(generator, tf.convert_to_tensor(image[None, y0:y1, x0:x1]),
-                                    tf.convert_to_tensor(tile_weights[None]), layer, table_t, means, variances,
-                                    tf.constant([cy0, cy1, cx0, cx1]))
-            total, sq, count = total + s1.numpy(), sq + s2.numpy(), count + float(n)
-        mean = total / count
-        var = np.maximum(sq / count - mean ** 2, 0.0)
-        means.append(tf.constant(mean.reshape(1, 1, 1, -1), tf.float32))
-        variances.append(tf.constant(var.reshape(1, 1, 1, -1), tf.float32))
+            s1, s2, m, n = _layer_sums(generator, tf.convert_to_tensor(image[None, y0:y1, x0:x1]),
+                                       tf.convert_to_tensor(tile_weights[None]), layer, table_t, means,
+                                       variances, tf.constant([cy0, cy1, cx0, cx1]))
+            total, sq, mass, count = total + s1.numpy(), sq + s2.numpy(), mass + m.numpy(), count + float(n)
+        if per_pixel:
+            sums = (total[None], sq[None], mass[None])
+            mean, var = (v.numpy() for v in region_moments(*map(tf.constant, sums), count))
+        else:
+            mean = (total / count).reshape(1, 1, 1, -1)
+            var = np.maximum(sq / count - mean.reshape(1, -1) ** 2, 0.0).reshape(1, 1, 1, -1)
+        means.append(tf.constant(mean, tf.float32))
+        variances.append(tf.constant(var, tf.float32))
     return list(zip(means, variances))
 
 
 @per_weights_rank
 def _tile_graph(generator: StyleFusionGenerator, tile: tf.Tensor, weights: tf.Tensor, table: tf.Tensor,
                 means: list[tf.Tensor], variances: list[tf.Tensor]) -> tf.Tensor:
-    with generator.norm_statistics(lambda i, x: (means[i], variances[i])):
+    with generator.norm_statistics(lambda i, x, w: (means[i], variances[i])):
         return generator.stylize_with_table(tile, weights, table)
 
 

@@ -161,17 +161,19 @@ class StyleFusionGenerator(keras.Model):
                    color_map=config.color_map, color_norm=bool(config.color_norm))
 
     @contextlib.contextmanager
-    def norm_statistics(self, hook: Callable[[int, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+    def norm_statistics(self, hook: Callable[[int, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
                         ) -> Iterator[None]:
         """Within this block, the i-th normalisation layer (in forward order) takes its
-        ``(mean, var)`` (float32 ``[B|1, 1, 1, C]``) from ``hook(i, x)`` instead of from ``x``.
+        ``(mean, var)`` from ``hook(i, x, weights)`` instead of from ``x`` (the shapes
+        ``ConditionalInstanceNorm.moments(x, weights)`` gives: ``[B|1, 1, 1, C]``, or per style
+        region ``[B|1, K, C]`` with per-pixel weights).
 
         Used by tiling: record the statistics of a whole image once, then stylize each tile with
         them. Outside the block (every normal call) the generator is unchanged.
         """
         norms = self._norm_layers()
         for i, norm in enumerate(norms):
-            norm.statistics_hook = lambda x, i=i: hook(i, x)
+            norm.statistics_hook = lambda x, w, i=i: hook(i, x, w)
         try:
             yield
         finally:
