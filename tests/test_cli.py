@@ -121,6 +121,7 @@ def test_train_flags_default_to_the_config_dataclasses() -> None:
 def test_the_offline_recipe_brings_the_colour_norm_unless_told_otherwise() -> None:
     from tf_stylefusion.cli import build_parser, train_config_from_args
     from tf_stylefusion.config import GeneratorConfig, LossConfig, RunConfig
+    from tf_stylefusion.errors import ConfigError
 
     base = ["train", "--content", "photos", "--style", "a.jpg", "--out", "run"]
     parse = lambda *extra: train_config_from_args(build_parser().parse_args(base + list(extra)))  # noqa: E731
@@ -133,12 +134,24 @@ def test_the_offline_recipe_brings_the_colour_norm_unless_told_otherwise() -> No
     assert explicit.generator.color_norm is False
     # a run saved before the colour norm existed loads without it, whatever its loss network
     old = RunConfig(losses=LossConfig(loss_network="random")).to_dict()
-    del old["generator"]["color_norm"], old["training"]["color_norm_init"]  # both came later
+    del old["generator"]["color_norm"], old["generator"]["color_mix"], old["training"]["color_norm_init"]
     assert RunConfig.from_dict(old).generator.color_norm is False
     # and the saved configuration round-trips
     assert RunConfig.from_dict(parse("--loss-network", "random").to_dict()).generator.color_norm is True
     assert parse("--loss-network", "random").training.color_norm_init == "painting_fixed"
     assert parse("--loss-network", "random", "--no-color-norm").training.color_norm_init == "photo"
+    # the colour transform comes with the recipe's colour norm, goes with it, and can be refused
+    assert parse("--loss-network", "random").generator.color_mix is True
+    assert parse("--loss-network", "random", "--no-color-norm").generator.color_mix is False
+    assert parse("--loss-network", "random", "--no-color-mix").generator.color_mix is False
+    assert parse("--color-norm").generator.color_mix is False  # the ImageNet recipe has none
+    assert parse("--color-norm", "--color-mix").generator.color_mix is True
+    with pytest.raises(ConfigError, match="color_mix needs"):
+        parse("--loss-network", "random", "--no-color-norm", "--color-mix")
+    seventh = RunConfig(losses=LossConfig(loss_network="random")).to_dict()
+    del seventh["generator"]["color_mix"]  # a run saved before the colour transform: without it
+    loaded = RunConfig.from_dict(seventh).generator
+    assert loaded.color_norm is True and loaded.color_mix is False
 
 
 def test_a_config_saved_before_style_statistics_keeps_plain_grams() -> None:

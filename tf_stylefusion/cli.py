@@ -64,6 +64,7 @@ def train_config_from_args(args: argparse.Namespace) -> RunConfig:
         d["generator"]["pixel_shuffle"] = False
     # None lets the loss network's recipe decide (RECIPE_GENERATOR), as for the loss fields below.
     d["generator"]["color_norm"] = args.color_norm
+    d["generator"]["color_mix"] = args.color_mix
     d["data"].update(content=args.content, styles=args.style, profile=args.profile)
     d["training"].update(encoder_steps=args.encoder_steps, base_model=args.resume,
                          strategy=args.strategy, precision=args.precision)
@@ -147,6 +148,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--color-norm", action=argparse.BooleanOptionalAction, default=None,
                    help="give each style its palette as an instance norm on the photo's colours "
                         "(default: on with --loss-network random, off otherwise)")
+    p.add_argument("--color-mix", action=argparse.BooleanOptionalAction, default=None,
+                   help="with the colour norm, also a 3x3 colour transform per style, so a style moves "
+                        "the photo's hues (default: on with the colour norm when the recipe has it)")
     p.add_argument("--full-resolution", action="store_true",
                    help="classic generator layout with full-resolution first and last layers (finer "
                         "detail, crisper mask edges; about 2.4x slower to run) instead of pixel shuffle")

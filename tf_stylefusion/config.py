@@ -49,6 +49,10 @@ class GeneratorConfig:
     # photo's channel means and spreads replaced by the style's), before the layers and the skip.
     # None: the loss network's recipe decides (RECIPE_GENERATOR: on for the offline recipe).
     color_norm: bool | None = None
+    # With the colour norm: a per-style 3×3 colour transform after it (12 values a bank row), so a
+    # style can move the photo's hues, not only each channel's spread and mean. None: the recipe
+    # decides (on with the colour norm in the offline recipe).
+    color_mix: bool | None = None
 
     def __post_init__(self) -> None:
         self.filters = tuple(int(f) for f in self.filters)  # type: ignore[assignment]
@@ -67,6 +71,8 @@ class GeneratorConfig:
             raise ConfigError(f"filters must be three positive widths, got {self.filters}")
         if self.num_res_blocks < 0:
             raise ConfigError("num_res_blocks must be >= 0")
+        if self.color_mix and self.color_norm is False:
+            raise ConfigError("color_mix needs the colour norm (color_norm)")
 
 
 @dataclass
@@ -109,7 +115,7 @@ RECIPES: dict[str, dict[str, Any]] = {
 
 
 # Generator settings a recipe implies where the configuration leaves them None.
-RECIPE_GENERATOR: dict[str, dict[str, Any]] = {"random": {"color_norm": True}}
+RECIPE_GENERATOR: dict[str, dict[str, Any]] = {"random": {"color_norm": True, "color_mix": True}}
 
 
 def recipe_for(loss_network: str) -> dict[str, Any]:
@@ -309,11 +315,16 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         recipe = RECIPE_GENERATOR.get(self.losses.loss_network, {})
+        asked_mix = self.generator.color_mix
         for name, value in recipe.items():
             if getattr(self.generator, name) is None:
                 setattr(self.generator, name, value)
         if self.generator.color_norm is None:
             self.generator.color_norm = False
+        if asked_mix and not self.generator.color_norm:
+            raise ConfigError("color_mix needs the colour norm (color_norm)")
+        # The recipe's colour transform goes with its colour norm: off when that is turned off.
+        self.generator.color_mix = bool(self.generator.color_mix and self.generator.color_norm)
         if self.training.color_norm_init is None:
             self.training.color_norm_init = "painting_fixed" if self.generator.color_norm else "photo"
         if self.training.color_norm_init != "photo" and not self.generator.color_norm:
@@ -338,7 +349,7 @@ class RunConfig:
             # Runs saved before the pixel-shuffle layout (or the content skip) existed hold
             # models without it.
             d = {**d, "generator": {"pixel_shuffle": False, "content_skip": False, "norm_epsilon": 1e-5,
-                                    "color_map": False, "color_norm": False,
+                                    "color_map": False, "color_norm": False, "color_mix": False,
                                     **d["generator"]}}
         if "training" in d and "steps" in d["training"]:
             # Runs saved before the colour norm could start at the painting's colours (a saved

@@ -359,6 +359,7 @@ def test_color_norm_starts_at_the_paintings_colours(how: str) -> None:
     from tf_stylefusion.training.color_init import init_color_norm, painting_colours
 
     cfg = tiny_config(2, style_statistic="mean_cov", adversarial_weight=0.0)
+    cfg.generator.color_mix = False  # the per-channel colour norm alone
     cfg.training.g_learning_rate = 5e-3
     gan = build_gan(cfg, style_images())
     norm = gan.generator.color_norm
@@ -381,6 +382,47 @@ def test_color_norm_starts_at_the_paintings_colours(how: str) -> None:
         np.testing.assert_array_equal(after[:, cols], table[:, cols])
     else:
         assert not np.allclose(after[:, cols], table[:, cols])
+
+
+def test_color_transform_takes_an_average_photo_to_the_paintings_covariance_and_stays() -> None:
+    from tf_stylefusion.training.color_init import (
+        PHOTO_CORRELATION,
+        init_color_norm,
+        painting_color_transform,
+    )
+
+    cfg = tiny_config(2, style_statistic="mean_cov", adversarial_weight=0.0)
+    cfg.generator.color_mix = True
+    cfg.training.g_learning_rate = 5e-3
+    gan = build_gan(cfg, style_images())
+    g = gan.generator
+    init_color_norm(gan, style_images(), 0, "painting_fixed")
+    table = g.bank.table.numpy()
+    held = np.zeros(table.shape[1], bool)
+    held[g.color_norm.offset: g.color_norm.offset + 6] = held[g.color_mix.offset: g.color_mix.offset + 12] = True
+    # A photo with an average photo's channel correlation (any spreads and means) comes out with
+    # the painting's colour covariance and mean.
+    rng = np.random.default_rng(0)
+    spreads = np.array([0.2, 0.15, 0.1])
+    pixels = rng.multivariate_normal([0.5, 0.4, 0.3], PHOTO_CORRELATION * np.outer(spreads, spreads), 64 * 64)
+    photo = tf.constant(pixels.reshape(1, 64, 64, 3), tf.float32)
+    for i, images in enumerate(style_images()):
+        np.testing.assert_allclose(table[i, g.color_mix.offset: g.color_mix.offset + 12],
+                                   painting_color_transform(images), rtol=1e-6)
+        style = (tf.one_hot([i], 2), g.bank.table)
+        out = g.color_mix(g.color_norm(photo, style), style).numpy().reshape(-1, 3)
+        painting = np.concatenate([im.reshape(-1, 3) for im in images])
+        np.testing.assert_allclose(out.mean(0), painting.mean(0), atol=0.01)
+        np.testing.assert_allclose(np.cov(out.T), np.cov(painting.T), atol=0.1 * np.cov(painting.T).max())
+    for _ in range(5):
+        gan.train_step(fixed_batch())
+    after = g.bank.table.numpy()
+    np.testing.assert_array_equal(after[:, held], table[:, held])
+    assert not np.allclose(after[:, ~held], table[:, ~held])
+    twin = type(g).from_config(g.get_config())
+    assert twin.color_mix is not None and twin.param_dim == g.param_dim
+    with pytest.raises(ConfigError, match="color_mix needs"):
+        RunConfig.from_dict({"generator": {"color_norm": False, "color_mix": True}})
 
 
 def test_color_norm_init_is_validated() -> None:

@@ -91,13 +91,15 @@ class StyleFusionGenerator(keras.Model):
     def __init__(self, num_styles: int = 1, style_names: Sequence[str] | None = None,
                  filters: Sequence[int] = (16, 32, 64), num_res_blocks: int = 4,
                  separable: bool = True, pixel_shuffle: bool = True, content_skip: bool = True,
-                 norm_epsilon: float = 0.1, color_map: bool = False, color_norm: bool = False, **kwargs: Any):
+                 norm_epsilon: float = 0.1, color_map: bool = False, color_norm: bool = False,
+                 color_mix: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.config = GeneratorConfig(num_styles=num_styles, style_names=list(style_names or []),
                                       filters=tuple(filters), num_res_blocks=num_res_blocks,
                                       separable=separable, pixel_shuffle=pixel_shuffle,
                                       content_skip=content_skip, norm_epsilon=norm_epsilon,
-                                      color_map=color_map, color_norm=bool(color_norm))
+                                      color_map=color_map, color_norm=bool(color_norm),
+                                      color_mix=bool(color_mix))
         f1, f2, f3 = self.config.filters
         offset = 0
 
@@ -112,6 +114,7 @@ class StyleFusionGenerator(keras.Model):
         self.shuffle = SHUFFLE if pixel_shuffle else 1
         self.color_norm = (add(ConditionalInstanceNorm(3, offset, name="color_norm")) if self.config.color_norm
                            else None)
+        self.color_mix = add(StyleColor(offset, name="color_mix")) if self.config.color_mix else None
         self.encoder = [
             add(ConvNormAct(f1, offset, name="enc1")),
             add(ConvNormAct(f2, offset, strides=2, name="enc2")),
@@ -150,7 +153,7 @@ class StyleFusionGenerator(keras.Model):
         # Files saved before the pixel-shuffle layout (or the content skip) existed hold models
         # without them.
         return cls(**{"pixel_shuffle": False, "content_skip": False, "norm_epsilon": 1e-5, "color_map": False,
-                      "color_norm": False, **config})
+                      "color_norm": False, "color_mix": False, **config})
 
     @classmethod
     def from_config_object(cls, config: GeneratorConfig) -> "StyleFusionGenerator":
@@ -158,7 +161,8 @@ class StyleFusionGenerator(keras.Model):
                    filters=config.filters, num_res_blocks=config.num_res_blocks,
                    separable=config.separable, pixel_shuffle=config.pixel_shuffle,
                    content_skip=config.content_skip, norm_epsilon=config.norm_epsilon,
-                   color_map=config.color_map, color_norm=bool(config.color_norm))
+                   color_map=config.color_map, color_norm=bool(config.color_norm),
+                   color_mix=config.color_mix)
 
     @contextlib.contextmanager
     def norm_statistics(self, hook: Callable[[int, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
@@ -201,8 +205,9 @@ class StyleFusionGenerator(keras.Model):
             row[norm.offset : norm.offset + norm.channels] = 1.0
         if self.color_norm is not None:  # an average photo's spread and mean: close to identity
             row[self.color_norm.offset : self.color_norm.offset + self.color_norm.param_size] = np.ravel(COLOR_NORM_INIT)
-        if self.color is not None:
-            row[self.color.offset : self.color.offset + StyleColor.param_size] = StyleColor.IDENTITY
+        for colour_map in (self.color, self.color_mix):
+            if colour_map is not None:
+                row[colour_map.offset : colour_map.offset + StyleColor.param_size] = StyleColor.IDENTITY
         return row
 
     def build(self, input_shape: Any = None) -> None:
@@ -250,6 +255,8 @@ class StyleFusionGenerator(keras.Model):
         style: Style = (weights, table)
         if self.color_norm is not None:
             x = tf.cast(self.color_norm(x, style), x.dtype)
+        if self.color_mix is not None:
+            x = tf.cast(self.color_mix(x, style), x.dtype)
         padded = tf.cast(x, tf.float32)
         if self.shuffle > 1:
             x = tf.nn.space_to_depth(x, self.shuffle)
@@ -291,4 +298,5 @@ class StyleFusionGenerator(keras.Model):
             "norm_epsilon": self.config.norm_epsilon,
             "color_map": self.config.color_map,
             "color_norm": self.config.color_norm,
+            "color_mix": self.config.color_mix,
         }
