@@ -107,6 +107,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "random": {"style_weight": 1.0, "content_weight": 3.0, "tv_weight": 0.3, "adversarial_weight": 0.0,
                "style_statistic": "mean_cov", "style_layers": VGG_STYLE_LAYERS[:4],
                "content_layer": "block3_conv2"},
+    "random-symmetric": {},  # filled below: the offline recipe
     "random-multiscale": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3,
                           "adversarial_weight": 0.0,
                           "style_statistic": "mean_cov", "style_layers": MULTISCALE_LAYERS,
@@ -115,7 +116,9 @@ RECIPES: dict[str, dict[str, Any]] = {
 
 
 # Generator settings a recipe implies where the configuration leaves them None.
+RECIPES["random-symmetric"] = RECIPES["random"]
 RECIPE_GENERATOR: dict[str, dict[str, Any]] = {"random": {"color_norm": True, "color_mix": True}}
+RECIPE_GENERATOR["random-symmetric"] = RECIPE_GENERATOR["random"]
 
 
 def recipe_for(loss_network: str) -> dict[str, Any]:
@@ -129,6 +132,8 @@ class LossConfig:
 
     ``loss_network`` is ``"imagenet"`` (Keras downloads VGG19 weights once; the default),
     ``"random"`` (He-scaled random VGG19: offline, and it selects the offline recipe),
+    ``"random-symmetric"`` (the same, its filters closed under transposition: no preferred
+    orientation; same recipe),
     ``"random-multiscale"`` (one layer of random multi-scale filters on an image pyramid: offline
     and about 4× faster than VGG19 forward and backward) or a path to a VGG19 ``.weights.h5``/``.h5`` file.
     Weights, the style statistic and the layers left at None take the loss network's recipe

@@ -85,3 +85,26 @@ def test_the_multiscale_recipe_is_selected_by_its_name() -> None:
     net = vgg_features(lc.loss_network, lc.style_layers + (lc.content_layer,), lc.seed)
     assert isinstance(net, MultiscaleRandomFeatures)
     assert vgg_features(lc.loss_network, lc.style_layers + (lc.content_layer,), lc.seed) is net
+
+
+@pytest.mark.parametrize("kind,equivariant", [("random-symmetric", True), ("random", False)])
+def test_the_symmetric_random_network_favours_no_orientation(kind: str, equivariant: bool) -> None:
+    layers = ("block1_conv1", "block2_conv1", "block3_conv1")
+    net = VGGFeatures(kind, layers, seed=1234)
+    x = tf.random.uniform([1, 40, 40, 3], seed=3)
+    transposed = net(tf.transpose(x, [0, 2, 1, 3]))
+    for features, of_transposed in zip(net(x), transposed):
+        # The transposed image's features are the features transposed, their halves swapped.
+        h = features.shape[-1] // 2
+        swapped = tf.transpose(tf.concat([of_transposed[..., h:], of_transposed[..., :h]], -1), [0, 2, 1, 3])
+        error = float(tf.reduce_max(tf.abs(swapped - features)) / tf.reduce_max(tf.abs(features)))
+        assert (error < 1e-4) == equivariant, error
+
+
+def test_the_symmetric_random_network_takes_the_offline_recipe() -> None:
+    from tf_stylefusion.config import RunConfig
+
+    cfg = RunConfig(losses=LossConfig(loss_network="random-symmetric"))
+    plain = RunConfig(losses=LossConfig(loss_network="random"))
+    assert cfg.losses.style_layers == plain.losses.style_layers and cfg.losses.content_weight == 3.0
+    assert cfg.generator.color_norm and cfg.generator.color_mix

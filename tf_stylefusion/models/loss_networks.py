@@ -1,8 +1,9 @@
 """Frozen feature extractors for the perceptual losses: VGG19 and InceptionV3.
 
 ``weights`` is ``"imagenet"`` (downloaded by Keras on first use), ``"random"`` (He-scaled random
-kernels, zero biases: works offline and still transfers colour and coarse texture), or a path to
-a weights file. Each network is built once per setting and shared; the preprocessing it expects
+kernels, zero biases: works offline and still transfers colour and coarse texture),
+``"random-symmetric"`` (the same with every layer's filters closed under transposition, so the
+network favours no orientation), or a path to a weights file. Each network is built once per setting and shared; the preprocessing it expects
 lives beside it. Inputs are always float images in [0, 1].
 """
 
@@ -27,21 +28,44 @@ CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
 INCEPTION_MIN_SIZE = 75
 
 
-def _he_reinitialise(model: keras.Model, seed: int) -> None:
+RANDOM_WEIGHTS = ("random", "random-symmetric")
+
+
+def _he_reinitialise(model: keras.Model, seed: int, symmetric: bool = False) -> None:
     """He-normal kernels (std √(2/fan_in)) and zero biases: keeps activations from vanishing
-    through 16 random layers, which Glorot init does not (measured: visibly worse transfer)."""
+    through 16 random layers, which Glorot init does not (measured: visibly worse transfer).
+
+    ``symmetric``: each layer's second half of filters is its first half transposed (height and
+    width swapped, input channels in the previous layer's swapped order), so the network's
+    features of a transposed image are its features transposed with their halves swapped: a
+    random draw that happens to favour horizontal structure would otherwise make every style
+    paint horizontal streaks.
+    """
     rng = np.random.default_rng(seed)
+    swap_inputs: np.ndarray | None = None  # the previous layer's half swap (None: RGB input)
     for layer in model.layers:
         if isinstance(layer, keras.layers.Conv2D):
             kernel = layer.kernel
             fan_in = int(np.prod(kernel.shape[:-1]))
-            kernel.assign(rng.normal(0.0, np.sqrt(2.0 / fan_in), kernel.shape).astype(np.float32))
+            std = np.sqrt(2.0 / fan_in)
+            cin, cout = int(kernel.shape[2]), int(kernel.shape[3])
+            if symmetric and kernel.shape[0] == kernel.shape[1] and cout % 2 == 0:
+                half = rng.normal(0.0, std, (*kernel.shape[:3], cout // 2))
+                mirrored = np.transpose(half, (1, 0, 2, 3))
+                if swap_inputs is not None:
+                    mirrored = mirrored[:, :, swap_inputs, :]
+                values = np.concatenate([half, mirrored], axis=-1)
+                swap_inputs = np.concatenate([np.arange(cout // 2, cout), np.arange(cout // 2)])
+            else:
+                values = rng.normal(0.0, std, kernel.shape)
+                swap_inputs = None if cin == 3 else swap_inputs
+            kernel.assign(values.astype(np.float32))
             if layer.bias is not None:
                 layer.bias.assign(np.zeros(layer.bias.shape, np.float32))
 
 
 def _resolve_weights(weights: str, what: str, flag: str) -> str | None:
-    if weights == "random":
+    if weights in RANDOM_WEIGHTS:
         return None
     if weights == "imagenet":
         return "imagenet"
@@ -72,8 +96,8 @@ class VGGFeatures:
         self.layer_names = tuple(layers)
         base = _build_application(keras.applications.VGG19, weights, "VGG19", "--loss-network",
                                   input_shape=(None, None, 3))
-        if weights == "random":
-            _he_reinitialise(base, seed)
+        if weights in RANDOM_WEIGHTS:
+            _he_reinitialise(base, seed, symmetric=weights == "random-symmetric")
         known = {layer.name for layer in base.layers}
         missing = [n for n in self.layer_names if n not in known]
         if missing:
@@ -84,7 +108,7 @@ class VGGFeatures:
 
     def preprocess(self, images: tf.Tensor) -> tf.Tensor:
         images = tf.cast(images, tf.float32)
-        if self.weights == "random":
+        if self.weights in RANDOM_WEIGHTS:
             return (images - IMAGENET_MEAN) / IMAGENET_STD
         # Keras' ImageNet VGG weights expect Caffe style: BGR, 0-255, mean-subtracted.
         return images[..., ::-1] * 255.0 - CAFFE_MEAN_BGR
