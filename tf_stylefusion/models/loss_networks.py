@@ -3,8 +3,9 @@
 ``weights`` is ``"imagenet"`` (downloaded by Keras on first use), ``"random"`` (He-scaled random
 kernels, zero biases: works offline and still transfers colour and coarse texture),
 ``"random-symmetric"`` (the same with every layer's filters closed under transposition, so the
-network favours no orientation), or a path to a weights file. Each network is built once per setting and shared; the preprocessing it expects
-lives beside it. Inputs are always float images in [0, 1].
+network favours no orientation), or a path to a weights file. Each network is built once per
+setting and shared; the preprocessing it expects lives beside it. Inputs are always float images
+in [0, 1].
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def _he_reinitialise(model: keras.Model, seed: int, symmetric: bool = False) -> 
             kernel = layer.kernel
             fan_in = int(np.prod(kernel.shape[:-1]))
             std = np.sqrt(2.0 / fan_in)
-            cin, cout = int(kernel.shape[2]), int(kernel.shape[3])
+            cout = int(kernel.shape[3])
             if symmetric and kernel.shape[0] == kernel.shape[1] and cout % 2 == 0:
                 half = rng.normal(0.0, std, (*kernel.shape[:3], cout // 2))
                 mirrored = np.transpose(half, (1, 0, 2, 3))
@@ -58,7 +59,7 @@ def _he_reinitialise(model: keras.Model, seed: int, symmetric: bool = False) -> 
                 swap_inputs = np.concatenate([np.arange(cout // 2, cout), np.arange(cout // 2)])
             else:
                 values = rng.normal(0.0, std, kernel.shape)
-                swap_inputs = None if cin == 3 else swap_inputs
+                swap_inputs = None
             kernel.assign(values.astype(np.float32))
             if layer.bias is not None:
                 layer.bias.assign(np.zeros(layer.bias.shape, np.float32))

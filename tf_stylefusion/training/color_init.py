@@ -25,7 +25,7 @@ def painting_colours(images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarr
     return pixels.std(axis=0).astype(np.float32), pixels.mean(axis=0).astype(np.float32)
 
 
-def _sqrtm(matrix: np.ndarray, power: float) -> np.ndarray:
+def _matrix_power(matrix: np.ndarray, power: float) -> np.ndarray:
     values, vectors = np.linalg.eigh(matrix)
     return (vectors * np.maximum(values, 1e-6) ** power) @ vectors.T
 
@@ -35,7 +35,7 @@ def painting_color_transform(images: Sequence[np.ndarray]) -> np.ndarray:
     the offset) that take a standardised average photo to the painting's colour covariance and
     mean: ``C_painting^½ · R_photo^-½`` and the painting's mean."""
     pixels = _pixels(images)
-    matrix = _sqrtm(np.cov(pixels.T), 0.5) @ _sqrtm(PHOTO_CORRELATION, -0.5)
+    matrix = _matrix_power(np.cov(pixels.T), 0.5) @ _matrix_power(PHOTO_CORRELATION, -0.5)
     return np.concatenate([matrix.T.ravel(), pixels.mean(axis=0)]).astype(np.float32)
 
 
