@@ -107,7 +107,6 @@ RECIPES: dict[str, dict[str, Any]] = {
     "random": {"style_weight": 1.0, "content_weight": 3.0, "tv_weight": 0.3, "adversarial_weight": 0.0,
                "style_statistic": "mean_cov", "style_layers": VGG_STYLE_LAYERS[:4],
                "content_layer": "block3_conv2"},
-    "random-symmetric": {},  # filled below: the offline recipe
     "random-multiscale": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3,
                           "adversarial_weight": 0.0,
                           "style_statistic": "mean_cov", "style_layers": MULTISCALE_LAYERS,
@@ -116,7 +115,7 @@ RECIPES: dict[str, dict[str, Any]] = {
 
 
 # Generator settings a recipe implies where the configuration leaves them None.
-RECIPES["random-symmetric"] = RECIPES["random"]
+RECIPES["random-symmetric"] = RECIPES["random"]  # the offline recipe, on the symmetric network
 RECIPE_GENERATOR: dict[str, dict[str, Any]] = {"random": {"color_norm": True, "color_mix": True}}
 RECIPE_GENERATOR["random-symmetric"] = RECIPE_GENERATOR["random"]
 

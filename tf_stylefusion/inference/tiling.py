@@ -323,12 +323,11 @@ def exact_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights
                                        tf.convert_to_tensor(tile_weights[None]), layer, table_t, means,
                                        variances, tf.constant([cy0, cy1, cx0, cx1]))
             total, sq, mass, count = total + s1.numpy(), sq + s2.numpy(), mass + m.numpy(), count + float(n)
-        if per_pixel:
-            sums = (total[None], sq[None], mass[None])
-            mean, var = (v.numpy() for v in region_moments(*map(tf.constant, sums), count))
-        else:
-            mean = (total / count).reshape(1, 1, 1, -1)
-            var = np.maximum(sq / count - mean.reshape(1, -1) ** 2, 0.0).reshape(1, 1, 1, -1)
+        # One weight group covering every pixel (a mix) gives the whole image's moments.
+        sums = (total[None], sq[None], mass[None])
+        mean, var = (v.numpy() for v in region_moments(*map(tf.constant, sums), count))
+        if not per_pixel:
+            mean, var = mean.reshape(1, 1, 1, -1), var.reshape(1, 1, 1, -1)
         means.append(tf.constant(mean, tf.float32))
         variances.append(tf.constant(var, tf.float32))
     return list(zip(means, variances))
