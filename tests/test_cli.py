@@ -107,6 +107,7 @@ def test_train_flags_default_to_the_config_dataclasses() -> None:
 
     got = train_config_from_args(build_parser().parse_args(base + ["--loss-network", "random"]))
     assert got.to_dict() == RunConfig(losses=LossConfig(loss_network="random"), data=data).to_dict()
+    assert got.losses.loss_network == "random-symmetric"  # saved in full: the symmetric filters
     for name, value in RECIPES["random"].items():
         assert getattr(got.losses, name) == value, name
 

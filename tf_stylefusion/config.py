@@ -17,6 +17,25 @@ COLOR_NORM_INITS = ("photo", "painting", "painting_fixed")
 LAYOUT_COLOURS = ("channel", "linear")
 VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 
+# Random VGG19 loss networks: "random" names the offline default, the symmetric filters (no
+# preferred orientation: docs/recipe.md, row cmix_sym); "random-plain" is the network every
+# offline run and style encoder used before, when they saved it as "random".
+RANDOM_NETWORK = "random"
+RANDOM_SYMMETRIC = "random-symmetric"
+RANDOM_PLAIN = "random-plain"
+
+
+def network_name(loss_network: str) -> str:
+    """The loss network a setting names, in full (``random`` → ``random-symmetric``): what a run
+    or a style encoder saves, so a file never holds the bare alias."""
+    return RANDOM_SYMMETRIC if loss_network == RANDOM_NETWORK else loss_network
+
+
+def saved_network_name(loss_network: str) -> str:
+    """The loss network a saved file names: files saved before the alias moved say ``random``
+    and were trained with the plain random filters."""
+    return RANDOM_PLAIN if loss_network == RANDOM_NETWORK else loss_network
+
 
 @dataclass
 class GeneratorConfig:
@@ -114,10 +133,11 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
+# One offline recipe for "random" and both filter draws it can name.
+RECIPES[RANDOM_SYMMETRIC] = RECIPES[RANDOM_PLAIN] = RECIPES[RANDOM_NETWORK]
 # Generator settings a recipe implies where the configuration leaves them None.
-RECIPES["random-symmetric"] = RECIPES["random"]  # the offline recipe, on the symmetric network
-RECIPE_GENERATOR: dict[str, dict[str, Any]] = {"random": {"color_norm": True, "color_mix": True}}
-RECIPE_GENERATOR["random-symmetric"] = RECIPE_GENERATOR["random"]
+RECIPE_GENERATOR: dict[str, dict[str, Any]] = {RANDOM_NETWORK: {"color_norm": True, "color_mix": True}}
+RECIPE_GENERATOR[RANDOM_SYMMETRIC] = RECIPE_GENERATOR[RANDOM_PLAIN] = RECIPE_GENERATOR[RANDOM_NETWORK]
 
 
 def recipe_for(loss_network: str) -> dict[str, Any]:
@@ -130,9 +150,10 @@ class LossConfig:
     """Loss weights and the loss networks.
 
     ``loss_network`` is ``"imagenet"`` (Keras downloads VGG19 weights once; the default),
-    ``"random"`` (He-scaled random VGG19: offline, and it selects the offline recipe),
-    ``"random-symmetric"`` (the same, its filters closed under transposition: no preferred
-    orientation; same recipe),
+    ``"random"`` (He-scaled random VGG19 with filters closed under transposition, so it favours no
+    orientation: offline, and it selects the offline recipe; saved as ``"random-symmetric"``),
+    ``"random-plain"`` (the same without the transposed filters: what runs saved as ``"random"``
+    were trained with),
     ``"random-multiscale"`` (one layer of random multi-scale filters on an image pyramid: offline
     and about 4× faster than VGG19 forward and backward) or a path to a VGG19 ``.weights.h5``/``.h5`` file.
     Weights, the style statistic and the layers left at None take the loss network's recipe
@@ -173,6 +194,7 @@ class LossConfig:
     seed: int = 1234
 
     def __post_init__(self) -> None:
+        self.loss_network = network_name(self.loss_network)
         for name, value in recipe_for(self.loss_network).items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
@@ -372,11 +394,15 @@ class RunConfig:
 
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> "RunConfig":
+        """A run's saved ``config.json`` (a loss network saved as ``random`` is the plain one)."""
         try:
             with open(path, encoding="utf-8") as f:
-                return cls.from_dict(json.load(f))
+                d = json.load(f)
         except (OSError, json.JSONDecodeError) as e:
             raise ConfigError(f"{path}: cannot read run config ({e})") from e
+        if isinstance(d.get("losses"), dict) and "loss_network" in d["losses"]:
+            d["losses"] = {**d["losses"], "loss_network": saved_network_name(d["losses"]["loss_network"])}
+        return cls.from_dict(d)
 
 
 def from_fields(kind: type, values: dict[str, Any] | Any) -> Any:

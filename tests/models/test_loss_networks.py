@@ -87,7 +87,8 @@ def test_the_multiscale_recipe_is_selected_by_its_name() -> None:
     assert vgg_features(lc.loss_network, lc.style_layers + (lc.content_layer,), lc.seed) is net
 
 
-@pytest.mark.parametrize("kind,equivariant", [("random-symmetric", True), ("random", False)])
+@pytest.mark.parametrize("kind,equivariant", [("random", True), ("random-symmetric", True),
+                                             ("random-plain", False)])
 def test_the_symmetric_random_network_favours_no_orientation(kind: str, equivariant: bool) -> None:
     layers = ("block1_conv1", "block2_conv1", "block3_conv1")
     net = VGGFeatures(kind, layers, seed=1234)
@@ -101,10 +102,50 @@ def test_the_symmetric_random_network_favours_no_orientation(kind: str, equivari
         assert (error < 1e-4) == equivariant, error
 
 
-def test_the_symmetric_random_network_takes_the_offline_recipe() -> None:
+def test_both_random_networks_take_the_offline_recipe() -> None:
     from tf_stylefusion.config import RunConfig
 
-    cfg = RunConfig(losses=LossConfig(loss_network="random-symmetric"))
-    plain = RunConfig(losses=LossConfig(loss_network="random"))
+    cfg = RunConfig(losses=LossConfig(loss_network="random"))
+    plain = RunConfig(losses=LossConfig(loss_network="random-plain"))
     assert cfg.losses.style_layers == plain.losses.style_layers and cfg.losses.content_weight == 3.0
     assert cfg.generator.color_norm and cfg.generator.color_mix
+    assert plain.generator.color_norm and plain.generator.color_mix
+    assert vgg_features("random", ("block1_conv1",)) is vgg_features("random-symmetric", ("block1_conv1",))
+
+
+def test_random_is_saved_in_full_and_files_saved_as_random_keep_the_plain_network(tmp_path) -> None:
+    import json
+    import shutil
+    from pathlib import Path
+
+    from tf_stylefusion.config import RunConfig
+    from tf_stylefusion.errors import ConfigError
+    from tf_stylefusion.models.style_encoder import StyleEncoder
+    from tf_stylefusion.training.run import _check_resume_compatible
+
+    # New runs and encoders name the symmetric network in full, so a file never holds the alias.
+    new = RunConfig(losses=LossConfig(loss_network="random"))
+    new.to_json(tmp_path / "new.json")
+    assert json.loads((tmp_path / "new.json").read_text())["losses"]["loss_network"] == "random-symmetric"
+    assert RunConfig.from_json(tmp_path / "new.json").losses.loss_network == "random-symmetric"
+    encoder = StyleEncoder(param_dim=4, feature_dim=8, loss_network="random")
+    assert encoder.get_config()["loss_network"] == "random-symmetric"
+    assert StyleEncoder.from_config(encoder.get_config()).loss_network == "random-symmetric"
+
+    # A run saved when "random" meant the plain filters keeps them, its recipe unchanged.
+    old_run = tmp_path / "old_run"
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "run_v0_1", old_run)
+    saved = json.loads((old_run / "config.json").read_text())
+    assert saved["losses"]["loss_network"] == "random"
+    old = RunConfig.from_json(old_run / "config.json")
+    assert old.losses.loss_network == "random-plain"
+    assert old.losses.style_layers == tuple(saved["losses"]["style_layers"])
+    assert StyleEncoder.from_config({**encoder.get_config(), "loss_network": "random"}).loss_network == "random-plain"
+
+    # Resuming it with the new meaning of "random" is refused with the way out; with its own network it goes on.
+    (old_run / "checkpoints").mkdir(exist_ok=True)
+    asked = RunConfig.from_json(old_run / "config.json")
+    asked.losses.loss_network = "random-symmetric"
+    with pytest.raises(ConfigError, match="--loss-network random-plain"):
+        _check_resume_compatible(old_run, asked)
+    _check_resume_compatible(old_run, RunConfig.from_json(old_run / "config.json"))

@@ -1,9 +1,10 @@
 """Frozen feature extractors for the perceptual losses: VGG19 and InceptionV3.
 
 ``weights`` is ``"imagenet"`` (downloaded by Keras on first use), ``"random"`` (He-scaled random
-kernels, zero biases: works offline and still transfers colour and coarse texture),
-``"random-symmetric"`` (the same with every layer's filters closed under transposition, so the
-network favours no orientation), or a path to a weights file. Each network is built once per
+kernels, zero biases, every layer's filters closed under transposition so the network favours no
+orientation: works offline and still transfers colour and coarse texture; its full name is
+``"random-symmetric"``), ``"random-plain"`` (the same draw without the transposed filters, what
+``"random"`` meant before) or a path to a weights file. Each network is built once per
 setting and shared; the preprocessing it expects lives beside it. Inputs are always float images
 in [0, 1].
 """
@@ -19,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..config import RANDOM_NETWORK, RANDOM_PLAIN, RANDOM_SYMMETRIC, network_name
 from ..errors import WeightsUnavailableError
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,7 @@ CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
 INCEPTION_MIN_SIZE = 75
 
 
-RANDOM_WEIGHTS = ("random", "random-symmetric")
+RANDOM_WEIGHTS = (RANDOM_NETWORK, RANDOM_SYMMETRIC, RANDOM_PLAIN)
 
 
 def _he_reinitialise(model: keras.Model, seed: int, symmetric: bool = False) -> None:
@@ -93,12 +95,12 @@ class VGGFeatures:
     """VGG19 truncated after the deepest requested layer; returns one feature map per layer."""
 
     def __init__(self, weights: str = "random", layers: Sequence[str] = (), seed: int = 1234):
-        self.weights = weights
+        self.weights = weights = network_name(weights)
         self.layer_names = tuple(layers)
         base = _build_application(keras.applications.VGG19, weights, "VGG19", "--loss-network",
                                   input_shape=(None, None, 3))
         if weights in RANDOM_WEIGHTS:
-            _he_reinitialise(base, seed, symmetric=weights == "random-symmetric")
+            _he_reinitialise(base, seed, symmetric=weights == RANDOM_SYMMETRIC)
         known = {layer.name for layer in base.layers}
         missing = [n for n in self.layer_names if n not in known]
         if missing:
@@ -224,7 +226,7 @@ def vgg_features(weights: str = "random", layers: tuple[str, ...] = (), seed: in
     ``"random-multiscale"``. Both return one feature map per name in ``layers``."""
     if weights == MULTISCALE:
         return _cached(MultiscaleRandomFeatures, (tuple(layers), seed), _context())
-    return _cached(VGGFeatures, (weights, tuple(layers), seed), _context())
+    return _cached(VGGFeatures, (network_name(weights), tuple(layers), seed), _context())
 
 
 def inception_features(weights: str = "random", seed: int = 1234) -> InceptionFeatures:

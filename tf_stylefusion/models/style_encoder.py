@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..config import VGG_STYLE_LAYERS
+from ..config import RANDOM_PLAIN, VGG_STYLE_LAYERS, network_name, saved_network_name
 from .layers import PACKAGE
 from .loss_networks import VGGFeatures, vgg_features
 
@@ -52,7 +52,7 @@ class StyleEncoder(keras.Model):
         super().__init__(**kwargs)
         self.param_dim, self.feature_dim = int(param_dim), int(feature_dim)
         self.bottleneck_size, self.hidden_size = int(bottleneck), int(hidden)
-        self.loss_network, self.network_seed = str(loss_network), int(network_seed)
+        self.loss_network, self.network_seed = network_name(str(loss_network)), int(network_seed)
         self.style_layers, self.content_layer = list(style_layers), str(content_layer)
         # Statistics depend on scale: style images are read at ``style_size`` (shorter side), content
         # images at ``content_size``, the scales the encoder was trained at.
@@ -106,6 +106,13 @@ class StyleEncoder(keras.Model):
         bank's styles were learned at (shorter side ``style_size``): statistics depend on scale."""
         stats = [self.statistics(tf.convert_to_tensor(im, tf.float32)[None]) for im in images]
         return self(tf.concat(stats, axis=0)).numpy()
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "StyleEncoder":
+        # An encoder saved as "random" learned from the plain random network's statistics.
+        config = dict(config)
+        config["loss_network"] = saved_network_name(config.get("loss_network", RANDOM_PLAIN))
+        return cls(**config)
 
     def get_config(self) -> dict[str, Any]:
         base = super().get_config()

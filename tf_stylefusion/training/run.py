@@ -96,6 +96,11 @@ def _check_resume_compatible(run_dir: Path, config: RunConfig) -> None:
             f"{run_dir} holds a run with styles {old.generator.style_names} and generator "
             f"{old.generator.filters}/{old.generator.num_res_blocks} blocks; this command asks for "
             f"{config.generator.style_names}. Use a new --out folder to start a different run.")
+    if old.losses.loss_network != config.losses.loss_network:
+        raise ConfigError(
+            f"{run_dir} holds a run trained with the loss network {old.losses.loss_network!r}; this "
+            f"command asks for {config.losses.loss_network!r}. Pass --loss-network "
+            f"{old.losses.loss_network} to resume it, or use a new --out folder.")
 
 
 LR_FLOOR = 0.1  # the cosine schedule's last rate, as a fraction of the first
