@@ -109,3 +109,54 @@ def test_load_style_encoder_checks_presence_and_size(tmp_path: Path) -> None:
         load_style_encoder(tmp_path, g)
     StyleEncoder(param_dim=g.param_dim, feature_dim=8).save(tmp_path / ENCODER_FILE)
     assert load_style_encoder(tmp_path / "generator.keras", g).param_dim == g.param_dim
+
+
+def held_color_generator() -> StyleFusionGenerator:
+    """A tiny generator whose bank holds each style's colours as the offline recipe trains them."""
+    from tf_stylefusion.models.color_stats import HELD_NORM_COLUMNS, painting_color_transform
+
+    keras.utils.set_random_seed(2)
+    g = StyleFusionGenerator(2, ["stripes", "checker"], filters=(8, 12, 16), num_res_blocks=1,
+                             color_norm=True, color_mix=True)
+    table = g.bank.table.numpy()
+    for row, images in zip(table, styles()):
+        row[g.color_norm.offset : g.color_norm.offset + 6] = HELD_NORM_COLUMNS
+        row[g.color_mix.offset : g.color_mix.offset + 12] = painting_color_transform(images)
+    g.bank.table.assign(table)
+    return g
+
+
+def test_held_colour_columns_are_computed_from_the_image_not_predicted(tmp_path: Path) -> None:
+    from tf_stylefusion.models.color_stats import held_color_offsets, painting_color_transform
+
+    g = held_color_generator()
+    offsets = held_color_offsets(g)
+    assert offsets == (g.color_norm.offset, g.color_mix.offset)
+    content = np.stack([texture("photo", 32, seed=i) for i in range(4)]).astype(np.float32) / 255
+    encoder = fit_style_encoder(g, styles(), content, OFFLINE, style_size=64,
+                                config=EncoderConfig(steps=3, batch_size=2, crops_per_style=2)).encoder
+    assert encoder.color_offsets == offsets
+    norm, mix = offsets
+
+    # A style image's row takes that image's colour transform (at the encoder's style size, 64 here),
+    # exactly as the bank's rows were made.
+    painting = texture("checker", 64).astype(np.float32) / 255 * np.array([1.0, 0.6, 0.3], np.float32)
+    row = encode_style_images(encoder, [painting])[0]
+    np.testing.assert_allclose(row[mix : mix + 12], painting_color_transform([painting]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(row[norm : norm + 6], [1, 1, 1, 0, 0, 0])
+
+    # A photo's own row gives its colours back through the colour norm and transform.
+    photo = content[1]
+    own = encoder.predict_rows([photo], own_colors=True)
+    style = (tf.ones([1, 1]), tf.constant(own[:, None, :]))
+    through = g.color_mix(g.color_norm(tf.constant(photo[None]), style), style)
+    np.testing.assert_allclose(through.numpy()[0], photo, atol=1e-4)
+
+    # Saved and loaded with the encoder; a generator that learns its colours gets predicted ones.
+    loaded = check_model_saving(encoder, encoder.statistics(tf.constant(photo[None])), tmp_path)
+    assert loaded.color_offsets == offsets and loaded.color_epsilon == encoder.color_epsilon
+    table = g.bank.table.numpy()
+    table[0, norm] = 0.9
+    g.bank.table.assign(table)
+    assert held_color_offsets(g) is None
+    assert held_color_offsets(tiny_generator()) is None

@@ -53,13 +53,13 @@ class CachedRows:
             raise AttributeError(name)
         return getattr(self.encoder, name)  # style_size, content_size, statistics, ...
 
-    def predict_rows(self, images: Sequence[np.ndarray]) -> np.ndarray:
+    def predict_rows(self, images: Sequence[np.ndarray], own_colors: bool = False) -> np.ndarray:
         """``StyleEncoder.predict_rows``, from the cache for images seen before."""
         keys = [hashlib.blake2b(np.ascontiguousarray(im, np.float32).tobytes(), digest_size=16).digest()
-                + str(np.shape(im)).encode() for im in images]
+                + str(np.shape(im)).encode() + bytes([own_colors]) for im in images]
         missing = [i for i, k in enumerate(keys) if k not in self._rows]
         if missing:
-            for i, row in zip(missing, self.encoder.predict_rows([images[i] for i in missing])):
+            for i, row in zip(missing, self.encoder.predict_rows([images[i] for i in missing], own_colors)):
                 if len(self._rows) >= self.capacity:
                     self._rows.pop(next(iter(self._rows)))  # oldest first
                 self._rows[keys[i]] = row

@@ -197,7 +197,7 @@ def encode_style_images(encoder: StyleEncoder, images: Sequence[np.ndarray]) -> 
 def content_row(encoder: StyleEncoder, image: np.ndarray) -> np.ndarray:
     """The content image's own style row ``[D]`` (the encoder applied at its ``content_size``)."""
     small = resize_short_side(tf.convert_to_tensor(image, tf.float32), encoder.content_size).numpy()
-    return encoder.predict_rows([small])[0]
+    return encoder.predict_rows([small], own_colors=True)[0]
 
 
 @per_weights_rank

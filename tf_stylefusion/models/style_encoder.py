@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import RANDOM_PLAIN, VGG_STYLE_LAYERS, network_name, saved_network_name
+from .color_stats import exact_color_columns
 from .layers import PACKAGE
 from .loss_networks import VGGFeatures, vgg_features
 
@@ -48,7 +49,8 @@ class StyleEncoder(keras.Model):
     def __init__(self, param_dim: int, feature_dim: int, bottleneck: int = 100, hidden: int = 256,
                  loss_network: str = "random", style_layers: Sequence[str] = VGG_STYLE_LAYERS,
                  content_layer: str = CONTENT_LAYER, network_seed: int = 1234, style_size: int = 256,
-                 content_size: int = 128, **kwargs: Any):
+                 content_size: int = 128, color_offsets: Sequence[int] | None = None,
+                 color_epsilon: float = 1e-3, **kwargs: Any):
         super().__init__(**kwargs)
         self.param_dim, self.feature_dim = int(param_dim), int(feature_dim)
         self.bottleneck_size, self.hidden_size = int(bottleneck), int(hidden)
@@ -57,6 +59,10 @@ class StyleEncoder(keras.Model):
         # Statistics depend on scale: style images are read at ``style_size`` (shorter side), content
         # images at ``content_size``, the scales the encoder was trained at.
         self.style_size, self.content_size = int(style_size), int(content_size)
+        # Where the generator holds its colour columns (``color_stats.held_color_offsets``): they
+        # are then computed from the image exactly, not predicted; None for other generators.
+        self.color_offsets = None if color_offsets is None else tuple(int(o) for o in color_offsets)
+        self.color_epsilon = float(color_epsilon)
         self.hidden = keras.layers.Dense(self.hidden_size, activation="relu", name="hidden")
         self.bottleneck = keras.layers.Dense(self.bottleneck_size, name="bottleneck")
         self.to_row = keras.layers.Dense(self.param_dim, kernel_initializer="zeros", name="to_row")
@@ -101,11 +107,21 @@ class StyleEncoder(keras.Model):
     def statistics(self, images: tf.Tensor) -> tf.Tensor:
         return style_statistics(self.vgg(), images, len(self.style_layers))
 
-    def predict_rows(self, images: Sequence[np.ndarray]) -> np.ndarray:
+    def predict_rows(self, images: Sequence[np.ndarray], own_colors: bool = False) -> np.ndarray:
         """One bank row per image (``[H, W, 3]`` float in [0, 1]). Give images at the scale the
-        bank's styles were learned at (shorter side ``style_size``): statistics depend on scale."""
+        bank's styles were learned at (shorter side ``style_size``): statistics depend on scale.
+        ``own_colors``: a content image's own row (strength), whose held colour columns give the
+        image's own colours back rather than take them as a painting's."""
         stats = [self.statistics(tf.convert_to_tensor(im, tf.float32)[None]) for im in images]
-        return self(tf.concat(stats, axis=0)).numpy()
+        return self.exact_colors(self(tf.concat(stats, axis=0)).numpy(), images, own_colors)
+
+    def exact_colors(self, rows: np.ndarray, images: Sequence[np.ndarray], own: bool = False) -> np.ndarray:
+        """``rows`` with the held colour columns computed from ``images`` (unchanged when the
+        generator holds none)."""
+        if self.color_offsets is None:
+            return np.asarray(rows, np.float32)
+        return exact_color_columns(rows, [np.asarray(im) for im in images], self.color_offsets,
+                                   self.color_epsilon, own)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "StyleEncoder":
@@ -123,6 +139,8 @@ class StyleEncoder(keras.Model):
             "loss_network": self.loss_network, "style_layers": list(self.style_layers),
             "content_layer": self.content_layer, "network_seed": self.network_seed,
             "style_size": self.style_size, "content_size": self.content_size,
+            "color_offsets": None if self.color_offsets is None else list(self.color_offsets),
+            "color_epsilon": self.color_epsilon,
         }
 
 

@@ -6,37 +6,14 @@ from typing import Sequence
 
 import numpy as np
 
+from ..models.color_stats import (  # noqa: F401 (PHOTO_CORRELATION: public here too)
+    HELD_NORM_COLUMNS,
+    PHOTO_CORRELATION,
+    painting_color_transform,
+    painting_colours,
+)
 from ..models.generator import StyleFusionGenerator
 from .gan import StyleFusionGAN
-
-# The RGB correlation of an average photo (40 photos of the pack's content set at 256 px): the
-# colour transform a style starts with decorrelates a photo's channels this much, then gives
-# them the painting's covariance.
-PHOTO_CORRELATION = np.array([[1.0, 0.912, 0.750], [0.912, 1.0, 0.905], [0.750, 0.905, 1.0]])
-
-
-def _pixels(images: Sequence[np.ndarray]) -> np.ndarray:
-    return np.concatenate([np.asarray(im, np.float64).reshape(-1, 3) for im in images])
-
-
-def painting_colours(images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel spread and mean ``([3], [3])`` over all pixels of one style's images."""
-    pixels = _pixels(images)
-    return pixels.std(axis=0).astype(np.float32), pixels.mean(axis=0).astype(np.float32)
-
-
-def _matrix_power(matrix: np.ndarray, power: float) -> np.ndarray:
-    values, vectors = np.linalg.eigh(matrix)
-    return (vectors * np.maximum(values, 1e-6) ** power) @ vectors.T
-
-
-def painting_color_transform(images: Sequence[np.ndarray]) -> np.ndarray:
-    """The colour transform's 12 values (``StyleColor`` layout: the 3×3 matrix's columns, then
-    the offset) that take a standardised average photo to the painting's colour covariance and
-    mean: ``C_painting^½ · R_photo^-½`` and the painting's mean."""
-    pixels = _pixels(images)
-    matrix = _matrix_power(np.cov(pixels.T), 0.5) @ _matrix_power(PHOTO_CORRELATION, -0.5)
-    return np.concatenate([matrix.T.ravel(), pixels.mean(axis=0)]).astype(np.float32)
 
 
 def init_color_norm(gan: StyleFusionGAN, style_images: Sequence[Sequence[np.ndarray]], first_row: int,
@@ -54,7 +31,7 @@ def init_color_norm(gan: StyleFusionGAN, style_images: Sequence[Sequence[np.ndar
     for i, images in enumerate(style_images):
         row = table[first_row + i]
         if mix is not None:
-            row[norm.offset : norm.offset + 6] = (1, 1, 1, 0, 0, 0)
+            row[norm.offset : norm.offset + 6] = HELD_NORM_COLUMNS
             row[mix.offset : mix.offset + mix.param_size] = painting_color_transform(images)
         else:
             row[norm.offset : norm.offset + 3], row[norm.offset + 3 : norm.offset + 6] = painting_colours(images)

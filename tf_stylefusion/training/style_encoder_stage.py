@@ -27,6 +27,7 @@ from ..config import LossConfig
 from ..data.images import psnr
 from ..errors import ConfigError
 from ..fileutil import atomic_path
+from ..models.color_stats import held_color_offsets
 from ..models.generator import StyleFusionGenerator
 from ..models.loss_networks import vgg_features
 from ..models.style_encoder import StyleEncoder, style_statistics
@@ -106,9 +107,10 @@ def fit_style_encoder(generator: StyleFusionGenerator, style_images: Sequence[Se
     vgg = vgg_features(losses.loss_network, layers, losses.seed)
 
     # Pools computed once: statistics (encoder input) and Grams (perceptual target) per crop.
-    pool_stats, pool_ids, pool_grams = [], [], [[] for _ in range(n_layers)]
+    pool_stats, pool_ids, pool_grams, pool_crops = [], [], [[] for _ in range(n_layers)], []
     for sid, imgs in enumerate(style_images):
         for crop in _random_crops(list(imgs), config.crops_per_style, rng):
+            pool_crops.append(crop)
             batch = tf.convert_to_tensor(crop[None], tf.float32)
             feats = vgg(batch)
             pool_stats.append(style_statistics(vgg, batch, n_layers)[0].numpy())
@@ -128,9 +130,20 @@ def fit_style_encoder(generator: StyleFusionGenerator, style_images: Sequence[Se
     mean_row = tf.reduce_mean(bank, axis=0)
     bank_scale = tf.reduce_mean(tf.square(bank - mean_row)) + 1e-4
 
+    # Held colour columns are computed from each image, not learned: rows get them before the
+    # generator sees them, and distillation leaves them out.
+    offsets = held_color_offsets(generator)
+    color_epsilon = generator.color_norm.epsilon if offsets is not None else 1e-3
     encoder = StyleEncoder(generator.param_dim, int(stats_s.shape[-1]), config.bottleneck, config.hidden,
                            losses.loss_network, losses.style_layers, losses.content_layer,
-                           losses.seed, style_size, content_size)
+                           losses.seed, style_size, content_size, offsets, color_epsilon)
+    held = np.zeros([generator.param_dim], np.float32)
+    if offsets is not None:
+        held[offsets[0] : offsets[0] + 6] = held[offsets[1] : offsets[1] + 12] = 1.0
+    keep = tf.constant(1.0 - held)
+    fixed_s = tf.constant(encoder.exact_colors(np.zeros([len(pool_crops), len(held)]), pool_crops) * held)
+    fixed_c = tf.constant(encoder.exact_colors(np.zeros([len(content), len(held)]), list(content), own=True)
+                          * held)
     encoder.set_feature_scaling(np.concatenate([stats_s.numpy(), content_stats]))
     encoder.set_base_row(mean_row.numpy())
     optimizer = keras.optimizers.Adam(config.learning_rate)
@@ -145,9 +158,10 @@ def fit_style_encoder(generator: StyleFusionGenerator, style_images: Sequence[Se
         i_r = tf.cast(u[2] * n_content, tf.int32)
         photos, recon_targets = tf.gather(content_t, i_c), tf.gather(content_t, i_r)
         with tf.GradientTape() as tape:
-            rows_s = encoder(tf.gather(stats_s, i_s), training=True)
-            rows_c = encoder(tf.gather(stats_c, i_r), training=True)
-            distill = tf.reduce_mean(tf.square(rows_s - tf.gather(bank, tf.gather(ids_s, i_s)))) / bank_scale
+            rows_s = encoder(tf.gather(stats_s, i_s), training=True) * keep + tf.gather(fixed_s, i_s)
+            rows_c = encoder(tf.gather(stats_c, i_r), training=True) * keep + tf.gather(fixed_c, i_r)
+            error = tf.square(rows_s - tf.gather(bank, tf.gather(ids_s, i_s))) * keep
+            distill = tf.reduce_sum(error) / (b * tf.reduce_sum(keep)) / bank_scale
             table = tf.concat([rows_s, rows_c], axis=0)[:, None, :]
             out = generator.stylize_with_table(tf.concat([photos, recon_targets], axis=0),
                                                tf.ones([2 * b, 1]), table)
@@ -188,7 +202,7 @@ def reconstruction_psnr(generator: StyleFusionGenerator, encoder: StyleEncoder, 
     recon = []
     for i in range(0, len(images), 8):
         batch = tf.constant(images[i: i + 8])
-        rows = encoder(encoder.statistics(batch))
+        rows = encoder.exact_colors(encoder(encoder.statistics(batch)).numpy(), images[i: i + 8], own=True)
         recon.append(generator.stylize_with_table(batch, tf.ones([len(rows), 1]), rows[:, None, :]).numpy())
     return psnr(np.concatenate(recon), images)
 
