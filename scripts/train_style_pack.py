@@ -9,8 +9,8 @@
 The config is ``scripts/style_pack.json`` (a RunConfig in JSON, plus the encoder stage's steps).
 Training is an ordinary `train()` run folder, so re-running the same command resumes from the last
 checkpoint: run it in the background for hours, stop it, and start it again later. Every session
-appends to ``docs/style_pack/train_log.txt``. ``--finish`` trains the style encoder on the last
-checkpoint's generator; ``--harden`` then fine-tunes that generator to tolerate 8-bit activations
+appends to ``docs/style_pack/train_log.txt``. ``--finish`` trains the style encoder (again) on the
+last checkpoint's generator, keeping a hardened generator; ``--harden`` then fine-tunes that generator to tolerate 8-bit activations
 (``training/noise_tolerance.py``, the config's ``noise_tolerance`` section; it always starts from
 ``generator.float.keras``, the generator as trained, kept beside it). ``--install`` copies the
 finished generator, its style encoder and config into ``tf_stylefusion/pretrained/pack/``
@@ -117,6 +117,33 @@ def harden(run_dir: Path, content: str, spec: dict) -> None:
     save_generator(student, run_dir / GENERATOR_FILE)
 
 
+def finish(cfg, run_dir: Path):
+    """Train the style encoder again on the last checkpoint's generator. ``train()`` keeps an
+    encoder it finds and re-saves the checkpoint's generator, so the old encoder is set aside (put
+    back if training fails) and a hardened generator (``--harden`` ran) is kept."""
+    from tf_stylefusion import train
+    from tf_stylefusion.model_io import ENCODER_FILE, GENERATOR_FILE
+
+    encoder, generator = run_dir / ENCODER_FILE, run_dir / GENERATOR_FILE
+    hardened = (run_dir / FLOAT_GENERATOR).is_file() and generator.is_file()
+    kept = {path: path.with_name(path.name + ".kept") for path in (encoder, generator)
+            if path.is_file() and (path == encoder or hardened)}
+    for path, aside in kept.items():
+        shutil.copy2(path, aside)
+    encoder.unlink(missing_ok=True)
+    try:
+        result = train(cfg, run_dir, verbose=2)
+    except BaseException:
+        for path, aside in kept.items():
+            os.replace(aside, path)
+        raise
+    if generator in kept:
+        os.replace(kept[generator], generator)
+    if encoder in kept:
+        kept[encoder].unlink()
+    return result
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--content", required=True, help="training photos (scripts/gather_pack_content.sh)")
@@ -153,7 +180,10 @@ def main() -> None:
              + ("finish at the last checkpoint" if a.finish else f"steps -> {cfg.training.steps} of {target}")
              + f"; {machine()}")
     cfg.training.encoder_steps = spec.get("encoder_steps", 0) if a.finish or cfg.training.steps == target else 0
-    result = train(cfg, run_dir, verbose=2)
+    if a.finish:
+        result = finish(cfg, run_dir)
+    else:
+        result = train(cfg, run_dir, verbose=2)
     if a.finish:  # the run's config records the steps its generator really had
         from tf_stylefusion.config import RunConfig
 
