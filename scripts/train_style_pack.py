@@ -10,12 +10,12 @@ The config is ``scripts/style_pack.json`` (a RunConfig in JSON, plus the encoder
 Training is an ordinary `train()` run folder, so re-running the same command resumes from the last
 checkpoint: run it in the background for hours, stop it, and start it again later. Every session
 appends to ``docs/style_pack/train_log.txt``. ``--finish`` trains the style encoder (again) on the
-last checkpoint's generator, keeping a hardened generator; ``--harden`` then fine-tunes that generator to tolerate 8-bit activations
-(``training/noise_tolerance.py``, the config's ``noise_tolerance`` section; it always starts from
-``generator.float.keras``, the generator as trained, kept beside it). ``--install`` copies the
-finished generator, its style encoder and config into ``tf_stylefusion/pretrained/pack/``
-(atomically) and writes the pack's provenance beside them. Measure it with
-``scripts/measure_style_pack.py``.
+last checkpoint's generator, keeping a hardened generator; ``--harden`` then fine-tunes that
+generator to tolerate 8-bit activations (``training/noise_tolerance.py``, the config's
+``noise_tolerance`` section; it always starts from ``generator.float.keras``, the generator as
+trained, kept beside it). ``--install`` copies the finished generator, its style encoder and
+config into ``tf_stylefusion/pretrained/pack/`` (atomically) and writes the pack's provenance
+beside them. Measure it with ``scripts/measure_style_pack.py``.
 
 The pack is trained offline with the random loss network (the recipe ``--loss-network random``
 selects), on photos none of which is a development photo of ``../shared/images/content``.
