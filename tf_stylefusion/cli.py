@@ -117,7 +117,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _config_flag(p, "--layout-weight", "losses.layout_weight", float,
                  "hold the photo's large-scale light and dark (palette free)")
     _config_flag(p, "--layout-colours", "losses.layout_colours", str,
-                 "layout term per channel, or against any linear colour mix of the photo",
+                 "layout term per channel, against any linear colour mix of the photo, or only "
+                 "where large-scale light runs against the photo's (monotone: no bands)",
                  choices=LAYOUT_COLOURS)
     _config_flag(p, "--style-statistic", "losses.style_statistic", str,
                  "what the style loss matches: gram, mean_cov or mean_local_cov", choices=STYLE_STATISTICS)

@@ -14,7 +14,7 @@ ADVERSARIAL_KINDS = ("lsgan", "hinge", "bce")
 STYLE_STATISTICS = ("gram", "mean_cov", "mean_local_cov")
 LR_SCHEDULES = ("constant", "cosine")
 COLOR_NORM_INITS = ("photo", "painting", "painting_fixed")
-LAYOUT_COLOURS = ("channel", "linear")
+LAYOUT_COLOURS = ("channel", "linear", "monotone")
 VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 
 # Random VGG19 loss networks: "random" names the offline default, the symmetric filters (no
@@ -167,7 +167,9 @@ class LossConfig:
     # and dark at 1/16 scale, per channel standardised, held to the photo's.
     layout_weight: float = 0.0
     # "channel": each output channel's layout held to the same photo channel's; "linear": to the
-    # best linear colour mix of the photo's (training/losses.py: layout_loss).
+    # best linear colour mix of the photo's; "monotone": only where the output's large-scale light
+    # runs against the photo's (the bands a smooth sky gradient turns into; training/losses.py:
+    # layout_loss).
     layout_colours: str = "channel"
     adversarial_weight: float | None = None
     inception_weight: float = 0.0

@@ -194,3 +194,22 @@ def test_linear_layout_frees_colour_mixes_but_still_sees_new_light() -> None:
     assert float(layout_loss(tf.constant(blob), tf.constant(photo), "linear")[0]) > 0.2
     with pytest.raises(ValueError, match="layout colours"):
         layout_loss(tf.constant(blob), tf.constant(photo), "hue")
+
+
+def test_monotone_layout_frees_any_tone_curve_but_not_bands() -> None:
+    from tf_stylefusion.training.losses import layout_loss
+
+    rng = np.random.default_rng(2)
+    y, x = np.mgrid[0:64, 0:64] / 64.0
+    r = np.sqrt((y - 1.0) ** 2 + (x - 0.5) ** 2)  # a sky glowing from the bottom centre
+    photo = np.stack([0.05 + 0.3 * np.exp(-2 * r)] * 3, -1)[None] * np.array([0.8, 0.9, 1.2])
+    photo = (photo + rng.normal(0, 0.003, photo.shape)).astype(np.float32)
+    monotone = lambda out: float(layout_loss(tf.constant(out, tf.float32), tf.constant(photo), "monotone")[0])  # noqa: E731
+    # a steep, recoloured but monotone tone curve keeps every large-scale step's direction
+    curved = (np.sqrt(photo) * np.array([1.2, 0.7, 0.4])).astype(np.float32)
+    assert monotone(curved) < 0.005
+    # the same sky turned into rings (light, dark, light with the distance) is counted
+    rings = np.repeat((0.5 + 0.4 * np.cos(12 * r))[None, ..., None], 3, axis=-1)
+    assert monotone(rings) > 0.05
+    # what the channel layout counts against a monotone curve, the monotone one does not
+    assert float(layout_loss(tf.constant(curved), tf.constant(photo), "channel")[0]) > 10 * monotone(curved)

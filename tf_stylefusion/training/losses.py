@@ -118,10 +118,23 @@ def layout_loss(images: tf.Tensor, content: tf.Tensor, colours: str = "channel",
     ``colours="channel"``: each output channel's layout is held to the same photo channel's;
     ``"linear"``: to the best linear mix of the photo's channels (least squares per image), so an
     orange suit may turn grey, but nothing may appear that no colour mix of the photo shows.
+    ``"monotone"``: only the output's luminance steps from cell to neighbouring cell that go against
+    the photo's are counted (their product, when negative), so contrast, palette and a changed
+    tone curve are free, but a smooth gradient may not turn into bands or rings.
     ``eps`` keeps a nearly flat photo's noise from being stretched into a target.
     """
     if colours not in LAYOUT_COLOURS:
         raise ValueError(f"layout colours must be one of {LAYOUT_COLOURS}, got {colours!r}")
+    if colours == "monotone":
+        def grid(x: tf.Tensor) -> tf.Tensor:
+            luminance = tf.reduce_mean(tf.cast(x, tf.float32), axis=-1, keepdims=True)
+            return tf.reshape(_layout_cells(luminance, eps), [-1, LAYOUT_SIZE, LAYOUT_SIZE])
+
+        out, photo = grid(images), grid(content)
+        against = [tf.nn.relu(-(o * p)) for o, p in (
+            (out[:, 1:] - out[:, :-1], photo[:, 1:] - photo[:, :-1]),
+            (out[:, :, 1:] - out[:, :, :-1], photo[:, :, 1:] - photo[:, :, :-1]))]
+        return sum(tf.reduce_mean(a, axis=[1, 2]) for a in against)
     out, photo = _layout_cells(images, eps), _layout_cells(content, eps)
     if colours == "channel":
         return tf.reduce_mean(tf.square(out - photo), axis=[1, 2])
