@@ -9,7 +9,7 @@ the style encoder sets a predicted row's colour columns with it instead of guess
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -54,7 +54,7 @@ def own_color_transform(image: np.ndarray, epsilon: float) -> np.ndarray:
     return np.concatenate([np.diag(spread).T.ravel(), pixels.mean(axis=0)]).astype(np.float32)
 
 
-def held_color_offsets(generator) -> tuple[int, int] | None:
+def held_color_offsets(generator: Any) -> tuple[int, int] | None:
     """``(colour norm offset, colour transform offset)`` when every bank row of ``generator``
     holds the colour norm at γ = 1, β = 0 with a colour transform after it (how training with
     ``color_norm_init="painting_fixed"`` and ``color_mix`` leaves them), else None."""
