@@ -62,7 +62,7 @@ def held_color_offsets(generator: Any) -> tuple[int, int] | None:
     if norm is None or mix is None:
         return None
     table = np.asarray(generator.bank.table.numpy())
-    if not np.array_equal(table[:, norm.offset : norm.offset + 6], np.tile(HELD_NORM_COLUMNS, (len(table), 1))):
+    if not np.all(table[:, norm.offset : norm.offset + len(HELD_NORM_COLUMNS)] == HELD_NORM_COLUMNS):
         return None
     return int(norm.offset), int(mix.offset)
 

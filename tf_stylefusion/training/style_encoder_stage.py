@@ -31,6 +31,7 @@ from ..models.color_stats import held_color_offsets
 from ..models.generator import StyleFusionGenerator
 from ..models.loss_networks import vgg_features
 from ..models.style_encoder import StyleEncoder, style_statistics
+from .color_init import held_color_norm_mask
 from .losses import content_loss, gram_matrix, style_loss
 
 log = logging.getLogger(__name__)
@@ -137,9 +138,8 @@ def fit_style_encoder(generator: StyleFusionGenerator, style_images: Sequence[Se
     encoder = StyleEncoder(generator.param_dim, int(stats_s.shape[-1]), config.bottleneck, config.hidden,
                            losses.loss_network, losses.style_layers, losses.content_layer,
                            losses.seed, style_size, content_size, offsets, color_epsilon)
-    held = np.zeros([generator.param_dim], np.float32)
-    if offsets is not None:
-        held[offsets[0] : offsets[0] + 6] = held[offsets[1] : offsets[1] + 12] = 1.0
+    held = (1.0 - held_color_norm_mask(generator)[0] if offsets is not None
+            else np.zeros([generator.param_dim], np.float32))
     keep = tf.constant(1.0 - held)
     fixed_s = tf.constant(encoder.exact_colors(np.zeros([len(pool_crops), len(held)]), pool_crops) * held)
     fixed_c = tf.constant(encoder.exact_colors(np.zeros([len(content), len(held)]), list(content), own=True)
