@@ -164,9 +164,11 @@ def main() -> None:
     if a.install:
         print(f"installed the pack: {install(run_dir, spec)}")
         return
+    # Trial runs share this log with the shipped pack's: every start names its run and config.
+    where = f"run {run_dir}, config {Path(a.config).name}; {machine()}"
     if a.harden:
         start = time.time()
-        log_line(f"{time.strftime('%Y-%m-%d %H:%M:%S')} start: noise tolerance for int8; {machine()}")
+        log_line(f"{time.strftime('%Y-%m-%d %H:%M:%S')} start: noise tolerance for int8; {where}")
         harden(run_dir, a.content, spec)
         log_line(f"{time.strftime('%Y-%m-%d %H:%M:%S')} stop: noise tolerance after {time.time() - start:.0f} s")
         return
@@ -178,7 +180,7 @@ def main() -> None:
     start = time.time()
     log_line(f"{time.strftime('%Y-%m-%d %H:%M:%S')} start: "
              + ("finish at the last checkpoint" if a.finish else f"steps -> {cfg.training.steps} of {target}")
-             + f"; {machine()}")
+             + f"; {where}")
     cfg.training.encoder_steps = spec.get("encoder_steps", 0) if a.finish or cfg.training.steps == target else 0
     if a.finish:
         result = finish(cfg, run_dir)
