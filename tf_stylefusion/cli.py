@@ -19,6 +19,7 @@ from .config import (
     COLOR_NORM_INITS,
     LAYOUT_COLOURS,
     LR_SCHEDULES,
+    RANDOM_NETWORK,
     STYLE_STATISTICS,
     RunConfig,
     recipe_for,
@@ -41,12 +42,21 @@ def _config_default(key: str) -> object:
     return getattr(getattr(RunConfig(), section), name)
 
 
+def _shown(value: object) -> object:
+    return " ".join(map(str, value)) if isinstance(value, (tuple, list)) else value
+
+
 def _config_flag(p: argparse.ArgumentParser, flag: str, key: str, kind: type, help: str = "",
                  **kwargs: object) -> None:
     """A flag for config field ``key`` (``section.field``): default None, meaning the dataclass
     default, which the help text shows."""
-    default = _config_default(key)
-    shown = " ".join(map(str, default)) if isinstance(default, (tuple, list)) else default
+    section, name = key.split(".")
+    if section == "losses" and name in recipe_for("imagenet"):
+        # Recipe fields have no single default: each loss network brings its own.
+        shown = "the loss network's recipe (" + ", ".join(
+            f"{net} {_shown(recipe_for(net)[name])}" for net in ("imagenet", RANDOM_NETWORK)) + ")"
+    else:
+        shown = _shown(_config_default(key))
     kwargs.setdefault("metavar", flag.lstrip("-").upper().replace("-", "_"))
     p.add_argument(flag, type=kind, default=None, dest=key.replace(".", "__"),
                    help=f"{help + '; ' if help else ''}default: {shown}", **kwargs)
@@ -117,8 +127,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _config_flag(p, "--layout-weight", "losses.layout_weight", float,
                  "hold the photo's large-scale light and dark (palette free)")
     _config_flag(p, "--layout-colours", "losses.layout_colours", str,
-                 "layout term per channel, against any linear colour mix of the photo, or only "
-                 "where large-scale light runs against the photo's (monotone: no bands)",
+                 "layout term per channel, against any linear colour mix of the photo, only "
+                 "where large-scale light runs against the photo's (monotone: no bands), or "
+                 "against the photo as the style recoloured it (residual: texture, no domes)",
                  choices=LAYOUT_COLOURS)
     _config_flag(p, "--style-statistic", "losses.style_statistic", str,
                  "what the style loss matches: gram, mean_cov or mean_local_cov", choices=STYLE_STATISTICS)
