@@ -14,7 +14,7 @@ ADVERSARIAL_KINDS = ("lsgan", "hinge", "bce")
 STYLE_STATISTICS = ("gram", "mean_cov", "mean_local_cov")
 LR_SCHEDULES = ("constant", "cosine")
 COLOR_NORM_INITS = ("photo", "painting", "painting_fixed")
-LAYOUT_COLOURS = ("channel", "linear", "monotone")
+LAYOUT_COLOURS = ("channel", "linear", "monotone", "residual")
 VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 
 # Random VGG19 loss networks: "random" names the offline default, the symmetric filters (no
@@ -168,8 +168,9 @@ class LossConfig:
     layout_weight: float = 0.0
     # "channel": each output channel's layout held to the same photo channel's; "linear": to the
     # best linear colour mix of the photo's; "monotone": only where the output's large-scale light
-    # runs against the photo's (the bands a smooth sky gradient turns into; training/losses.py:
-    # layout_loss).
+    # runs against the photo's (the bands a smooth sky gradient turns into); "residual": each
+    # cell's colour held, unstandardised, to the photo as the style's colour norm and transform
+    # recoloured it (no domes or blobs from the residual network; training/losses.py: layout_loss).
     layout_colours: str = "channel"
     adversarial_weight: float | None = None
     inception_weight: float = 0.0

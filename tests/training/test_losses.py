@@ -213,3 +213,26 @@ def test_monotone_layout_frees_any_tone_curve_but_not_bands() -> None:
     assert monotone(rings) > 0.05
     # what the channel layout counts against a monotone curve, the monotone one does not
     assert float(layout_loss(tf.constant(curved), tf.constant(photo), "channel")[0]) > 10 * monotone(curved)
+
+
+def test_residual_layout_frees_texture_but_not_large_scale_light() -> None:
+    """Against the recoloured photo, as it is: fine texture with no large-scale mean is free; a
+    dome of light over the middle, or a blob, is counted, and in absolute units (a faint dome
+    counts less than a strong one)."""
+    from tf_stylefusion.training.losses import layout_loss
+
+    rng = np.random.default_rng(3)
+    recoloured = np.clip(0.4 + rng.normal(0, 0.02, (1, 64, 64, 3)), 0, 1).astype(np.float32)
+    residual = lambda out: float(layout_loss(tf.constant(out, tf.float32), tf.constant(recoloured), "residual")[0])  # noqa: E731
+    assert residual(recoloured) == 0.0
+    checker = (np.indices((64, 64)).sum(0) % 2 * 2 - 1)[None, ..., None] * 0.2  # 1-px texture, zero mean per cell
+    assert residual(recoloured + checker) < 1e-6
+    y, x = np.mgrid[0:64, 0:64] / 64.0
+    dome = np.exp(-((y - 0.6) ** 2 + (x - 0.5) ** 2) / 0.08)[None, ..., None]
+    assert residual(recoloured + 0.3 * dome) > 0.005
+    assert residual(recoloured + 0.3 * dome) > 5 * residual(recoloured + 0.1 * dome)
+    # the standardised layouts do not see a dome that follows the photo's own (faint) glow
+    glowing = (recoloured + 0.02 * dome).astype(np.float32)
+    steep = (glowing + 0.3 * dome).astype(np.float32)
+    assert float(layout_loss(tf.constant(steep), tf.constant(glowing), "monotone")[0]) < 0.01
+    assert float(layout_loss(tf.constant(steep), tf.constant(glowing), "residual")[0]) > 0.005

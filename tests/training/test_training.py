@@ -183,7 +183,7 @@ def check_term_weighted(gan, name: str, weight: float) -> None:
     assert np.all(terms[name].numpy() > 0)
     without = {**terms, name: tf.zeros_like(terms[name])}
     np.testing.assert_allclose((gan.weighted_perceptual(terms) - gan.weighted_perceptual(without)).numpy(),
-                               weight * terms[name].numpy(), rtol=1e-5)
+                               weight * terms[name].numpy(), rtol=1e-5, atol=1e-6)  # float32 totals
 
 
 def test_inception_feature_loss_is_computed_and_weighted() -> None:
@@ -197,6 +197,27 @@ def test_inception_feature_loss_is_computed_and_weighted() -> None:
 
 def test_layout_term_is_weighted_into_the_generator_loss() -> None:
     check_term_weighted(build_gan(tiny_config(2, layout_weight=2.0), style_images()), "layout", 2.0)
+
+
+def test_residual_layout_holds_the_output_to_the_recoloured_photo() -> None:
+    """The residual layout's target is the photo after the style's colour norm and transform
+    (what the content skip passes on): a generator whose residual is zero scores nothing, one
+    whose residual paints large-scale light does."""
+    cfg = tiny_config(2, layout_weight=2.0, layout_colours="residual")
+    cfg.generator.color_norm = cfg.generator.color_mix = True
+    gan = build_gan(cfg, style_images())
+    check_term_weighted(gan, "layout", 2.0)
+    content = fixed_batch()[0]
+    w = tf.constant([[1.0, 0.0], [0.3, 0.7]])
+    g = gan.generator
+    out_conv = g.out_conv
+    out_conv.kernel.assign(tf.zeros_like(out_conv.kernel))
+    out_conv.bias.assign(tf.zeros_like(out_conv.bias))
+    recoloured = g.recoloured(content, w)
+    np.testing.assert_allclose(g((content, w)).numpy(), np.clip(recoloured.numpy(), 1 / 64, 1 - 1 / 64), atol=1e-5)
+    assert np.all(gan.perceptual_terms(content, g((content, w)), w)["layout"].numpy() < 1e-4)
+    out_conv.bias.assign(tf.constant([1.0, 1.0, 1.0]))  # the residual lightens everything
+    assert np.all(gan.perceptual_terms(content, g((content, w)), w)["layout"].numpy() > 0.005)
 
 
 def test_style_normalization_bank_vs_target() -> None:

@@ -245,6 +245,21 @@ class StyleFusionGenerator(keras.Model):
         weights = weights / tf.maximum(tf.reduce_sum(weights, axis=-1, keepdims=True), 1e-8)
         return self._forward(tf.convert_to_tensor(content), weights, table)
 
+    def recoloured(self, content: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+        """The photo after the style's colour norm and colour transform (``[B, K]`` weights over
+        the bank): what the content skip passes on, before the residual network adds anything.
+        The photo itself when the generator has no colour norm."""
+        weights = tf.cast(weights, tf.float32)
+        weights = weights / tf.maximum(tf.reduce_sum(weights, axis=-1, keepdims=True), 1e-8)
+        return self._recolour(tf.cast(content, self.compute_dtype), (weights, self.bank(None)))
+
+    def _recolour(self, x: tf.Tensor, style: Style) -> tf.Tensor:
+        if self.color_norm is not None:
+            x = tf.cast(self.color_norm(x, style), x.dtype)
+        if self.color_mix is not None:
+            x = tf.cast(self.color_mix(x, style), x.dtype)
+        return x
+
     def _forward(self, content: tf.Tensor, weights: tf.Tensor, table: tf.Tensor) -> tf.Tensor:
         content = tf.cast(content, self.compute_dtype)
         h, w = tf.shape(content)[1], tf.shape(content)[2]
@@ -253,10 +268,7 @@ class StyleFusionGenerator(keras.Model):
             padding = [[0, 0], [0, (-h) % STRIDE], [0, (-w) % STRIDE], [0, 0]]
             weights = tf.pad(weights, padding, mode="SYMMETRIC")
         style: Style = (weights, table)
-        if self.color_norm is not None:
-            x = tf.cast(self.color_norm(x, style), x.dtype)
-        if self.color_mix is not None:
-            x = tf.cast(self.color_mix(x, style), x.dtype)
+        x = self._recolour(x, style)
         padded = tf.cast(x, tf.float32)
         if self.shuffle > 1:
             x = tf.nn.space_to_depth(x, self.shuffle)

@@ -224,8 +224,14 @@ class StyleFusionGAN(keras.Model):
             "tv": total_variation(stylized),
         }
         # Like the Inception term, only computed when it counts (the recipes leave it off).
-        terms["layout"] = (layout_loss(stylized, content, self.loss_config.layout_colours)
-                           if self.loss_config.layout_weight > 0 else tf.zeros([b]))
+        if self.loss_config.layout_weight <= 0:
+            terms["layout"] = tf.zeros([b])
+        elif self.loss_config.layout_colours == "residual":
+            # The recoloured photo is a target here: this term trains the residual network only.
+            recoloured = tf.stop_gradient(self.generator.recoloured(content, weights))
+            terms["layout"] = layout_loss(stylized, recoloured, "residual")
+        else:
+            terms["layout"] = layout_loss(stylized, content, self.loss_config.layout_colours)
         if self._inception[0] is not None and self.loss_config.inception_weight > 0:
             target = tf.matmul(weights, self.inception_targets)
             terms["feature"] = feature_loss(self._inception[0](stylized), target)

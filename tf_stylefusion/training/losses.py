@@ -99,12 +99,16 @@ def content_loss(features: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
 LAYOUT_SIZE = 16
 
 
+def _cell_means(x: tf.Tensor) -> tf.Tensor:
+    """``[B, H, W, C]`` → ``[B, LAYOUT_SIZE², C]`` cell means (area resize has no gradient)."""
+    x = tf.cast(x, tf.float32)
+    cells = tf.reduce_mean(split_windows(x, LAYOUT_SIZE), axis=[1, 2])
+    return tf.reshape(cells, [tf.shape(x)[0], LAYOUT_SIZE * LAYOUT_SIZE, x.shape[-1]])
+
+
 def _layout_cells(x: tf.Tensor, eps: float) -> tf.Tensor:
     """``[B, H, W, C]`` → ``[B, LAYOUT_SIZE², C]`` cell means, each channel standardised per image."""
-    x = tf.cast(x, tf.float32)
-    # cell means over the window grid (area resize has no gradient)
-    cells = tf.reduce_mean(split_windows(x, LAYOUT_SIZE), axis=[1, 2])
-    x = tf.reshape(cells, [tf.shape(x)[0], LAYOUT_SIZE * LAYOUT_SIZE, x.shape[-1]])
+    x = _cell_means(x)
     mean, var = tf.nn.moments(x, axes=[1], keepdims=True)
     return (x - mean) * tf.math.rsqrt(var + eps)
 
@@ -121,6 +125,9 @@ def layout_loss(images: tf.Tensor, content: tf.Tensor, colours: str = "channel",
     ``"monotone"``: only the output's luminance steps from cell to neighbouring cell that go against
     the photo's are counted (their product, when negative), so contrast, palette and a changed
     tone curve are free, but a smooth gradient may not turn into bands or rings.
+    ``"residual"``: ``content`` is the photo as the style recoloured it (the generator's
+    ``recoloured``), and each cell's colour is held to it as it is, unstandardised: the residual
+    network may add texture but not large-scale light (a dome over a night sky, blobs over a face).
     ``eps`` keeps a nearly flat photo's noise from being stretched into a target.
     """
     if colours not in LAYOUT_COLOURS:
@@ -135,6 +142,8 @@ def layout_loss(images: tf.Tensor, content: tf.Tensor, colours: str = "channel",
             (out[:, 1:] - out[:, :-1], photo[:, 1:] - photo[:, :-1]),
             (out[:, :, 1:] - out[:, :, :-1], photo[:, :, 1:] - photo[:, :, :-1]))]
         return sum(tf.reduce_mean(a, axis=[1, 2]) for a in against)
+    if colours == "residual":
+        return tf.reduce_mean(tf.square(_cell_means(images) - _cell_means(content)), axis=[1, 2])
     out, photo = _layout_cells(images, eps), _layout_cells(content, eps)
     if colours == "channel":
         return tf.reduce_mean(tf.square(out - photo), axis=[1, 2])
