@@ -69,6 +69,13 @@ COLOR_NORM_EPSILON = 1e-3
 COLOR_NORM_INIT = ((0.25, 0.25, 0.25), (0.45, 0.45, 0.45))
 
 
+def _normalised(weights: tf.Tensor) -> tf.Tensor:
+    """Style weights as float32 summing to 1 (Keras autocasts inputs under mixed precision):
+    every entry point (Python, SavedModel, TFLite) obeys the same contract."""
+    weights = tf.cast(weights, tf.float32)
+    return weights / tf.maximum(tf.reduce_sum(weights, axis=-1, keepdims=True), 1e-8)
+
+
 def content_logits(x: tf.Tensor) -> tf.Tensor:
     """logit(x) of images in [0, 1], clipped to [1/64, 63/64] (±4.1) so black and white stay
     finite and the residual can still move them."""
@@ -240,18 +247,13 @@ class StyleFusionGenerator(keras.Model):
         Used for arbitrary style images (a predicted row), strength (a mix with the content's own
         row) and fine-tuning; ``weights`` mix the table's K rows.
         """
-        weights = tf.cast(weights, tf.float32)  # Keras autocasts inputs under mixed precision
-        # Normalise here so every entry point (Python, SavedModel, TFLite) obeys the same contract.
-        weights = weights / tf.maximum(tf.reduce_sum(weights, axis=-1, keepdims=True), 1e-8)
-        return self._forward(tf.convert_to_tensor(content), weights, table)
+        return self._forward(tf.convert_to_tensor(content), _normalised(weights), table)
 
     def recoloured(self, content: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
         """The photo after the style's colour norm and colour transform (``[B, K]`` weights over
         the bank): what the content skip passes on, before the residual network adds anything.
         The photo itself when the generator has no colour norm."""
-        weights = tf.cast(weights, tf.float32)
-        weights = weights / tf.maximum(tf.reduce_sum(weights, axis=-1, keepdims=True), 1e-8)
-        return self._recolour(tf.cast(content, self.compute_dtype), (weights, self.bank(None)))
+        return self._recolour(tf.cast(content, self.compute_dtype), (_normalised(weights), self.bank(None)))
 
     def _recolour(self, x: tf.Tensor, style: Style) -> tf.Tensor:
         if self.color_norm is not None:
