@@ -164,6 +164,29 @@ def test_a_config_saved_before_style_statistics_keeps_plain_grams() -> None:
     assert RunConfig.from_dict(old).losses.style_statistic == "gram"
 
 
+def test_the_offline_recipe_holds_layout_to_the_recoloured_photo_but_old_runs_keep_theirs() -> None:
+    from tf_stylefusion.config import LossConfig, RunConfig
+
+    assert (LossConfig(loss_network="random").layout_weight, LossConfig(loss_network="random").layout_colours) \
+        == (30.0, "residual")
+    assert (LossConfig().layout_weight, LossConfig().layout_colours) == (0.0, "channel")  # ImageNet recipe
+    # a run saved before the layout term joined the recipe trained without it
+    old = RunConfig(losses=LossConfig(loss_network="random")).to_dict()
+    del old["losses"]["layout_weight"], old["losses"]["layout_colours"]
+    assert (RunConfig.from_dict(old).losses.layout_weight, RunConfig.from_dict(old).losses.layout_colours) \
+        == (0.0, "channel")
+    # one saved before the residual choice kept its weight, with the per-channel term
+    del old["losses"]["style_statistic"]
+    old["losses"]["layout_weight"] = 2.0
+    assert RunConfig.from_dict(old).losses.layout_colours == "channel"
+    # a partial config is not a saved run: what it leaves out comes from the recipe
+    partial = RunConfig.from_dict({"losses": {"loss_network": "random", "style_weight": 2.0}}).losses
+    assert (partial.style_statistic, partial.layout_weight, partial.layout_colours) == ("mean_cov", 30.0, "residual")
+    # and the saved configuration round-trips
+    saved = RunConfig(losses=LossConfig(loss_network="random")).to_dict()
+    assert RunConfig.from_dict(saved).losses.layout_weight == 30.0
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     """A tiny untrained two-style generator (styles "a", "b", far apart in the bank)."""

@@ -116,20 +116,23 @@ MULTISCALE_LAYERS = ("scale0", "scale1", "scale2", "scale3", "scale4")
 RECIPES: dict[str, dict[str, Any]] = {
     "imagenet": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3, "adversarial_weight": 0.05,
                  "style_statistic": "gram", "style_layers": VGG_STYLE_LAYERS,
-                 "content_layer": "block4_conv2"},
+                 "content_layer": "block4_conv2", "layout_weight": 0.0, "layout_colours": "channel"},
     # Random VGG19 (docs/recipe.md): deep random layers see large blobs, not painting structure,
     # so style stops at block4_conv1 and content sits at block3_conv2; ReLU features of random
     # filters have large means, so the centred Gram is matched apart from them; the adversarial
     # term added streaks and no style.
     # With the colour norm (RECIPE_GENERATOR) the palette no longer has to come from the residual,
     # and a content weight of 3 keeps the photo's structure (docs/recipe.md, row cn_cw3).
+    # The residual layout term keeps the residual network from painting large-scale light (the
+    # dome over a night sky) at no cost in style match (docs/recipe.md, rows res30 and the
+    # residual-layout pack).
     "random": {"style_weight": 1.0, "content_weight": 3.0, "tv_weight": 0.3, "adversarial_weight": 0.0,
                "style_statistic": "mean_cov", "style_layers": VGG_STYLE_LAYERS[:4],
-               "content_layer": "block3_conv2"},
+               "content_layer": "block3_conv2", "layout_weight": 30.0, "layout_colours": "residual"},
     "random-multiscale": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3,
                           "adversarial_weight": 0.0,
                           "style_statistic": "mean_cov", "style_layers": MULTISCALE_LAYERS,
-                          "content_layer": "scale1"},
+                          "content_layer": "scale1", "layout_weight": 0.0, "layout_colours": "channel"},
 }
 
 
@@ -165,13 +168,13 @@ class LossConfig:
     tv_weight: float | None = None
     # Weight of the large-scale layout term (training/losses.py: layout_loss): the output's light
     # and dark at 1/16 scale, per channel standardised, held to the photo's.
-    layout_weight: float = 0.0
+    layout_weight: float | None = None
     # "channel": each output channel's layout held to the same photo channel's; "linear": to the
     # best linear colour mix of the photo's; "monotone": only where the output's large-scale light
     # runs against the photo's (the bands a smooth sky gradient turns into); "residual": each
     # cell's colour held, unstandardised, to the photo as the style's colour norm and transform
     # recoloured it (no domes or blobs from the residual network; training/losses.py: layout_loss).
-    layout_colours: str = "channel"
+    layout_colours: str | None = None
     adversarial_weight: float | None = None
     inception_weight: float = 0.0
     adversarial: str = "lsgan"
@@ -332,6 +335,12 @@ class TrainConfig:
             raise ConfigError("mix_fraction must be in [0, 1]")
 
 
+# The loss fields every saved run has listed since the first one: a config holding all of them is
+# a saved run (older defaults apply to fields it lacks), not a partial config.
+SAVED_LOSS_FIELDS = ("style_weight", "content_weight", "tv_weight", "adversarial_weight", "inception_weight",
+                     "adversarial", "loss_network", "inception_network", "style_layers", "content_layer", "seed")
+
+
 @dataclass
 class RunConfig:
     """Everything a training run needs; saved as ``config.json`` in the run folder."""
@@ -384,10 +393,12 @@ class RunConfig:
             # Runs saved before the colour norm could start at the painting's colours (a saved
             # run lists every field) learned it from an average photo's.
             d = {**d, "training": {"color_norm_init": "photo", **d["training"]}}
-        if "losses" in d and "style_weight" in d["losses"]:
-            # Runs saved before style statistics were a choice (a saved run lists every field)
-            # matched plain Grams; a partial config leaves them to the recipe.
-            d = {**d, "losses": {"style_statistic": "gram", **d["losses"]}}
+        if isinstance(d.get("losses"), dict) and all(k in d["losses"] for k in SAVED_LOSS_FIELDS):
+            # A saved run lists every field; one saved before style statistics were a choice
+            # matched plain Grams, and one saved before the layout term joined the offline recipe
+            # trained without it (a partial config leaves all of these to the recipe).
+            d = {**d, "losses": {"style_statistic": "gram", "layout_weight": 0.0, "layout_colours": "channel",
+                                 **d["losses"]}}
         return cls(**{k: from_fields(kinds[k], v) for k, v in d.items()})
 
     def to_json(self, path: str | os.PathLike[str]) -> None:

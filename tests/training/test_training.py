@@ -29,7 +29,7 @@ def tiny_config(num_styles: int, **losses) -> RunConfig:
     # The classic recipe (5 Gram layers, adversarial on) unless a test asks otherwise: these
     # tests exercise the GAN's machinery, not the offline recipe.
     classic = dict(adversarial_weight=0.05, style_statistic="gram", style_layers=VGG_STYLE_LAYERS,
-                   content_layer="block4_conv2")
+                   content_layer="block4_conv2", layout_weight=0.0, layout_colours="channel")
     cfg.losses = LossConfig(**{**dataclasses.asdict(cfg.losses), **classic, **losses})
     return cfg
 
