@@ -185,6 +185,18 @@ def test_the_offline_recipe_holds_layout_to_the_recoloured_photo_but_old_runs_ke
     # and the saved configuration round-trips
     saved = RunConfig(losses=LossConfig(loss_network="random")).to_dict()
     assert RunConfig.from_dict(saved).losses.layout_weight == 30.0
+    # the residual layout needs the colour norm (its target is the photo as that recoloured it):
+    # it goes with the colour norm, as the colour transform does; a weight given stays
+    from tf_stylefusion.cli import build_parser, train_config_from_args
+
+    base = ["train", "--content", "photos", "--style", "a.jpg", "--out", "run", "--loss-network", "random"]
+    parse = lambda *extra: train_config_from_args(build_parser().parse_args(base + list(extra))).losses  # noqa: E731
+    assert (parse().layout_weight, parse().layout_colours) == (30.0, "residual")
+    assert (parse("--no-color-norm").layout_weight, parse("--no-color-norm").layout_colours) == (0.0, "channel")
+    got = parse("--no-color-norm", "--layout-weight", "2")
+    assert (got.layout_weight, got.layout_colours) == (2.0, "channel")
+    got = parse("--no-color-norm", "--layout-colours", "residual")  # asked for: kept
+    assert (got.layout_weight, got.layout_colours) == (30.0, "residual")
 
 
 @pytest.fixture(scope="module")

@@ -201,6 +201,9 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         self.loss_network = network_name(self.loss_network)
+        # Which fields the recipe filled (not a dataclass field: never saved), so RunConfig can
+        # drop a recipe choice that needs a generator part the user turned off.
+        self.from_recipe = frozenset(name for name in recipe_for(self.loss_network) if getattr(self, name) is None)
         for name, value in recipe_for(self.loss_network).items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
@@ -363,6 +366,15 @@ class RunConfig:
             raise ConfigError("color_mix needs the colour norm (color_norm)")
         # The recipe's colour transform goes with its colour norm: off when that is turned off.
         self.generator.color_mix = bool(self.generator.color_mix and self.generator.color_norm)
+        losses = self.losses
+        if not self.generator.color_norm and "layout_colours" in losses.from_recipe \
+                and losses.layout_colours == "residual":
+            # So does the recipe's residual layout: it holds the output to the photo as the colour
+            # norm recoloured it, and without one that is the photo itself (no style could move
+            # the palette). A weight the user gave stays, on the per-channel term.
+            losses.layout_colours = "channel"
+            if "layout_weight" in losses.from_recipe:
+                losses.layout_weight = 0.0
         if self.training.color_norm_init is None:
             self.training.color_norm_init = "painting_fixed" if self.generator.color_norm else "photo"
         if self.training.color_norm_init != "photo" and not self.generator.color_norm:
