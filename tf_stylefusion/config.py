@@ -167,7 +167,8 @@ class LossConfig:
     content_weight: float | None = None
     tv_weight: float | None = None
     # Weight of the large-scale layout term (training/losses.py: layout_loss): the output's light
-    # and dark at 1/16 scale, per channel standardised, held to the photo's.
+    # and dark at 1/16 scale held to the photo's, as layout_colours says. None takes the loss
+    # network's recipe (imagenet 0; random 30 with "residual" colours).
     layout_weight: float | None = None
     # "channel": each output channel's layout held to the same photo channel's; "linear": to the
     # best linear colour mix of the photo's; "monotone": only where the output's large-scale light
@@ -203,10 +204,10 @@ class LossConfig:
         self.loss_network = network_name(self.loss_network)
         # Which fields the recipe filled (not a dataclass field: never saved), so RunConfig can
         # drop a recipe choice that needs a generator part the user turned off.
-        self.from_recipe = frozenset(name for name in recipe_for(self.loss_network) if getattr(self, name) is None)
-        for name, value in recipe_for(self.loss_network).items():
-            if getattr(self, name) is None:
-                setattr(self, name, value)
+        recipe = recipe_for(self.loss_network)
+        self.from_recipe = frozenset(name for name in recipe if getattr(self, name) is None)
+        for name in self.from_recipe:
+            setattr(self, name, recipe[name])
         self.style_layers = tuple(self.style_layers)
         self.style_scales = tuple(int(k) for k in self.style_scales)
         if not self.style_scales or min(self.style_scales) < 1 or len(set(self.style_scales)) != len(self.style_scales):
