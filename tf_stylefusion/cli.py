@@ -144,6 +144,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _config_flag(p, "--d-lr", "training.d_learning_rate", float, "discriminator learning rate")
     _config_flag(p, "--lr-schedule", "training.lr_schedule", str,
                  "constant, or cosine: both generator rates fall to a tenth by the last step", choices=LR_SCHEDULES)
+    _config_flag(p, "--lr-decay-steps", "training.lr_decay_steps", int,
+                 "with cosine: the fall takes only the last N steps (0: the whole run)")
     _config_flag(p, "--color-norm-init", "training.color_norm_init", str,
                  "the colour norm starts at an average photo's colours, at each painting's (learned on), "
                  "or is held at the painting's", choices=COLOR_NORM_INITS)

@@ -290,6 +290,9 @@ class TrainConfig:
     # "cosine": the generator's and the bank's learning rates fall along a half cosine to a tenth
     # by ``steps`` (the last steps settle instead of jittering at full rate); "constant": they stay.
     lr_schedule: str = "constant"
+    # With "cosine": the fall takes only the last ``lr_decay_steps`` steps, the rates constant
+    # before (so a constant-rate run can be resumed into its anneal); 0: the whole run.
+    lr_decay_steps: int = 0
     # Where each style's colour norm (GeneratorConfig.color_norm) starts: "photo" (an average
     # photo's spread and mean), "painting" (the painting's own per-channel spread and mean) or
     # "painting_fixed" (set to the painting's and held there). Learned freely, the spread shrinks
@@ -333,6 +336,8 @@ class TrainConfig:
                               f"got {self.color_norm_init!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if not 0 <= self.lr_decay_steps <= self.steps:
+            raise ConfigError(f"lr_decay_steps must be between 0 and steps ({self.steps}), got {self.lr_decay_steps}")
         if self.bank_learning_rate_multiplier <= 0:
             raise ConfigError("bank_learning_rate_multiplier must be > 0")
         if not 0.0 <= self.mix_fraction <= 1.0:

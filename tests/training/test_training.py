@@ -11,7 +11,7 @@ from tf_stylefusion.errors import ConfigError
 from tf_stylefusion.models.discriminator import PatchDiscriminator
 from tf_stylefusion.models.loss_networks import vgg_features
 from tf_stylefusion.training.gan import StyleTargets
-from tf_stylefusion.training.run import build_gan
+from tf_stylefusion.training.run import LateCosine, _check_resume_compatible, build_gan
 
 from ..conftest import texture
 from ..helpers import check_config_roundtrip, check_model_saving
@@ -375,6 +375,39 @@ def test_cosine_lr_schedule_falls_to_a_tenth_by_the_last_step() -> None:
     assert np.isclose(float(flat.g_optimizer.learning_rate), base)
     with pytest.raises(ConfigError, match="lr_schedule"):
         dataclasses.replace(cfg.training, lr_schedule="step")
+
+
+def test_cosine_over_the_last_steps_holds_the_rate_until_then() -> None:
+    cfg = tiny_config(2)
+    cfg.training.steps, cfg.training.lr_schedule, cfg.training.lr_decay_steps = 8, "cosine", 4
+    gan = build_gan(cfg, style_images())
+    late = LateCosine(cfg.training, gan)  # what train() adds to fit's callbacks for this schedule
+    base = cfg.training.g_learning_rate
+    batch, rates = fixed_batch(), []
+    for i in range(8):
+        late.on_train_batch_begin(i)
+        rates.append(float(gan.g_optimizer.learning_rate))
+        gan.train_step(batch)
+    late.on_train_batch_begin(8)
+    np.testing.assert_allclose(rates[:5], base, rtol=1e-5)  # constant up to the decay's start
+    assert base > rates[5] > rates[6] > rates[7] > 0.1 * base
+    np.testing.assert_allclose(float(gan.g_optimizer.learning_rate), 0.1 * base, rtol=1e-5)
+    np.testing.assert_allclose(float(gan.bank_optimizer.learning_rate), base, rtol=1e-5)
+    with pytest.raises(ConfigError, match="lr_decay_steps"):
+        dataclasses.replace(cfg.training, lr_decay_steps=9)
+
+
+def test_a_constant_rate_run_resumes_into_a_late_fall_but_not_a_whole_run_cosine(tmp_path) -> None:
+    saved = tiny_config(2)
+    saved.training.steps = 8
+    saved.to_json(tmp_path / "config.json")
+    (tmp_path / "checkpoints").mkdir()
+    late = dataclasses.replace(saved, training=dataclasses.replace(saved.training, steps=12, lr_schedule="cosine",
+                                                                   lr_decay_steps=4))
+    _check_resume_compatible(tmp_path, late)
+    whole = dataclasses.replace(late, training=dataclasses.replace(late.training, lr_decay_steps=0))
+    with pytest.raises(ConfigError, match="falls over the whole run.*--lr-decay-steps"):
+        _check_resume_compatible(tmp_path, whole)
 
 
 @pytest.mark.parametrize("how", ["painting", "painting_fixed"])

@@ -86,6 +86,10 @@ class StopAtStep(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def _schedule_words(tc: TrainConfig) -> str:
+    return "falls over the whole run" if optimizer_schedules(tc) else "is constant or falls over its last steps"
+
+
 def _check_resume_compatible(run_dir: Path, config: RunConfig) -> None:
     saved = run_dir / CONFIG_FILE
     if not saved.exists() or not (run_dir / CHECKPOINTS_DIR).exists():
@@ -96,6 +100,11 @@ def _check_resume_compatible(run_dir: Path, config: RunConfig) -> None:
             f"{run_dir} holds a run with styles {old.generator.style_names} and generator "
             f"{old.generator.filters}/{old.generator.num_res_blocks} blocks; this command asks for "
             f"{config.generator.style_names}. Use a new --out folder to start a different run.")
+    if optimizer_schedules(old.training) != optimizer_schedules(config.training):
+        raise ConfigError(
+            f"{run_dir} holds a run whose learning rate {_schedule_words(old.training)}; this command "
+            f"asks for one that {_schedule_words(config.training)}, which its saved optimizer cannot "
+            f"resume. Keep its schedule, fall over the last steps only (--lr-decay-steps), or use a new --out folder.")
     if old.losses.loss_network != config.losses.loss_network:
         raise ConfigError(
             f"{run_dir} holds a run trained with the loss network {old.losses.loss_network!r}; this "
@@ -106,12 +115,43 @@ def _check_resume_compatible(run_dir: Path, config: RunConfig) -> None:
 LR_FLOOR = 0.1  # the cosine schedule's last rate, as a fraction of the first
 
 
+def optimizer_schedules(tc: TrainConfig) -> bool:
+    """Whether the optimizers hold the schedule themselves (a whole-run cosine); otherwise they
+    hold a rate variable, constant or set by ``LateCosine`` (the same checkpoint layout, so a
+    constant-rate run can be resumed into its late fall)."""
+    return tc.lr_schedule == "cosine" and tc.lr_decay_steps in (0, tc.steps)
+
+
 def learning_rate(tc: TrainConfig, base: float) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    """``base`` as the run's schedule asks: constant, or a half cosine to ``LR_FLOOR × base`` at
-    ``tc.steps`` (driven by the optimizer's own step counter, so a resumed run continues it)."""
-    if tc.lr_schedule == "constant":
-        return base
-    return keras.optimizers.schedules.CosineDecay(base, decay_steps=tc.steps, alpha=LR_FLOOR)
+    """``base`` as the optimizer should hold it: a half cosine to ``LR_FLOOR × base`` at
+    ``tc.steps`` (driven by the optimizer's own step counter, so a resumed run continues it), or
+    the plain rate (``LateCosine`` moves it when the fall covers only the last steps)."""
+    if optimizer_schedules(tc):
+        return keras.optimizers.schedules.CosineDecay(base, decay_steps=tc.steps, alpha=LR_FLOOR)
+    return base
+
+
+def late_cosine_rate(tc: TrainConfig, base: float, step: int) -> float:
+    """The rate at ``step`` when the cosine covers the last ``tc.lr_decay_steps`` steps."""
+    start = tc.steps - tc.lr_decay_steps
+    t = min(max(step - start, 0) / tc.lr_decay_steps, 1.0)
+    return base * (LR_FLOOR + (1.0 - LR_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * t)))
+
+
+class LateCosine(keras.callbacks.Callback):
+    """Sets the generator's and the bank's rates before each step (``late_cosine_rate``)."""
+
+    def __init__(self, tc: TrainConfig, gan: "StyleFusionGAN"):
+        super().__init__()
+        self.tc, self.gan = tc, gan
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        step = int(self.gan.g_optimizer.iterations.numpy())
+        base = self.tc.g_learning_rate
+        self.gan.g_optimizer.learning_rate = late_cosine_rate(self.tc, base, step)
+        if self.gan.bank_optimizer is not None:
+            multiplier = self.tc.bank_learning_rate_multiplier
+            self.gan.bank_optimizer.learning_rate = late_cosine_rate(self.tc, base * multiplier, step)
 
 
 def build_gan(config: RunConfig, style_images: Sequence[Sequence[np.ndarray]],
@@ -248,6 +288,7 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
     tb_dir = run_dir / TENSORBOARD_DIR if tc.tensorboard and chief else None
     cbs: list[keras.callbacks.Callback] = [
         StopAtStep(step, tc.steps),
+        *([] if optimizer_schedules(tc) or tc.lr_schedule == "constant" else [LateCosine(tc, gan)]),
         CheckpointEvery(manager, step, run_dir, tc.checkpoint_every, write_generator=chief),
     ]
     if chief:
