@@ -117,6 +117,23 @@ def harden(run_dir: Path, content: str, spec: dict) -> None:
     save_generator(student, run_dir / GENERATOR_FILE)
 
 
+def checkpoint_step(run_dir: Path) -> int:
+    """The step of the run's last checkpoint (0 when it has none)."""
+    import tensorflow as tf
+
+    latest = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
+    return int(latest.rsplit("-", 1)[1]) if latest else 0
+
+
+def drop_stale_float_copy(run_dir: Path, steps: int) -> None:
+    """Training on past a hardened run rewrites its generator, so the float copy ``--harden``
+    starts from is an older generator: remove it, and the next ``--harden`` takes the new one."""
+    original = run_dir / FLOAT_GENERATOR
+    if original.is_file() and steps > checkpoint_step(run_dir):
+        original.unlink()
+        log_line(f"  {original.name} removed: training goes on past the generator it held")
+
+
 def finish(cfg, run_dir: Path):
     """Train the style encoder again on the last checkpoint's generator. ``train()`` keeps an
     encoder it finds and re-saves the checkpoint's generator, so the old encoder is set aside (put
@@ -185,6 +202,7 @@ def main() -> None:
     if a.finish:
         result = finish(cfg, run_dir)
     else:
+        drop_stale_float_copy(run_dir, cfg.training.steps)
         result = train(cfg, run_dir, verbose=2)
     if a.finish:  # the run's config records the steps its generator really had
         from tf_stylefusion.config import RunConfig
