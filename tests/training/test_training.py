@@ -355,18 +355,18 @@ def test_style_scales_are_validated() -> None:
 
 def test_cosine_lr_schedule_falls_to_a_tenth_by_the_last_step() -> None:
     cfg = tiny_config(2)
-    cfg.training.steps = 10
+    cfg.training.steps = 4
     cfg.training.lr_schedule = "cosine"
     gan = build_gan(cfg, style_images())
     base = cfg.training.g_learning_rate
     rates = lambda: (float(gan.g_optimizer.learning_rate), float(gan.bank_optimizer.learning_rate))
     np.testing.assert_allclose(rates(), (base, 10 * base), rtol=1e-5)
     batch = fixed_batch()
-    for _ in range(5):
+    for _ in range(2):
         gan.train_step(batch)
     mid = rates()
     assert 0.1 * base < mid[0] < base and np.isclose(mid[1], 10 * mid[0], rtol=1e-5)
-    for _ in range(5):
+    for _ in range(2):
         gan.train_step(batch)
     np.testing.assert_allclose(rates(), (0.1 * base, base), rtol=1e-5)
     cfg.training.lr_schedule = "constant"
@@ -379,18 +379,18 @@ def test_cosine_lr_schedule_falls_to_a_tenth_by_the_last_step() -> None:
 
 def test_cosine_over_the_last_steps_holds_the_rate_until_then() -> None:
     cfg = tiny_config(2)
-    cfg.training.steps, cfg.training.lr_schedule, cfg.training.lr_decay_steps = 8, "cosine", 4
+    cfg.training.steps, cfg.training.lr_schedule, cfg.training.lr_decay_steps = 5, "cosine", 3
     gan = build_gan(cfg, style_images())
     late = LateCosine(cfg.training, gan)  # what train() adds to fit's callbacks for this schedule
     base = cfg.training.g_learning_rate
     batch, rates = fixed_batch(), []
-    for i in range(8):
+    for i in range(5):
         late.on_train_batch_begin(i)
         rates.append(float(gan.g_optimizer.learning_rate))
         gan.train_step(batch)
-    late.on_train_batch_begin(8)
-    np.testing.assert_allclose(rates[:5], base, rtol=1e-5)  # constant up to the decay's start
-    assert base > rates[5] > rates[6] > rates[7] > 0.1 * base
+    late.on_train_batch_begin(5)
+    np.testing.assert_allclose(rates[:3], base, rtol=1e-5)  # constant up to the decay's start
+    assert base > rates[3] > rates[4] > 0.1 * base
     np.testing.assert_allclose(float(gan.g_optimizer.learning_rate), 0.1 * base, rtol=1e-5)
     np.testing.assert_allclose(float(gan.bank_optimizer.learning_rate), base, rtol=1e-5)
     with pytest.raises(ConfigError, match="lr_decay_steps"):
