@@ -1,7 +1,7 @@
 """The offline recipe's loss without a generator: optimise each photo's pixels directly.
 
     python scripts/loss_ceiling.py --content ../shared/images/content --style A.jpg --style B.jpg \
-        --out /tmp/ceiling [--size 256] [--steps 200] [--loss-network random]
+        --out /tmp/ceiling [--size 256] [--steps 200] [--loss-network random] [--set FIELD=JSON ...]
     ../shared/tools/stylemeter/run score --content ... --style ... --outputs /tmp/ceiling --size 256
 
 Starts from the photo and runs Adam on its pixels against the recipe's style and content terms
@@ -14,6 +14,7 @@ not the loss. Writes ``<photo>__<style>.png`` (the meter's naming).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -72,8 +73,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--loss-network", default="random")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
+                    help='a LossConfig field, e.g. style_layers=["block1_conv1","block5_conv1"] (repeat)')
     a = ap.parse_args()
-    cfg = LossConfig(loss_network=a.loss_network)
+    overrides = {}
+    for item in a.set:
+        name, _, value = item.partition("=")
+        overrides[name] = json.loads(value)
+    cfg = LossConfig(loss_network=a.loss_network, **overrides)
     net = vgg_features(cfg.loss_network, tuple(cfg.style_layers) + (cfg.content_layer,), cfg.seed)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
