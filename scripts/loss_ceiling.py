@@ -1,7 +1,7 @@
 """The offline recipe's loss without a generator: optimise each photo's pixels directly.
 
     python scripts/loss_ceiling.py --content ../shared/images/content --style A.jpg --style B.jpg \
-        --out /tmp/ceiling [--size 256] [--steps 200] [--loss-network random] [--set FIELD=JSON ...]
+        --out /tmp/ceiling [--size 256] [--steps 200] [--loss-network random] [--set losses.FIELD=VALUE ...]
     ../shared/tools/stylemeter/run score --content ... --style ... --outputs /tmp/ceiling --size 256
 
 Starts from the photo and runs Adam on its pixels against the recipe's style and content terms
@@ -14,7 +14,6 @@ not the loss. Writes ``<photo>__<style>.png`` (the meter's naming).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -23,9 +22,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from recipe_ablation import apply_overrides  # noqa: E402  (scripts/recipe_ablation.py)
 from timing import machine_line  # noqa: E402  (scripts/timing.py)
 
-from tf_stylefusion.config import LossConfig  # noqa: E402
+from tf_stylefusion.config import LossConfig, RunConfig  # noqa: E402
 from tf_stylefusion.data.images import list_images, load_image, save_image  # noqa: E402
 from tf_stylefusion.models.loss_networks import vgg_features  # noqa: E402
 from tf_stylefusion.training.losses import content_loss, layer_statistics, normalised_mse  # noqa: E402
@@ -73,14 +73,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--loss-network", default="random")
-    ap.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
-                    help='a LossConfig field, e.g. style_layers=["block1_conv1","block5_conv1"] (repeat)')
+    ap.add_argument("--set", action="append", default=[], metavar="losses.FIELD=VALUE",
+                    help='as recipe_ablation.py, e.g. losses.style_layers=["block1_conv1","block5_conv1"] (repeat)')
     a = ap.parse_args()
-    overrides = {}
-    for item in a.set:
-        name, _, value = item.partition("=")
-        overrides[name] = json.loads(value)
-    cfg = LossConfig(loss_network=a.loss_network, **overrides)
+    cfg = apply_overrides(RunConfig(losses=LossConfig(loss_network=a.loss_network)), a.set).losses
     net = vgg_features(cfg.loss_network, tuple(cfg.style_layers) + (cfg.content_layer,), cfg.seed)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -121,7 +121,9 @@ def checkpoint_step(run_dir: Path) -> int:
     """The step of the run's last checkpoint (0 when it has none)."""
     import tensorflow as tf
 
-    latest = tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
+    from tf_stylefusion.model_io import CHECKPOINTS_DIR
+
+    latest = tf.train.latest_checkpoint(str(run_dir / CHECKPOINTS_DIR))
     return int(latest.rsplit("-", 1)[1]) if latest else 0
 
 
