@@ -28,7 +28,13 @@ from timing import machine_line  # noqa: E402  (scripts/timing.py)
 from tf_stylefusion.config import LossConfig, RunConfig  # noqa: E402
 from tf_stylefusion.data.images import list_images, load_image, save_image  # noqa: E402
 from tf_stylefusion.models.loss_networks import vgg_features  # noqa: E402
-from tf_stylefusion.training.losses import content_loss, layer_statistics, normalised_mse  # noqa: E402
+from tf_stylefusion.training.losses import (  # noqa: E402
+    content_loss,
+    layer_statistics,
+    normalised_mse,
+    style_distance,
+    to_quantiles,
+)
 
 
 def fit_long_side(image: np.ndarray, side: int) -> tf.Tensor:
@@ -40,7 +46,10 @@ def fit_long_side(image: np.ndarray, side: int) -> tf.Tensor:
 
 def optimise(net, cfg: LossConfig, photo: tf.Tensor, painting: tf.Tensor, steps: int, lr: float) -> np.ndarray:
     n = len(cfg.style_layers)
-    grams, means = layer_statistics(net(painting)[:n], cfg.style_statistic)
+    stat = cfg.style_statistic
+    grams, means = layer_statistics(net(painting)[:n], stat, cfg.seed)
+    if stat == "mean_sliced":
+        grams = [to_quantiles(g) for g in grams]
     gram_norms = [tf.reduce_mean(tf.square(g)) for g in grams]
     mean_norms = [tf.reduce_mean(tf.square(m)) for m in means]
     content_target = net(photo)[n]
@@ -51,8 +60,8 @@ def optimise(net, cfg: LossConfig, photo: tf.Tensor, painting: tf.Tensor, steps:
     def step() -> tf.Tensor:
         with tf.GradientTape() as tape:
             feats = net(x)
-            g, m = layer_statistics(feats[:n], cfg.style_statistic)
-            loss = cfg.style_weight * (normalised_mse(g, grams, gram_norms)
+            g, m = layer_statistics(feats[:n], stat, cfg.seed)
+            loss = cfg.style_weight * (style_distance(g, grams, gram_norms, stat)
                                        + (normalised_mse(m, means, mean_norms) if m else 0.0))
             loss += cfg.content_weight * content_loss(feats[n], content_target)
         opt.apply_gradients([(tape.gradient(loss, x), x)])

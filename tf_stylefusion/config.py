@@ -11,7 +11,7 @@ from typing import Any
 from .errors import ConfigError
 
 ADVERSARIAL_KINDS = ("lsgan", "hinge", "bce")
-STYLE_STATISTICS = ("gram", "mean_cov", "mean_local_cov")
+STYLE_STATISTICS = ("gram", "mean_cov", "mean_local_cov", "mean_sliced")
 LR_SCHEDULES = ("constant", "cosine")
 COLOR_NORM_INITS = ("photo", "painting", "painting_fixed")
 LAYOUT_COLOURS = ("channel", "linear", "monotone", "residual")

@@ -236,3 +236,47 @@ def test_residual_layout_frees_texture_but_not_large_scale_light() -> None:
     steep = (glowing + 0.3 * dome).astype(np.float32)
     assert float(layout_loss(tf.constant(steep), tf.constant(glowing), "monotone")[0]) < 0.01
     assert float(layout_loss(tf.constant(steep), tf.constant(glowing), "residual")[0]) > 0.005
+
+
+def test_sliced_statistic_sees_a_distribution_that_mean_and_covariance_miss() -> None:
+    from tf_stylefusion.training.losses import layer_statistics, sliced_distance, style_distance, to_quantiles
+
+    rng = np.random.default_rng(0)
+    # two textures with the same channel means and covariance (zero mean, unit variance,
+    # independent channels) but different distributions: ±1 noise against Gaussian noise
+    signs = tf.constant(rng.choice([-1.0, 1.0], size=(1, 32, 32, 3)), tf.float32)
+    gauss = tf.constant(rng.normal(size=(1, 32, 32, 3)), tf.float32)
+
+    def distance(statistic: str, output: tf.Tensor, target: tf.Tensor) -> float:
+        g_t, m_t = layer_statistics([target], statistic, seed=5)
+        if statistic == "mean_sliced":
+            g_t = [to_quantiles(g) for g in g_t]
+        g, m = layer_statistics([output], statistic, seed=5)
+        norm = [float(tf.reduce_mean(tf.square(g_t[0])))]
+        return float(style_distance(g, g_t, norm, statistic)[0])
+
+    assert distance("mean_cov", gauss, signs) < 0.05  # the covariances agree to sampling error
+    itself = distance("mean_sliced", signs, signs)  # > 0: the target is kept at 256 quantiles
+    assert distance("mean_sliced", gauss, signs) > 5 * itself + 0.02
+    # a texture statistic: where things are does not matter, only what is there
+    shuffled = tf.reshape(tf.random.shuffle(tf.reshape(signs, [-1, 3]), seed=1), signs.shape)
+    assert abs(distance("mean_sliced", shuffled, signs) - itself) < 1e-5
+    # sorted slices of a bigger output compare with a smaller target's quantiles
+    tiled = tf.tile(signs, [1, 2, 2, 1])
+    sl, _ = layer_statistics([tiled], "mean_sliced", seed=5)
+    target = [to_quantiles(layer_statistics([signs], "mean_sliced", seed=5)[0][0])]
+    assert sl[0].shape[1] == 4 * 32 * 32
+    assert float(sliced_distance(sl, target, [1.0])[0]) < 2 * itself
+
+
+def test_slice_directions_are_orthonormal_and_fixed_by_the_seed() -> None:
+    from tf_stylefusion.training.losses import resample_sorted, slice_directions
+
+    d = slice_directions(6, seed=3).numpy()
+    np.testing.assert_allclose(d.T @ d, np.eye(6), atol=1e-5)
+    np.testing.assert_array_equal(d, slice_directions(6, seed=3).numpy())
+    assert not np.allclose(d, slice_directions(6, seed=4).numpy())
+    # read at the ranks it has, a quantile function is itself; at half as many, pair means
+    v = tf.constant(np.arange(8, dtype=np.float32)[None, :, None])
+    np.testing.assert_allclose(resample_sorted(v, 8).numpy(), v.numpy())
+    np.testing.assert_allclose(resample_sorted(v, 4).numpy()[0, :, 0], [0.5, 2.5, 4.5, 6.5])
