@@ -324,3 +324,20 @@ def test_cli_video_stabilisation_steadies_the_written_frames(tiny_model, tmp_pat
     assert steady < 0.8 * plain, (steady, plain)
     report = capsys.readouterr().out
     assert report.count("warping error: stabilised") == 2
+
+
+def test_the_offline_recipe_smooths_the_residual_but_old_runs_keep_output_tv() -> None:
+    from tf_stylefusion.cli import build_parser, train_config_from_args
+    from tf_stylefusion.config import RECIPES, LossConfig, RunConfig
+
+    random = LossConfig(loss_network="random")
+    assert (random.tv_weight, random.tv_of) == (RECIPES["random"]["tv_weight"], "residual")
+    assert LossConfig().tv_of == "output"  # the ImageNet recipe
+    # a run saved before total variation could see the residual smoothed its output
+    old = RunConfig(losses=LossConfig(loss_network="random", tv_weight=0.3)).to_dict()
+    del old["losses"]["tv_of"]
+    assert (RunConfig.from_dict(old).losses.tv_weight, RunConfig.from_dict(old).losses.tv_of) == (0.3, "output")
+    assert RunConfig.from_dict(RunConfig(losses=random).to_dict()).losses.tv_of == "residual"
+    base = ["train", "--content", "photos", "--style", "a.jpg", "--out", "run", "--loss-network", "random"]
+    got = train_config_from_args(build_parser().parse_args(base + ["--tv-of", "output", "--tv-weight", "1"]))
+    assert (got.losses.tv_of, got.losses.tv_weight) == ("output", 1.0)

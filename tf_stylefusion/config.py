@@ -15,6 +15,7 @@ STYLE_STATISTICS = ("gram", "mean_cov", "mean_local_cov", "mean_sliced")
 LR_SCHEDULES = ("constant", "cosine")
 COLOR_NORM_INITS = ("photo", "painting", "painting_fixed")
 LAYOUT_COLOURS = ("channel", "linear", "monotone", "residual")
+TV_OF = ("output", "residual")
 VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 
 # Random VGG19 loss networks: "random" names the offline default, the symmetric filters (no
@@ -114,7 +115,8 @@ class DiscriminatorConfig:
 # pretrained).
 MULTISCALE_LAYERS = ("scale0", "scale1", "scale2", "scale3", "scale4")
 RECIPES: dict[str, dict[str, Any]] = {
-    "imagenet": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3, "adversarial_weight": 0.05,
+    "imagenet": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3, "tv_of": "output",
+                 "adversarial_weight": 0.05,
                  "style_statistic": "gram", "style_layers": VGG_STYLE_LAYERS,
                  "content_layer": "block4_conv2", "layout_weight": 0.0, "layout_colours": "channel"},
     # Random VGG19 (docs/recipe.md): deep random layers see large blobs, not painting structure,
@@ -125,11 +127,14 @@ RECIPES: dict[str, dict[str, Any]] = {
     # and a content weight of 3 keeps the photo's structure (docs/recipe.md, row cn_cw3).
     # The residual layout term keeps the residual network from painting large-scale light (the
     # dome over a night sky) at no cost in style match (docs/recipe.md, rows res30 and the
-    # residual-layout pack).
-    "random": {"style_weight": 1.0, "content_weight": 3.0, "tv_weight": 0.3, "adversarial_weight": 0.0,
+    # residual-layout pack). Total variation of the residual alone (not of the photo's edges)
+    # smooths the fine lattice and streaks the residual network paints, and the meter's style
+    # match and separation rise with it (docs/recipe.md, thirteenth session).
+    "random": {"style_weight": 1.0, "content_weight": 3.0, "tv_weight": 50.0, "tv_of": "residual",
+               "adversarial_weight": 0.0,
                "style_statistic": "mean_cov", "style_layers": VGG_STYLE_LAYERS[:4],
                "content_layer": "block3_conv2", "layout_weight": 30.0, "layout_colours": "residual"},
-    "random-multiscale": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3,
+    "random-multiscale": {"style_weight": 1.0, "content_weight": 0.3, "tv_weight": 0.3, "tv_of": "output",
                           "adversarial_weight": 0.0,
                           "style_statistic": "mean_cov", "style_layers": MULTISCALE_LAYERS,
                           "content_layer": "scale1", "layout_weight": 0.0, "layout_colours": "channel"},
@@ -176,6 +181,12 @@ class LossConfig:
     # cell's colour held, unstandardised, to the photo as the style's colour norm and transform
     # recoloured it (no domes or blobs from the residual network; training/losses.py: layout_loss).
     layout_colours: str | None = None
+    # What the total-variation term smooths: "output" (the stylized picture, the photo's own edges
+    # included) or "residual" (the picture minus the photo as the style's colour norm and transform
+    # recoloured it: only what the residual network paints, the streaks and lattice it can put
+    # over a flat sky, not the photo's edges). None takes the loss network's recipe (imagenet
+    # "output"; random "residual").
+    tv_of: str | None = None
     adversarial_weight: float | None = None
     inception_weight: float = 0.0
     adversarial: str = "lsgan"
@@ -222,6 +233,8 @@ class LossConfig:
         if self.layout_colours not in LAYOUT_COLOURS:
             raise ConfigError(f"layout_colours must be one of {', '.join(LAYOUT_COLOURS)}, "
                               f"got {self.layout_colours!r}")
+        if self.tv_of not in TV_OF:
+            raise ConfigError(f"tv_of must be one of {', '.join(TV_OF)}, got {self.tv_of!r}")
         if self.style_windows < 1:
             raise ConfigError(f"style_windows must be >= 1, got {self.style_windows}")
         if self.style_normalization not in ("target", "bank"):
@@ -413,10 +426,11 @@ class RunConfig:
             d = {**d, "training": {"color_norm_init": "photo", **d["training"]}}
         if isinstance(d.get("losses"), dict) and all(k in d["losses"] for k in SAVED_LOSS_FIELDS):
             # A saved run lists every field; one saved before style statistics were a choice
-            # matched plain Grams, and one saved before the layout term joined the offline recipe
-            # trained without it (a partial config leaves all of these to the recipe).
+            # matched plain Grams, one saved before the layout term joined the offline recipe
+            # trained without it, and one saved before total variation could see the residual
+            # smoothed the output (a partial config leaves all of these to the recipe).
             d = {**d, "losses": {"style_statistic": "gram", "layout_weight": 0.0, "layout_colours": "channel",
-                                 **d["losses"]}}
+                                 "tv_of": "output", **d["losses"]}}
         return cls(**{k: from_fields(kinds[k], v) for k, v in d.items()})
 
     def to_json(self, path: str | os.PathLike[str]) -> None:

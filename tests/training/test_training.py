@@ -29,7 +29,8 @@ def tiny_config(num_styles: int, **losses) -> RunConfig:
     # The classic recipe (5 Gram layers, adversarial on) unless a test asks otherwise: these
     # tests exercise the GAN's machinery, not the offline recipe.
     classic = dict(adversarial_weight=0.05, style_statistic="gram", style_layers=VGG_STYLE_LAYERS,
-                   content_layer="block4_conv2", layout_weight=0.0, layout_colours="channel")
+                   content_layer="block4_conv2", layout_weight=0.0, layout_colours="channel",
+                   tv_weight=0.3, tv_of="output")
     cfg.losses = LossConfig(**{**dataclasses.asdict(cfg.losses), **classic, **losses})
     return cfg
 
@@ -219,6 +220,56 @@ def test_residual_layout_holds_the_output_to_the_recoloured_photo() -> None:
     assert np.all(gan.perceptual_terms(content, g((content, w)), w)["layout"].numpy() < 1e-4)
     out_conv.bias.assign(tf.constant([1.0, 1.0, 1.0]))  # the residual lightens everything
     assert np.all(gan.perceptual_terms(content, g((content, w)), w)["layout"].numpy() > 0.005)
+
+
+def test_residual_tv_smooths_what_the_network_paints_not_the_photos_edges() -> None:
+    """``tv_of="residual"``: total variation of the output minus the recoloured photo. A generator
+    whose residual is zero scores nothing however sharp the photo; one painting a fine lattice does."""
+    cfg = tiny_config(2, tv_weight=3.0, tv_of="residual")
+    cfg.generator.color_norm = cfg.generator.color_mix = True
+    gan = build_gan(cfg, style_images())
+    check_term_weighted(gan, "tv", 3.0)
+    content = fixed_batch()[0]
+    w = tf.constant([[1.0, 0.0], [0.3, 0.7]])
+    g = gan.generator
+    g.out_conv.kernel.assign(tf.zeros_like(g.out_conv.kernel))
+    g.out_conv.bias.assign(tf.zeros_like(g.out_conv.bias))
+    plain = build_gan(tiny_config(2), style_images())  # tv_of="output"
+    flat = g((content, w))
+    residual_tv = gan.perceptual_terms(content, flat, w)["tv"].numpy()  # clipped highlights only
+    assert np.all(residual_tv < 0.05 * plain.perceptual_terms(content, flat, w)["tv"].numpy())  # the photo's edges
+    lattice = flat + 0.1 * tf.cast(tf.reshape(tf.range(SIZE * SIZE) % 2, [1, SIZE, SIZE, 1]), tf.float32)
+    assert np.all(gan.perceptual_terms(content, lattice, w)["tv"].numpy() > 0.005)
+    with pytest.raises(Exception, match="tv_of"):
+        LossConfig(tv_of="photo")
+
+
+def test_sliced_targets_mix_as_quantiles_and_the_loss_falls() -> None:
+    """``style_statistic="mean_sliced"``: targets are each style's quantiles along fixed random
+    directions; a blend's target is the blend of the quantiles, and training lowers the term."""
+    tf.random.set_seed(0)
+    cfg = tiny_config(2, style_statistic="mean_sliced", adversarial_weight=0.0,
+                      style_layers=VGG_STYLE_LAYERS[:2])
+    cfg.training.g_learning_rate = 5e-3
+    gan = build_gan(cfg, style_images())
+    assert [tuple(t.shape) for t in gan.gram_targets] == [(2, 256, 64), (2, 256, 128)]
+    content = fixed_batch()[0]
+    w = tf.constant([[0.5, 0.5], [0.5, 0.5]])
+    stylized = gan.generator((content, w))
+    from tf_stylefusion.training.losses import layer_statistics, normalised_mse, sliced_distance
+    q = [tf.repeat(tf.reduce_mean(t, 0, keepdims=True), 2, 0) for t in gan.gram_targets]
+    m = [tf.repeat(tf.reduce_mean(t, 0, keepdims=True), 2, 0) for t in gan.mean_targets]
+    slices, means = layer_statistics(gan._vgg[0](stylized)[:2], "mean_sliced", cfg.losses.seed)
+    norm = lambda ts: [np.mean(np.square(t.numpy()), axis=tuple(range(1, t.shape.rank))) + 1e-12 for t in ts]
+    direct = sliced_distance(slices, q, norm(q)) + normalised_mse(means, m, norm(m))
+    np.testing.assert_allclose(gan.perceptual_terms(content, stylized, w)["style"].numpy(), direct.numpy(),
+                               rtol=1e-4)
+    step = tf.function(gan.train_step)
+    batch = fixed_batch()
+    first = float(step(batch)["style"])
+    for _ in range(15):
+        last = float(step(batch)["style"])
+    assert last < 0.8 * first
 
 
 def test_style_normalization_bank_vs_target() -> None:

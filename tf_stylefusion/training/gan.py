@@ -22,7 +22,8 @@ from .losses import (
     layout_loss,
     normalised_mse,
     split_windows,
-    style_loss,
+    style_distance,
+    to_quantiles,
     total_variation,
 )
 
@@ -51,9 +52,11 @@ class StyleTargets:
     @classmethod
     def compute(cls, vgg: VGGFeatures, style_images: Sequence[Sequence[np.ndarray]],
                 style_layer_count: int, inception: InceptionFeatures | None = None,
-                statistic: str = "gram", scales: Sequence[int] = (1,)) -> "StyleTargets":
+                statistic: str = "gram", scales: Sequence[int] = (1,), seed: int = 0) -> "StyleTargets":
         """Statistics of each style's images; with several ``scales`` the entries are
-        scale-major: ``scales[0]``'s layers, then ``scales[1]``'s (see ``downscale``)."""
+        scale-major: ``scales[0]``'s layers, then ``scales[1]``'s (see ``downscale``). Sliced
+        statistics (``"mean_sliced"``) are kept as quantiles, ``[N, Q, C_l]`` in ``grams``, with
+        ``seed`` choosing their directions (the loss config's seed)."""
         entries = style_layer_count * len(scales)
         grams: list[list[np.ndarray]] = [[] for _ in range(entries)]
         means: list[list[np.ndarray]] = [[] for _ in range(entries)]
@@ -65,7 +68,9 @@ class StyleTargets:
             for img in images:
                 batch = tf.convert_to_tensor(img[None], tf.float32)
                 for s, k in enumerate(scales):
-                    g, m = layer_statistics(vgg(downscale(batch, k))[:style_layer_count], statistic)
+                    g, m = layer_statistics(vgg(downscale(batch, k))[:style_layer_count], statistic, seed)
+                    if statistic == "mean_sliced":
+                        g = [to_quantiles(x) for x in g]
                     for l in range(style_layer_count):
                         per_layer[s * style_layer_count + l].append(g[l][0].numpy())
                         if m:
@@ -208,27 +213,31 @@ class StyleFusionGAN(keras.Model):
         for scale in self.style_scales:  # scale-major, as StyleTargets.compute orders them
             scaled = (feats if scale == 1 else self._vgg[0](downscale(stylized, scale)))[: self.n_style_layers]
             style_feats += [split_windows(f[:b], k) for f in scaled]
-        grams, means = layer_statistics(style_feats, self.loss_config.style_statistic)
+        statistic = self.loss_config.style_statistic
+        grams, means = layer_statistics(style_feats, statistic, self.loss_config.seed)
         # Every window of a sample is matched to that sample's (mixed) painting statistics.
         mix = tf.repeat(weights, k * k, axis=0)
         targets = [tf.einsum("bn,ncd->bcd", mix, t) for t in self.gram_targets]
-        style = style_loss(grams, targets, self.style_norms(targets))
+        style = style_distance(grams, targets, self.style_norms(targets), statistic)
         if means:
             mean_targets = [tf.matmul(mix, t) for t in self.mean_targets]
             style += normalised_mse(means, mean_targets, self.style_norms(mean_targets, self.mean_norms))
         style = tf.reduce_mean(tf.reshape(style, [b, k * k]), axis=1) / len(self.style_scales)
         content_feats = feats[self.n_style_layers]
+        cfg = self.loss_config
+        # The recoloured photo is a target here: terms against it train the residual network only.
+        recoloured = (tf.stop_gradient(self.generator.recoloured(content, weights))
+                      if cfg.tv_of == "residual" or (cfg.layout_weight > 0 and cfg.layout_colours == "residual")
+                      else None)
         terms = {
             "style": style,
             "content": content_loss(content_feats[:b], content_feats[b:]),
-            "tv": total_variation(stylized),
+            "tv": total_variation(stylized if cfg.tv_of == "output" else stylized - recoloured),
         }
         # Like the Inception term, only computed when it counts (the recipes leave it off).
         if self.loss_config.layout_weight <= 0:
             terms["layout"] = tf.zeros([b])
         elif self.loss_config.layout_colours == "residual":
-            # The recoloured photo is a target here: this term trains the residual network only.
-            recoloured = tf.stop_gradient(self.generator.recoloured(content, weights))
             terms["layout"] = layout_loss(stylized, recoloured, "residual")
         else:
             terms["layout"] = layout_loss(stylized, content, self.loss_config.layout_colours)

@@ -166,7 +166,7 @@ def build_gan(config: RunConfig, style_images: Sequence[Sequence[np.ndarray]],
         inception = (inception_features(lc.inception_network, lc.seed)
                      if lc.inception_weight > 0 else None)
         targets = StyleTargets.compute(vgg, style_images, len(lc.style_layers), inception,
-                                        lc.style_statistic, lc.style_scales)
+                                        lc.style_statistic, lc.style_scales, lc.seed)
         generator = generator or StyleFusionGenerator.from_config_object(config.generator)
         dc = config.discriminator
         discriminator = PatchDiscriminator(generator.num_styles, dc.filters, dc.num_layers,
