@@ -6,7 +6,8 @@
     python scripts/train_style_pack.py --content pack_content --run ~/stylepack_run --harden
     python scripts/train_style_pack.py --content pack_content --run ~/stylepack_run --install
 
-The config is ``scripts/style_pack.json`` (a RunConfig in JSON, plus the encoder stage's steps).
+The config is ``scripts/style_pack.json`` (a RunConfig in JSON, plus the encoder stage's steps and
+an optional ``warmup``: the first ``steps`` trained with its ``losses`` fields instead).
 Training is an ordinary `train()` run folder, so re-running the same command resumes from the last
 checkpoint: run it in the background for hours, stop it, and start it again later. Every session
 appends to ``docs/style_pack/train_log.txt``. ``--finish`` trains the style encoder (again) on the
@@ -48,6 +49,20 @@ def pack_config(content: str, path: Path = CONFIG):
     d = spec["run"]
     d["data"] = {**d.get("data", {}), "content": content, "styles": styles}
     return RunConfig.from_dict(d), spec
+
+
+def warmup_config(cfg, spec: dict):
+    """The run's config for the warm-up stage (``spec["warmup"]``: its steps and the loss fields
+    it trains with instead of the run's), or None without one."""
+    from tf_stylefusion.config import RunConfig
+
+    warm = spec.get("warmup")
+    if not warm:
+        return None
+    d = cfg.to_dict()
+    d["losses"].update(warm.get("losses", {}))
+    d["training"].update(steps=min(int(warm["steps"]), cfg.training.steps), encoder_steps=0)
+    return RunConfig.from_dict(d)
 
 
 def log_line(text: str) -> None:
@@ -204,8 +219,14 @@ def main() -> None:
     if a.finish:
         result = finish(cfg, run_dir)
     else:
-        drop_stale_float_copy(run_dir, cfg.training.steps)
-        result = train(cfg, run_dir, verbose=2)
+        warm = warmup_config(cfg, spec)
+        if warm is not None and checkpoint_step(run_dir) < warm.training.steps:
+            log_line(f"  warm-up to step {warm.training.steps} with {spec['warmup'].get('losses', {})}")
+            drop_stale_float_copy(run_dir, warm.training.steps)
+            result = train(warm, run_dir, verbose=2)
+        if warm is None or cfg.training.steps > warm.training.steps:
+            drop_stale_float_copy(run_dir, cfg.training.steps)
+            result = train(cfg, run_dir, verbose=2)
     if a.finish:  # the run's config records the steps its generator really had
         from tf_stylefusion.config import RunConfig
 
