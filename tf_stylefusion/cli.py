@@ -21,6 +21,7 @@ from .config import (
     LR_SCHEDULES,
     RANDOM_NETWORK,
     STYLE_STATISTICS,
+    TV_OF,
     RunConfig,
     recipe_for,
 )
@@ -125,7 +126,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _config_flag(p, "--content-weight", "losses.content_weight", float)
     _config_flag(p, "--tv-weight", "losses.tv_weight", float)
     _config_flag(p, "--tv-of", "losses.tv_of", str,
-                 "what total variation smooths: output, or residual (only what the network paints)")
+                 "what total variation smooths: output, or residual (only what the network paints)",
+                 choices=TV_OF)
     _config_flag(p, "--layout-weight", "losses.layout_weight", float,
                  "hold the photo's large-scale light and dark (palette free)")
     _config_flag(p, "--layout-colours", "losses.layout_colours", str,
@@ -134,7 +136,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                  "against the photo as the style recoloured it (residual: texture, no domes)",
                  choices=LAYOUT_COLOURS)
     _config_flag(p, "--style-statistic", "losses.style_statistic", str,
-                 "what the style loss matches: gram, mean_cov or mean_local_cov", choices=STYLE_STATISTICS)
+                 "what the style loss matches: gram, mean_cov, mean_local_cov or mean_sliced",
+                 choices=STYLE_STATISTICS)
     _config_flag(p, "--style-windows", "losses.style_windows", int,
                  "match the style in each window of a k x k grid over the picture (1: the whole picture)")
     _config_flag(p, "--style-scales", "losses.style_scales", int,
