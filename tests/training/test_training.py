@@ -201,20 +201,25 @@ def test_layout_term_is_weighted_into_the_generator_loss() -> None:
     check_term_weighted(build_gan(tiny_config(2, layout_weight=2.0), style_images()), "layout", 2.0)
 
 
+def recolouring_gan_without_residual(term: str, weight: float, **losses):
+    """A colour-norm GAN whose ``term`` is checked to be computed and weighted, then its residual
+    network's last layer zeroed (the output is the recoloured photo); with a batch and mixes."""
+    cfg = tiny_config(2, **losses)
+    cfg.generator.color_norm = cfg.generator.color_mix = True
+    gan = build_gan(cfg, style_images())
+    check_term_weighted(gan, term, weight)
+    out_conv = gan.generator.out_conv
+    out_conv.kernel.assign(tf.zeros_like(out_conv.kernel))
+    out_conv.bias.assign(tf.zeros_like(out_conv.bias))
+    return gan, fixed_batch()[0], tf.constant([[1.0, 0.0], [0.3, 0.7]])
+
+
 def test_residual_layout_holds_the_output_to_the_recoloured_photo() -> None:
     """The residual layout's target is the photo after the style's colour norm and transform
     (what the content skip passes on): a generator whose residual is zero scores nothing, one
     whose residual paints large-scale light does."""
-    cfg = tiny_config(2, layout_weight=2.0, layout_colours="residual")
-    cfg.generator.color_norm = cfg.generator.color_mix = True
-    gan = build_gan(cfg, style_images())
-    check_term_weighted(gan, "layout", 2.0)
-    content = fixed_batch()[0]
-    w = tf.constant([[1.0, 0.0], [0.3, 0.7]])
-    g = gan.generator
-    out_conv = g.out_conv
-    out_conv.kernel.assign(tf.zeros_like(out_conv.kernel))
-    out_conv.bias.assign(tf.zeros_like(out_conv.bias))
+    gan, content, w = recolouring_gan_without_residual("layout", 2.0, layout_weight=2.0, layout_colours="residual")
+    g, out_conv = gan.generator, gan.generator.out_conv
     recoloured = g.recoloured(content, w)
     np.testing.assert_allclose(g((content, w)).numpy(), np.clip(recoloured.numpy(), 1 / 64, 1 - 1 / 64), atol=1e-5)
     assert np.all(gan.perceptual_terms(content, g((content, w)), w)["layout"].numpy() < 1e-4)
@@ -225,17 +230,9 @@ def test_residual_layout_holds_the_output_to_the_recoloured_photo() -> None:
 def test_residual_tv_smooths_what_the_network_paints_not_the_photos_edges() -> None:
     """``tv_of="residual"``: total variation of the output minus the recoloured photo. A generator
     whose residual is zero scores nothing however sharp the photo; one painting a fine lattice does."""
-    cfg = tiny_config(2, tv_weight=3.0, tv_of="residual")
-    cfg.generator.color_norm = cfg.generator.color_mix = True
-    gan = build_gan(cfg, style_images())
-    check_term_weighted(gan, "tv", 3.0)
-    content = fixed_batch()[0]
-    w = tf.constant([[1.0, 0.0], [0.3, 0.7]])
-    g = gan.generator
-    g.out_conv.kernel.assign(tf.zeros_like(g.out_conv.kernel))
-    g.out_conv.bias.assign(tf.zeros_like(g.out_conv.bias))
+    gan, content, w = recolouring_gan_without_residual("tv", 3.0, tv_weight=3.0, tv_of="residual")
     plain = build_gan(tiny_config(2), style_images())  # tv_of="output"
-    flat = g((content, w))
+    flat = gan.generator((content, w))
     residual_tv = gan.perceptual_terms(content, flat, w)["tv"].numpy()  # clipped highlights only
     assert np.all(residual_tv < 0.05 * plain.perceptual_terms(content, flat, w)["tv"].numpy())  # the photo's edges
     lattice = flat + 0.1 * tf.cast(tf.reshape(tf.range(SIZE * SIZE) % 2, [1, SIZE, SIZE, 1]), tf.float32)

@@ -235,13 +235,13 @@ class StyleFusionGAN(keras.Model):
             "tv": total_variation(stylized if cfg.tv_of == "output" else stylized - recoloured),
         }
         # Like the Inception term, only computed when it counts (the recipes leave it off).
-        if self.loss_config.layout_weight <= 0:
+        if cfg.layout_weight <= 0:
             terms["layout"] = tf.zeros([b])
-        elif self.loss_config.layout_colours == "residual":
+        elif cfg.layout_colours == "residual":
             terms["layout"] = layout_loss(stylized, recoloured, "residual")
         else:
-            terms["layout"] = layout_loss(stylized, content, self.loss_config.layout_colours)
-        if self._inception[0] is not None and self.loss_config.inception_weight > 0:
+            terms["layout"] = layout_loss(stylized, content, cfg.layout_colours)
+        if self._inception[0] is not None and cfg.inception_weight > 0:
             target = tf.matmul(weights, self.inception_targets)
             terms["feature"] = feature_loss(self._inception[0](stylized), target)
         else:
