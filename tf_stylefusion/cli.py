@@ -126,7 +126,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _config_flag(p, "--content-weight", "losses.content_weight", float)
     _config_flag(p, "--tv-weight", "losses.tv_weight", float)
     _config_flag(p, "--tv-of", "losses.tv_of", str,
-                 "what total variation smooths: output, or residual (only what the network paints)",
+                 "what total variation smooths: output, residual (only what the network paints) "
+                 "or residual_light (that residual's light only)",
                  choices=TV_OF)
     _config_flag(p, "--layout-weight", "losses.layout_weight", float,
                  "hold the photo's large-scale light and dark (palette free)")

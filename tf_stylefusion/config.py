@@ -15,7 +15,7 @@ STYLE_STATISTICS = ("gram", "mean_cov", "mean_local_cov", "mean_sliced")
 LR_SCHEDULES = ("constant", "cosine")
 COLOR_NORM_INITS = ("photo", "painting", "painting_fixed")
 LAYOUT_COLOURS = ("channel", "linear", "monotone", "residual")
-TV_OF = ("output", "residual")
+TV_OF = ("output", "residual", "residual_light")
 VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 
 # Random VGG19 loss networks: "random" names the offline default, the symmetric filters (no
@@ -184,7 +184,8 @@ class LossConfig:
     # What the total-variation term smooths: "output" (the stylized picture, the photo's own edges
     # included) or "residual" (the picture minus the photo as the style's colour norm and transform
     # recoloured it: only what the residual network paints, the streaks and lattice it can put
-    # over a flat sky, not the photo's edges). None takes the loss network's recipe (imagenet
+    # over a flat sky, not the photo's edges) or "residual_light" (only the residual's luma: its
+    # colour left free). None takes the loss network's recipe (imagenet
     # "output"; random "residual").
     tv_of: str | None = None
     adversarial_weight: float | None = None

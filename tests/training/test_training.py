@@ -241,6 +241,24 @@ def test_residual_tv_smooths_what_the_network_paints_not_the_photos_edges() -> N
         LossConfig(tv_of="photo")
 
 
+def test_residual_light_tv_leaves_the_residuals_colour_free() -> None:
+    """``tv_of="residual_light"``: a lattice that only changes hue (no light) costs nothing, one of
+    light costs as much as under ``"residual"``."""
+    gan, content, w = recolouring_gan_without_residual("tv", 3.0, tv_weight=3.0, tv_of="residual_light")
+    whole, _, _ = recolouring_gan_without_residual("tv", 3.0, tv_weight=3.0, tv_of="residual")
+    whole.generator.set_weights(gan.generator.get_weights())
+    flat = tf.clip_by_value(gan.generator((content, w)), 0.25, 0.75)  # room for the lattice, no clipping
+    checker = tf.cast(tf.reshape(tf.range(SIZE * SIZE) % 2, [1, SIZE, SIZE, 1]), tf.float32)
+    hue = flat + 0.1 * checker * tf.constant([1.0, -0.299 / 0.587, 0.0])  # luma unchanged
+    light = flat + 0.1 * checker
+    base = gan.perceptual_terms(content, flat, w)["tv"].numpy()
+    assert np.all(gan.perceptual_terms(content, hue, w)["tv"].numpy() - base < 1e-4)
+    assert np.all(whole.perceptual_terms(content, hue, w)["tv"].numpy() - base > 0.005)
+    np.testing.assert_allclose(gan.perceptual_terms(content, light, w)["tv"].numpy() - base,
+                               whole.perceptual_terms(content, light, w)["tv"].numpy()
+                               - whole.perceptual_terms(content, flat, w)["tv"].numpy(), rtol=0.05)
+
+
 def test_sliced_targets_mix_as_quantiles_and_the_loss_falls() -> None:
     """``style_statistic="mean_sliced"``: targets are each style's quantiles along fixed random
     directions; a blend's target is the blend of the quantiles, and training lowers the term."""

@@ -20,6 +20,7 @@ from .losses import (
     generator_adversarial_loss,
     layer_statistics,
     layout_loss,
+    luminance,
     normalised_mse,
     split_windows,
     style_distance,
@@ -227,12 +228,18 @@ class StyleFusionGAN(keras.Model):
         cfg = self.loss_config
         # The recoloured photo is a target here: terms against it train the residual network only.
         recoloured = (tf.stop_gradient(self.generator.recoloured(content, weights))
-                      if cfg.tv_of == "residual" or (cfg.layout_weight > 0 and cfg.layout_colours == "residual")
+                      if cfg.tv_of != "output" or (cfg.layout_weight > 0 and cfg.layout_colours == "residual")
                       else None)
+        if cfg.tv_of == "output":
+            smoothed = stylized
+        else:
+            residual = stylized - recoloured
+            # "residual_light" leaves the residual's colour free: coloured texture carried colour match.
+            smoothed = luminance(residual) if cfg.tv_of == "residual_light" else residual
         terms = {
             "style": style,
             "content": content_loss(content_feats[:b], content_feats[b:]),
-            "tv": total_variation(stylized if cfg.tv_of == "output" else stylized - recoloured),
+            "tv": total_variation(smoothed),
         }
         # Like the Inception term, only computed when it counts (the recipes leave it off).
         if cfg.layout_weight <= 0:

@@ -236,6 +236,12 @@ def total_variation(images: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.square(dy), axis=[1, 2, 3]) + tf.reduce_mean(tf.square(dx), axis=[1, 2, 3])
 
 
+def luminance(images: tf.Tensor) -> tf.Tensor:
+    """Rec. 601 luma of RGB images, keeping a one-channel last axis."""
+    weights = tf.constant([0.299, 0.587, 0.114], tf.float32)
+    return tf.reduce_sum(tf.cast(images, tf.float32) * weights, axis=-1, keepdims=True)
+
+
 def feature_loss(features: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
     """Per-sample squared distance of pooled (e.g. InceptionV3) features, normalised."""
     f, t = tf.cast(features, tf.float32), tf.cast(targets, tf.float32)
