@@ -214,6 +214,11 @@ def recolouring_gan_without_residual(term: str, weight: float, **losses):
     return gan, fixed_batch()[0], tf.constant([[1.0, 0.0], [0.3, 0.7]])
 
 
+def column_lattice() -> tf.Tensor:
+    """``[1, SIZE, SIZE, 1]``: 0 and 1 in alternate pixel columns, the finest pattern TV can see."""
+    return tf.cast(tf.reshape(tf.range(SIZE * SIZE) % 2, [1, SIZE, SIZE, 1]), tf.float32)
+
+
 def test_residual_layout_holds_the_output_to_the_recoloured_photo() -> None:
     """The residual layout's target is the photo after the style's colour norm and transform
     (what the content skip passes on): a generator whose residual is zero scores nothing, one
@@ -235,7 +240,7 @@ def test_residual_tv_smooths_what_the_network_paints_not_the_photos_edges() -> N
     flat = gan.generator((content, w))
     residual_tv = gan.perceptual_terms(content, flat, w)["tv"].numpy()  # clipped highlights only
     assert np.all(residual_tv < 0.05 * plain.perceptual_terms(content, flat, w)["tv"].numpy())  # the photo's edges
-    lattice = flat + 0.1 * tf.cast(tf.reshape(tf.range(SIZE * SIZE) % 2, [1, SIZE, SIZE, 1]), tf.float32)
+    lattice = flat + 0.1 * column_lattice()
     assert np.all(gan.perceptual_terms(content, lattice, w)["tv"].numpy() > 0.005)
     with pytest.raises(Exception, match="tv_of"):
         LossConfig(tv_of="photo")
@@ -248,9 +253,8 @@ def test_residual_light_tv_leaves_the_residuals_colour_free() -> None:
     whole, _, _ = recolouring_gan_without_residual("tv", 3.0, tv_weight=3.0, tv_of="residual")
     whole.generator.set_weights(gan.generator.get_weights())
     flat = tf.clip_by_value(gan.generator((content, w)), 0.25, 0.75)  # room for the lattice, no clipping
-    checker = tf.cast(tf.reshape(tf.range(SIZE * SIZE) % 2, [1, SIZE, SIZE, 1]), tf.float32)
-    hue = flat + 0.1 * checker * tf.constant([1.0, -0.299 / 0.587, 0.0])  # luma unchanged
-    light = flat + 0.1 * checker
+    hue = flat + 0.1 * column_lattice() * tf.constant([1.0, -0.299 / 0.587, 0.0])  # luma unchanged
+    light = flat + 0.1 * column_lattice()
     base = gan.perceptual_terms(content, flat, w)["tv"].numpy()
     assert np.all(gan.perceptual_terms(content, hue, w)["tv"].numpy() - base < 1e-4)
     assert np.all(whole.perceptual_terms(content, hue, w)["tv"].numpy() - base > 0.005)
