@@ -10,7 +10,6 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import ADVERSARIAL_KINDS, LAYOUT_COLOURS, STYLE_STATISTICS
-from ..inference.color import RGB_TO_YIQ
 
 LOCAL_WINDOW = 9
 
@@ -238,8 +237,8 @@ def total_variation(images: tf.Tensor) -> tf.Tensor:
 
 
 def luminance(images: tf.Tensor) -> tf.Tensor:
-    """Luma (YIQ's Y, as colour preservation uses) of RGB images, keeping a one-channel last axis."""
-    weights = tf.constant(RGB_TO_YIQ[0], tf.float32)
+    """Rec. 601 luma of RGB images, keeping a one-channel last axis."""
+    weights = tf.constant([0.299, 0.587, 0.114], tf.float32)
     return tf.reduce_sum(tf.cast(images, tf.float32) * weights, axis=-1, keepdims=True)
 
 
