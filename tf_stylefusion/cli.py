@@ -166,6 +166,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                  "share of content files held out for `stylefusion evaluate` (splits.json)")
     _config_flag(p, "--filters", "generator.filters", int, nargs=3, metavar=("F1", "F2", "F3"))
     _config_flag(p, "--res-blocks", "generator.num_res_blocks", int)
+    _config_flag(p, "--coarse-blocks", "generator.coarse_blocks", int,
+                 "residual blocks at 1/8 scale before the 1/4 ones (a wider view of the picture)")
     p.add_argument("--color-norm", action=argparse.BooleanOptionalAction, default=None,
                    help="give each style its palette as an instance norm on the photo's colours "
                         "(default: on with --loss-network random, off otherwise)")

@@ -56,6 +56,10 @@ class GeneratorConfig:
     style_names: list[str] = field(default_factory=list)
     filters: tuple[int, int, int] = (16, 32, 64)
     num_res_blocks: int = 4
+    # Residual blocks at 1/8 scale (twice the channels), their output upsampled and added to the
+    # 1/4 features before the 1/4 blocks: a view twice as wide for the painting's coarse structure.
+    # 0: no such stage (inputs are then padded to a multiple of 4, else of 8).
+    coarse_blocks: int = 0
     separable: bool = True
     pixel_shuffle: bool = True
     content_skip: bool = True
@@ -91,6 +95,8 @@ class GeneratorConfig:
             raise ConfigError(f"filters must be three positive widths, got {self.filters}")
         if self.num_res_blocks < 0:
             raise ConfigError("num_res_blocks must be >= 0")
+        if self.coarse_blocks < 0:
+            raise ConfigError("coarse_blocks must be >= 0")
         if self.color_mix and self.color_norm is False:
             raise ConfigError("color_mix needs the colour norm (color_norm)")
 

@@ -68,6 +68,18 @@ def test_tiles_with_context_at_least_the_receptive_field_match_the_untiled_outpu
     assert np.abs(tiled - full).max() < 1e-4
 
 
+def test_a_coarse_stage_tiles_exactly_on_its_own_stride() -> None:
+    g = styled_generator(num_res_blocks=1, coarse_blocks=1)
+    assert g.stride == 8 and tiling.receptive_radius(g) == 26 + 28
+    img = photo(244, 300)  # not multiples of 8: the last tiles take the stride's rest
+    spans = tiling.axis_spans(300, 224, 108, g.stride)
+    assert len(spans) == 2 and all(s % 8 == 0 for s, _ in spans)
+    full = g((img[None], WEIGHTS[None])).numpy()[0]
+    tiled = tiling.stylize_tiled(g, img, WEIGHTS, tiling.TileConfig(tile_size=224, overlap=108))
+    # Exact but for float32 sums over more layers than above.
+    assert np.abs(tiled - full).max() < 5e-4
+
+
 def test_seam_error_with_small_overlap_is_bounded_and_shared_statistics_matter() -> None:
     g = styled_generator(num_res_blocks=1)
     img = photo(96, 128)

@@ -130,23 +130,23 @@ def needs_tiling(height: int, width: int, tile_size: int | None) -> bool:
     return tile_size > 0 and max(height, width) > tile_size
 
 
-def axis_spans(n: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+def axis_spans(n: int, tile: int, overlap: int, stride: int = STRIDE) -> list[tuple[int, int]]:
     """``[start, end)`` spans covering ``0..n``: as few as tiles of at most ``tile`` allow, of
-    equal length (spread evenly, so no tile is mostly overlap), starts multiples of STRIDE,
-    neighbours overlapping by at least ``overlap``; the last span ends at ``n`` (it may be up to
-    STRIDE-1 longer than the others)."""
+    equal length (spread evenly, so no tile is mostly overlap), starts multiples of ``stride``
+    (the generator's), neighbours overlapping by at least ``overlap``; the last span ends at ``n``
+    (it may be up to ``stride - 1`` longer than the others)."""
     if n <= tile:
         return [(0, n)]
     count = -(-(n - overlap) // (tile - overlap))
     while True:
-        length = -(-(n + (count - 1) * overlap) // (count * STRIDE)) * STRIDE
+        length = -(-(n + (count - 1) * overlap) // (count * stride)) * stride
         while length <= tile:
             spacing = (n - length) / (count - 1)
-            starts = [int(i * spacing) // STRIDE * STRIDE for i in range(count - 1)]
-            starts.append((n - length) // STRIDE * STRIDE)
+            starts = [int(i * spacing) // stride * stride for i in range(count - 1)]
+            starts.append((n - length) // stride * stride)
             if all(b <= a + length - overlap for a, b in zip(starts, starts[1:])):
                 return [(s, s + length) for s in starts[:-1]] + [(starts[-1], n)]
-            length += STRIDE  # rounding starts down to the stride cost some overlap
+            length += stride  # rounding starts down to the stride cost some overlap
         count += 1
 
 
@@ -158,12 +158,14 @@ def receptive_radius(generator: StyleFusionGenerator) -> int:
     dec1 at stride 2 (2) + dec2 (1) + to_rgb (1). Pixel-shuffle layout, everything at stride ≥ 2:
     enc1 (2) + enc2 (2) + enc3 at 4 (4) + 8 a block + dec1 at 4 (4) + dec2 (2) + to_rgb (2).
     Nearest upsampling and the 2×2 shuffle blocks add nothing because tile origins are aligned to
-    the stride; the content skip's bilinear upsampling of the half-size residual adds 2.
+    the stride; the content skip's bilinear upsampling of the half-size residual adds 2. A coarse
+    stage adds enc4 at stride 4 (4), 16 a block at stride 8 and dec0 at stride 8 (8).
     """
     base = 16 if generator.config.pixel_shuffle else 8
     if generator.config.pixel_shuffle and generator.config.content_skip:
         base += 2
-    return base + 8 * generator.config.num_res_blocks
+    coarse = 12 + 16 * generator.config.coarse_blocks if generator.config.coarse_blocks else 0
+    return base + 8 * generator.config.num_res_blocks + coarse
 
 
 def _ramp(length: int, overlap: int, context: int, fade_in: bool, fade_out: bool) -> np.ndarray:
@@ -255,12 +257,12 @@ def _stats_graph(generator: StyleFusionGenerator, image: tf.Tensor, weights: tf.
     return [m for m, _ in stats], [v for _, v in stats]
 
 
-def _core_bounds(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _core_bounds(spans: list[tuple[int, int]], stride: int) -> list[tuple[int, int]]:
     """Split the axis into one core per span, cutting each overlap in the middle (rounded to the
     stride): every pixel belongs to exactly one core. Bounds are relative to the span's start;
     the last core runs to the end of the generator's stride padding."""
-    cuts = [0] + [(b[0] + a[1]) // 2 // STRIDE * STRIDE for a, b in zip(spans, spans[1:])]
-    ends = cuts[1:] + [spans[-1][0] + -(-(spans[-1][1] - spans[-1][0]) // STRIDE) * STRIDE]
+    cuts = [0] + [(b[0] + a[1]) // 2 // stride * stride for a, b in zip(spans, spans[1:])]
+    ends = cuts[1:] + [spans[-1][0] + -(-(spans[-1][1] - spans[-1][0]) // stride) * stride]
     return [(c0 - s0, c1 - s0) for (s0, _), c0, c1 in zip(spans, cuts, ends)]
 
 
@@ -274,7 +276,7 @@ def _layer_sums(generator: StyleFusionGenerator, tile: tf.Tensor, weights: tf.Te
     for a mix, each style for per-pixel weights), and the pixel count. Everything after that
     layer is pruned from the graph, so the pass costs only the layers before it."""
     found: list[tuple[tf.Tensor, tf.Tensor]] = []
-    padded_h = (tf.shape(tile)[1] + STRIDE - 1) // STRIDE * STRIDE
+    padded_h = (tf.shape(tile)[1] + generator.stride - 1) // generator.stride * generator.stride
 
     def hook(i: int, x: tf.Tensor, w: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         if i == layer:
@@ -307,10 +309,11 @@ def exact_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights
     matches the untiled pass when that is no less than the receptive radius. Costs about half a
     forward pass per normalisation layer."""
     h, w = image.shape[:2]
-    spans_y = axis_spans(h, config.tile_size, config.overlap)
-    spans_x = axis_spans(w, config.tile_size, config.overlap)
-    tiles = [(sy, cy, sx, cx) for sy, cy in zip(spans_y, _core_bounds(spans_y))
-             for sx, cx in zip(spans_x, _core_bounds(spans_x))]
+    stride = generator.stride
+    spans_y = axis_spans(h, config.tile_size, config.overlap, stride)
+    spans_x = axis_spans(w, config.tile_size, config.overlap, stride)
+    tiles = [(sy, cy, sx, cx) for sy, cy in zip(spans_y, _core_bounds(spans_y, stride))
+             for sx, cx in zip(spans_x, _core_bounds(spans_x, stride))]
     per_pixel = weights_at(weights, 0, 1, 0, 1).ndim == 3
     means: list[tf.Tensor] = []
     variances: list[tf.Tensor] = []
@@ -371,8 +374,8 @@ def blend_tiles(generator: StyleFusionGenerator, height: int, width: int, config
     context = min(receptive_radius(generator), config.overlap // 2)
     out = np.zeros((height, width, 3), np.float32)
     total = np.zeros((height, width, 1), np.float32)
-    for sy in axis_spans(height, config.tile_size, config.overlap):
-        for sx in axis_spans(width, config.tile_size, config.overlap):
+    for sy in axis_spans(height, config.tile_size, config.overlap, generator.stride):
+        for sx in axis_spans(width, config.tile_size, config.overlap, generator.stride):
             (y0, y1), (x0, x1) = sy, sx
             blend = feather(sy, sx, height, width, config.overlap, context)
             out[y0:y1, x0:x1] += render(y0, y1, x0, x1) * blend
