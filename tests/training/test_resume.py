@@ -39,27 +39,20 @@ def history(run: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def history_length(run: Path) -> int:
-    return len(history(run)) if (run / "history.csv").exists() else 0
-
-
 def test_kill_9_then_same_command_resumes(image_folders, tmp_path: Path) -> None:
     run = tmp_path / "run"
     args = train_args(image_folders, run, steps=STEPS)
     args[args.index("--checkpoint-every") + 1] = str(EVERY)
-    # The recipe before the colour norm (and before residual total variation): its total
-    # variation of the output moves steadily with training, the marker below (with the colour norm
-    # and content weight 3, every loss term wanders at 32 px; the residual's TV stays near zero).
+    # The recipe before the colour norm (and before residual total variation): its content loss
+    # moves steadily with training, the marker below (with the colour norm and content weight 3,
+    # every loss term wanders at 32 px).
     args += ["--no-color-norm", "--content-weight", "0.3", "--tv-of", "output", "--tv-weight", "0.3"]
     cmd = [sys.executable, "-m", "tf_stylefusion.cli", *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 240
-    # Killed once the checkpoint at KILL_AFTER exists and its epoch's history row is written: with
-    # two rows the marker below had sometimes moved only 1 %, with three it has moved tens of %.
-    while ((newest_checkpoint_step(run) < KILL_AFTER or history_length(run) < KILL_AFTER // EVERY)
-           and proc.poll() is None and time.time() < deadline):
+    while newest_checkpoint_step(run) < KILL_AFTER and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, "training ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
@@ -81,9 +74,11 @@ def test_kill_9_then_same_command_resumes(image_folders, tmp_path: Path) -> None
     assert epochs == sorted(set(epochs)) and epochs[-1] == STEPS // EVERY - 1
     assert len(epochs) >= STEPS // EVERY - 1  # at most the interval in flight is missing
     # The curve continues where it stopped instead of starting over from the untrained level.
-    # Total variation moves steadily here as the generator learns (up or down, by recipe), so it
-    # is a low-noise marker of how far training has got (the style loss is too noisy at 32 px).
-    after = float(rows[len(before)]["tv"])
-    first, last_before = float(before[0]["tv"]), float(before[-1]["tv"])
+    # The content loss grows from the near-identity start (the content skip) as the generator
+    # learns to paint, by about 40 % over the first two intervals, so it is a low-noise marker of
+    # how far training has got (the style loss is too noisy at 32 px, and total variation moved
+    # by as little as 1 % over those intervals: a flaky marker).
+    after = float(rows[len(before)]["content"])
+    first, last_before = float(before[0]["content"]), float(before[-1]["content"])
     assert abs(last_before - first) > 0.03 * first
     assert abs(after - last_before) < abs(after - first)
