@@ -253,8 +253,9 @@ def test_residual_light_tv_leaves_the_residuals_colour_free() -> None:
     whole, _, _ = recolouring_gan_without_residual("tv", 3.0, tv_weight=3.0, tv_of="residual")
     whole.generator.set_weights(gan.generator.get_weights())
     flat = tf.clip_by_value(gan.generator((content, w)), 0.25, 0.75)  # room for the lattice, no clipping
-    hue = flat + 0.1 * column_lattice() * tf.constant([1.0, -0.299 / 0.587, 0.0])  # luma unchanged
-    light = flat + 0.1 * column_lattice()
+    lattice = column_lattice()
+    hue = flat + 0.1 * lattice * tf.constant([1.0, -0.299 / 0.587, 0.0])  # luma unchanged
+    light = flat + 0.1 * lattice
     base = gan.perceptual_terms(content, flat, w)["tv"].numpy()
     assert np.all(gan.perceptual_terms(content, hue, w)["tv"].numpy() - base < 1e-4)
     assert np.all(whole.perceptual_terms(content, hue, w)["tv"].numpy() - base > 0.005)
