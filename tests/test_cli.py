@@ -341,3 +341,23 @@ def test_the_offline_recipe_smooths_the_residual_but_old_runs_keep_output_tv() -
     base = ["train", "--content", "photos", "--style", "a.jpg", "--out", "run", "--loss-network", "random"]
     got = train_config_from_args(build_parser().parse_args(base + ["--tv-of", "output", "--tv-weight", "1"]))
     assert (got.losses.tv_of, got.losses.tv_weight) == ("output", 1.0)
+
+
+def test_cli_flat_guard_leaves_a_flat_sky_in_the_palette_and_rejects_bad_values(tiny_model, tmp_path,
+                                                                                 capsys) -> None:
+    from tf_stylefusion.model_io import load_generator
+
+    photo = np.full((64, 96, 3), 90, np.uint8)  # a flat sky on the left, texture on the right
+    photo[:, 48:] = texture("photo", 64)[:, :48]
+    path = write(tmp_path / "sky.png", photo)
+    args = ["stylize", str(tiny_model), str(path), "--style", "a"]
+    assert main(args + ["--flat-guard", "0.05", "--out", str(tmp_path / "kept")]) == 0
+    assert main(args + ["--out", str(tmp_path / "plain")]) == 0  # this model's own gate: none
+    kept, plain = (np.asarray(Image.open(tmp_path / d / "sky.png"), np.float32) for d in ("kept", "plain"))
+    recoloured = load_generator(tiny_model).recoloured(photo[None].astype(np.float32) / 255, [[1.0, 0.0]])
+    sky = np.asarray(recoloured)[0, :, :24] * 255
+    assert np.abs(kept[:, :24] - sky).max() <= 1.0  # 8-bit rounding
+    assert np.abs(plain[:, :24] - sky).mean() > 2.0
+    assert main(args + ["--flat-guard", "1.5", "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "flat_guard must be in [0, 1), got 1.5" in err and "Traceback" not in err

@@ -168,6 +168,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _config_flag(p, "--res-blocks", "generator.num_res_blocks", int)
     _config_flag(p, "--coarse-blocks", "generator.coarse_blocks", int,
                  "residual blocks at 1/8 scale before the 1/4 ones (a wider view of the picture)")
+    _config_flag(p, "--flat-guard", "generator.flat_guard", float,
+                 "fade the style's painted change where the photo's local luma deviation is below this "
+                 "(flat skies stay flat; 0: off)")
     p.add_argument("--color-norm", action=argparse.BooleanOptionalAction, default=None,
                    help="give each style its palette as an instance norm on the photo's colours "
                         "(default: on with --loss-network random, off otherwise)")
@@ -203,6 +206,9 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--feather", type=float, default=None, help="mask edge softness in px (default 2%% of the short side)")
     p.add_argument("--preserve-color", nargs="?", const="luminance", default=None,
                    choices=("luminance", "histogram"), help="keep the content's colours (default: luminance)")
+    p.add_argument("--flat-guard", type=float, default=None, metavar="SPREAD",
+                   help="leave regions whose local luma deviation is below SPREAD in the style's palette "
+                        "but unpainted (default: the model's own, 0.03 in the pack; 0: paint everywhere)")
     p.add_argument("--tile-size", type=int, default=None,
                    help="stylize in seam-free tiles when a side exceeds this (px, multiple of 4; "
                         "0: never; default: tiles of 512 above 2048² pixels)")
@@ -345,6 +351,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     if not args.inputs:
         raise ConfigError(f"stylize: no input images after the model {args.model}")
     generator = load_generator(args.model)
+    if args.flat_guard is not None:
+        generator = generator.copy(flat_guard=args.flat_guard)
     image_specs = [parse_weighted_path(s) for s in args.style_image]
     mix = build_mix(args.style, generator.style_names, [w for _, w in image_specs])
     # Masks are read once here, so a bad mask is one error rather than a failure per input.

@@ -60,6 +60,11 @@ class GeneratorConfig:
     # 1/4 features before the 1/4 blocks: a view twice as wide for the painting's coarse structure.
     # 0: no such stage (inputs are then padded to a multiple of 4, else of 8).
     coarse_blocks: int = 0
+    # Fade the residual network's change where the photo is flat: its output is scaled by
+    # min(d / flat_guard, 1), d the photo's local mean absolute luma deviation (20 px boxes at quarter size),
+    # so skies, walls and fog keep the style's palette (the colour norm) and get no invented ripples.
+    # 0: off (the network paints everywhere). A gate without weights: any generator can take it.
+    flat_guard: float = 0.0
     separable: bool = True
     pixel_shuffle: bool = True
     content_skip: bool = True
@@ -97,6 +102,10 @@ class GeneratorConfig:
             raise ConfigError("num_res_blocks must be >= 0")
         if self.coarse_blocks < 0:
             raise ConfigError("coarse_blocks must be >= 0")
+        if not 0.0 <= self.flat_guard < 1.0:
+            raise ConfigError(f"flat_guard must be in [0, 1), got {self.flat_guard}")
+        if self.flat_guard and not self.content_skip:
+            raise ConfigError("flat_guard fades the residual over the content skip: it needs content_skip")
         if self.color_mix and self.color_norm is False:
             raise ConfigError("color_mix needs the colour norm (color_norm)")
 

@@ -52,13 +52,15 @@ def trained():
     Seeded: integer parity depends on the model. Before the offline recipe had the colour norm,
     five seeds of this one gave int16x8 30.1–37.8 dB and three gave full int8 28.9–29.7 dB; with
     it, seeds 0 and 1 gave int8 33.3–34.5 and int16x8 36.9–39.1 dB; with the colour transform and
-    the residual layout, seed 0 gives int8 37.2 and int16x8 41.3 dB (eager or traced steps alike)."""
+    the residual layout, seed 0 gives int8 37.2 and int16x8 41.3 dB (eager or traced steps alike);
+    with the flat guard too, int8 37.8 and int16x8 42.0 dB."""
     keras.utils.set_random_seed(0)
     cfg = RunConfig(losses=LossConfig(loss_network="random"))
     cfg.generator.num_styles = 2
     cfg.generator.style_names = ["stripes", "checker"]
     cfg.generator.filters = (8, 12, 16)
     cfg.generator.num_res_blocks = 1
+    cfg.generator.flat_guard = 0.03  # as the pack: every mode converts and keeps parity with the gate
     cfg.discriminator.filters = 8
     cfg.training.g_learning_rate = 5e-3
     styles = [texture("stripes", 64), texture("checker", 64)]

@@ -269,3 +269,28 @@ def test_color_norm_gives_each_photo_the_style_palette() -> None:
     mixed = g((photos[0], tf.constant([[0.5, 0.5]]))).numpy()[0]
     np.testing.assert_allclose(mixed.mean(axis=(0, 1)), 0.5 * (palette[3:] + np.array(COLOR_NORM_INIT[1])),
                                atol=0.03)
+
+
+def test_flat_guard_leaves_flat_regions_recoloured_and_textured_ones_painted(tmp_path) -> None:
+    # Left half a flat grey (a sky), right half strong texture: with the guard the flat half is
+    # the recoloured photo exactly (nothing painted there), the textured half is what the network
+    # paints without the guard; the gate is saved with the model.
+    rng = np.random.default_rng(2)
+    photo = np.full((1, 64, 96, 3), 0.4, np.float32)
+    photo[:, :, 48:] = np.kron(rng.uniform(0.1, 0.9, (1, 8, 6, 3)), np.ones((1, 8, 8, 1)))  # 8 px blocks
+    w = tf.constant([[0.3, 0.7]])
+    guarded, free = _twin(color_norm=True, flat_guard=0.03), _twin(color_norm=True)
+    table = free.bank.table.numpy()
+    free.bank.table.assign(table + rng.normal(0, 0.3, table.shape).astype(np.float32))
+    free.out_conv.bias.assign(tf.fill(free.out_conv.bias.shape, 0.5))  # a residual a sky would show
+    guarded.set_weights(free.get_weights())
+    out, painted = guarded((photo, w)).numpy(), free((photo, w)).numpy()
+    recoloured = guarded.recoloured(photo, w).numpy()
+    # the gate reaches 24 photo pixels past the texture's edge (tiling.receptive_radius)
+    np.testing.assert_allclose(out[:, :, :24], recoloured[:, :, :24], atol=1e-5)
+    assert np.abs(painted[:, :, :24] - recoloured[:, :, :24]).mean() > 0.05  # the guard is doing it
+    np.testing.assert_allclose(out[:, :, 72:], painted[:, :, 72:], atol=1e-5)
+    guarded.save(tmp_path / "g.keras")
+    reloaded = tf.keras.models.load_model(tmp_path / "g.keras")
+    assert reloaded.config.flat_guard == 0.03
+    np.testing.assert_allclose(reloaded((photo, w)).numpy(), out, atol=1e-6)

@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import ConfigError
-from ..models.generator import MIN_SIZE, STRIDE, StyleFusionGenerator
+from ..models.generator import FLAT_WINDOW, MIN_SIZE, STRIDE, StyleFusionGenerator
 from ..models.layers import ConditionalInstanceNorm, region_moments, resize_weights
 
 # 512 px tiles: at 16 MP with per-pixel weights (masks, strength) 1024 px tiles peaked at 2.1 GB RSS,
@@ -159,13 +159,17 @@ def receptive_radius(generator: StyleFusionGenerator) -> int:
     enc1 (2) + enc2 (2) + enc3 at 4 (4) + 8 a block + dec1 at 4 (4) + dec2 (2) + to_rgb (2).
     Nearest upsampling and the 2×2 shuffle blocks add nothing because tile origins are aligned to
     the stride; the content skip's bilinear upsampling of the half-size residual adds 2. A coarse
-    stage adds enc4 at stride 4 (4), 16 a block at stride 8 and dec0 at stride 8 (8).
+    stage adds enc4 at stride 4 (4), 16 a block at stride 8 and dec0 at stride 8 (8). The flat
+    guard's gate is a second path beside the network (two window boxes at quarter size, the 4×4
+    pool and the upsampling), so the reach is the longer of the two.
     """
     base = 16 if generator.config.pixel_shuffle else 8
     if generator.config.pixel_shuffle and generator.config.content_skip:
         base += 2
     coarse = 12 + 16 * generator.config.coarse_blocks if generator.config.coarse_blocks else 0
-    return base + 8 * generator.config.num_res_blocks + coarse
+    network = base + 8 * generator.config.num_res_blocks + coarse
+    gate = 8 * (FLAT_WINDOW // 2) + 8 if generator.config.flat_guard else 0
+    return max(network, gate)
 
 
 def _ramp(length: int, overlap: int, context: int, fade_in: bool, fade_out: bool) -> np.ndarray:

@@ -66,6 +66,8 @@ class StyleBank(keras.layers.Layer):
 
 
 SKIP_EPS = 1.0 / 64
+FLAT_WINDOW = 5  # the flat guard's window, in quarter-size pixels (20 photo pixels)
+LUMA = (0.299, 0.587, 0.114)
 COLOR_NORM_EPSILON = 1e-3
 # The colour norm's identity-like start: an average photo's RGB spread and mean.
 COLOR_NORM_INIT = ((0.25, 0.25, 0.25), (0.45, 0.45, 0.45))
@@ -88,6 +90,27 @@ def content_logits(x: tf.Tensor) -> tf.Tensor:
     return tf.math.log(x) - tf.math.log(1.0 - x)
 
 
+def flat_gate(content: tf.Tensor, threshold: float) -> tf.Tensor:
+    """``[B, H/4, W/4, 1]`` in [0, 1]: the photo's local mean absolute luma deviation (a
+    ``FLAT_WINDOW`` box at quarter size) over ``threshold``, capped at 1. 0 where the photo is flat.
+
+    H and W must be multiples of 4. Mean absolute deviation, not variance: a difference of squares
+    has no resolution left in 8 bits at the few-percent spreads that tell a sky from a texture.
+    Quarter size and boxes as two 1-D passes: the gate costs a few per cent of the network's time.
+    """
+    def box(t: tf.Tensor) -> tf.Tensor:
+        t = tf.nn.avg_pool2d(t, (FLAT_WINDOW, 1), 1, "SAME")
+        return tf.nn.avg_pool2d(t, (1, FLAT_WINDOW), 1, "SAME")
+
+    # Pool first: the luma of the quarter-size image is a tenth of the full-size one's cost.
+    small = tf.nn.avg_pool2d(content, 4, 4, "VALID")
+    # A 1×1 convolution, not a channel sum: TFLite's integer SUM is a slow reference kernel.
+    luma = tf.nn.conv2d(small, tf.constant(LUMA, content.dtype)[None, None, :, None], 1, "VALID")
+    spread = box(tf.abs(luma - box(luma))) * (1.0 / threshold)
+    # min(spread, 1) from relus: TFLite's integer MINIMUM would share its input's scale.
+    return spread - tf.nn.relu(spread - 1.0)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class StyleFusionGenerator(keras.Model):
     """Feed-forward multi-style stylizer.
@@ -99,13 +122,14 @@ class StyleFusionGenerator(keras.Model):
 
     def __init__(self, num_styles: int = 1, style_names: Sequence[str] | None = None,
                  filters: Sequence[int] = (16, 32, 64), num_res_blocks: int = 4, coarse_blocks: int = 0,
-                 separable: bool = True, pixel_shuffle: bool = True, content_skip: bool = True,
+                 flat_guard: float = 0.0, separable: bool = True, pixel_shuffle: bool = True, content_skip: bool = True,
                  norm_epsilon: float = 0.1, color_map: bool = False, color_norm: bool = False,
                  color_mix: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.config = GeneratorConfig(num_styles=num_styles, style_names=list(style_names or []),
                                       filters=tuple(filters), num_res_blocks=num_res_blocks,
-                                      coarse_blocks=int(coarse_blocks), separable=separable,
+                                      coarse_blocks=int(coarse_blocks), flat_guard=float(flat_guard),
+                                      separable=separable,
                                       pixel_shuffle=pixel_shuffle,
                                       content_skip=content_skip, norm_epsilon=norm_epsilon,
                                       color_map=color_map, color_norm=bool(color_norm),
@@ -177,7 +201,7 @@ class StyleFusionGenerator(keras.Model):
     def from_config_object(cls, config: GeneratorConfig) -> "StyleFusionGenerator":
         return cls(num_styles=config.num_styles, style_names=config.style_names,
                    filters=config.filters, num_res_blocks=config.num_res_blocks,
-                   coarse_blocks=config.coarse_blocks,
+                   coarse_blocks=config.coarse_blocks, flat_guard=config.flat_guard,
                    separable=config.separable, pixel_shuffle=config.pixel_shuffle,
                    content_skip=config.content_skip, norm_epsilon=config.norm_epsilon,
                    color_map=config.color_map, color_norm=bool(config.color_norm),
@@ -203,9 +227,13 @@ class StyleFusionGenerator(keras.Model):
             for norm in norms:
                 norm.statistics_hook = None
 
-    def copy(self) -> "StyleFusionGenerator":
-        """A new generator with the same configuration and weights (edits to it leave this one)."""
-        twin = StyleFusionGenerator.from_config(self.get_config())
+    def copy(self, flat_guard: float | None = None) -> "StyleFusionGenerator":
+        """A new generator with the same configuration and weights (edits to it leave this one);
+        ``flat_guard`` replaces the gate's threshold (it has no weights: any value fits them)."""
+        config = self.get_config()
+        if flat_guard is not None:
+            config["flat_guard"] = float(flat_guard)
+        twin = StyleFusionGenerator.from_config(config)
         twin.set_weights(self.get_weights())
         return twin
 
@@ -279,6 +307,7 @@ class StyleFusionGenerator(keras.Model):
         content = tf.cast(content, self.compute_dtype)
         h, w = tf.shape(content)[1], tf.shape(content)[2]
         x = with_static_channels(reflect_pad_to_multiple(content, self.stride), content.shape[-1])
+        gate = flat_gate(x, self.config.flat_guard) if self.config.flat_guard else None
         if weights.shape.rank == 4:
             padding = [[0, 0], [0, (-h) % self.stride], [0, (-w) % self.stride], [0, 0]]
             weights = tf.pad(weights, padding, mode="SYMMETRIC")
@@ -298,6 +327,8 @@ class StyleFusionGenerator(keras.Model):
             x = layer(x, style)
         y = tf.cast(self.out_conv(self.out_pad(x)), tf.float32)
         if self.config.content_skip:
+            if gate is not None:
+                y = y * tf.cast(tf.image.resize(gate, tf.shape(y)[1:3], method="bilinear"), y.dtype)
             if self.shuffle > 1:
                 y = tf.image.resize(y, tf.shape(padded)[1:3], method="bilinear")
             logits = content_logits(padded)
@@ -327,6 +358,7 @@ class StyleFusionGenerator(keras.Model):
             "filters": list(self.config.filters),
             "num_res_blocks": self.config.num_res_blocks,
             "coarse_blocks": self.config.coarse_blocks,
+            "flat_guard": self.config.flat_guard,
             "separable": self.config.separable,
             "pixel_shuffle": self.config.pixel_shuffle,
             "content_skip": self.config.content_skip,
