@@ -16,7 +16,8 @@ generator to tolerate 8-bit activations (``training/noise_tolerance.py``, the co
 ``noise_tolerance`` section; it always starts from ``generator.float.keras``, the generator as
 trained, kept beside it). ``--install`` copies the finished generator, its style encoder and
 config into ``tf_stylefusion/pretrained/pack/`` (atomically) and writes the pack's provenance
-beside them. Measure it with ``scripts/measure_style_pack.py``.
+beside them; the config's ``install`` section sets what the installed generator gets that has no
+weights (``flat_guard``: the gate that keeps flat skies flat, `GeneratorConfig.flat_guard`). Measure it with ``scripts/measure_style_pack.py``.
 
 The pack is trained offline with the random loss network (the recipe ``--loss-network random``
 selects), on photos none of which is a development photo of ``../shared/images/content``.
@@ -92,6 +93,17 @@ def install(run_dir: Path, spec: dict) -> Path:
         if (run_dir / name).is_file():
             shutil.copy2(run_dir / name, tmp / name)
     generator = load_generator(tmp)
+    guard = spec.get("install", {}).get("flat_guard")
+    if guard is not None:
+        from tf_stylefusion.config import RunConfig
+        from tf_stylefusion.training.callbacks import save_generator
+
+        generator = generator.copy(flat_guard=guard)
+        save_generator(generator, tmp / GENERATOR_FILE)
+        if (tmp / CONFIG_FILE).is_file():
+            saved = RunConfig.from_json(tmp / CONFIG_FILE)
+            saved.generator.flat_guard = generator.config.flat_guard
+            saved.to_json(tmp / CONFIG_FILE)
     (tmp / "PACK.md").write_text(
         "# The ready-made style pack\n\n"
         f"Styles: {', '.join(generator.style_names)}.\n\n"

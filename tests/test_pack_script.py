@@ -36,3 +36,28 @@ def test_the_pack_config_names_the_bundled_paintings_and_its_warm_up_stage(tmp_p
     assert script.warmup_config(*script.pack_config("photos", path)) is None
     cfg.training.steps = 300
     assert script.warmup_config(cfg, spec).training.steps == 300
+
+
+def test_install_gives_the_installed_generator_the_config_s_flat_guard(tmp_path, monkeypatch) -> None:
+    import numpy as np
+
+    import tf_stylefusion.pretrained as pretrained
+    from tf_stylefusion.config import RunConfig
+    from tf_stylefusion.model_io import load_generator
+    from tf_stylefusion.models.generator import StyleFusionGenerator
+
+    script = load_script()
+    run = tmp_path / "run"
+    run.mkdir()
+    trained = StyleFusionGenerator(2, style_names=["a", "b"], filters=(8, 12, 16), num_res_blocks=1)
+    trained.save(run / "generator.keras")
+    cfg = RunConfig()
+    cfg.generator = trained.config
+    cfg.to_json(run / "config.json")
+    monkeypatch.setattr(pretrained, "pack_dir", lambda required=True: tmp_path / "pack")
+    dest = script.install(run, {"install": {"flat_guard": 0.03}})
+    installed = load_generator(dest)
+    assert installed.config.flat_guard == 0.03 and trained.config.flat_guard == 0.0
+    assert all(np.array_equal(a, b) for a, b in zip(installed.get_weights(), trained.get_weights()))
+    assert RunConfig.from_json(dest / "config.json").generator.flat_guard == 0.03
+    assert (dest / "PACK.md").is_file() and not (tmp_path / "pack.tmp").exists()
