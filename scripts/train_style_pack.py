@@ -17,7 +17,8 @@ generator to tolerate 8-bit activations (``training/noise_tolerance.py``, the co
 trained, kept beside it). ``--install`` copies the finished generator, its style encoder and
 config into ``tf_stylefusion/pretrained/pack/`` (atomically) and writes the pack's provenance
 beside them; the config's ``install`` section sets what the installed generator gets that has no
-weights (``flat_guard``: the gate that keeps flat skies flat, `GeneratorConfig.flat_guard`). Measure it with ``scripts/measure_style_pack.py``.
+weights (``flat_guard``: the gate that keeps flat skies flat, `GeneratorConfig.flat_guard`).
+Measure it with ``scripts/measure_style_pack.py``.
 
 The pack is trained offline with the random loss network (the recipe ``--loss-network random``
 selects), on photos none of which is a development photo of ``../shared/images/content``.

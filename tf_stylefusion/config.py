@@ -61,8 +61,9 @@ class GeneratorConfig:
     # 0: no such stage (inputs are then padded to a multiple of 4, else of 8).
     coarse_blocks: int = 0
     # Fade the residual network's change where the photo is flat: its output is scaled by
-    # min(d / flat_guard, 1), d the photo's local mean absolute luma deviation (20 px boxes at quarter size),
-    # so skies, walls and fog keep the style's palette (the colour norm) and get no invented ripples.
+    # min(d / flat_guard, 1), d the photo's local mean absolute luma deviation (20 px boxes at
+    # quarter size), so skies, walls and fog keep the style's palette (the colour norm) and get no
+    # invented ripples.
     # 0: off (the network paints everywhere). A gate without weights: any generator can take it.
     flat_guard: float = 0.0
     separable: bool = True

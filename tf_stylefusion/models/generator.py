@@ -7,7 +7,8 @@ ends at half resolution: the image enters as space-to-depth blocks (2×2 pixels 
 nothing lost) and leaves through depth-to-space, so no convolution or norm touches a
 full-resolution tensor (2.4× faster in TFLite at 1024² than the full-resolution layout).
 Every normalisation is a ConditionalInstanceNorm reading γ, β from one StyleBank, so any convex
-mix of the bank's styles (per image or per pixel) is a valid style.
+mix of the bank's styles (per image or per pixel) is a valid style. With ``flat_guard`` the
+network's residual is faded where the photo is flat (``flat_gate``), so skies stay unpainted.
 """
 
 from __future__ import annotations
@@ -96,13 +97,14 @@ def flat_gate(content: tf.Tensor, threshold: float) -> tf.Tensor:
 
     H and W must be multiples of 4. Mean absolute deviation, not variance: a difference of squares
     has no resolution left in 8 bits at the few-percent spreads that tell a sky from a texture.
-    Quarter size and boxes as two 1-D passes: the gate costs a few per cent of the network's time.
+    Quarter size and boxes as two 1-D passes: on the pack at 1024², about 7 % of the int8 file's
+    time and nothing measurable in fp32.
     """
     def box(t: tf.Tensor) -> tf.Tensor:
         t = tf.nn.avg_pool2d(t, (FLAT_WINDOW, 1), 1, "SAME")
         return tf.nn.avg_pool2d(t, (1, FLAT_WINDOW), 1, "SAME")
 
-    # Pool first: the luma of the quarter-size image is a tenth of the full-size one's cost.
+    # Pool first: the luma is then taken over a sixteenth of the pixels.
     small = tf.nn.avg_pool2d(content, 4, 4, "VALID")
     # A 1×1 convolution, not a channel sum: TFLite's integer SUM is a slow reference kernel.
     luma = tf.nn.conv2d(small, tf.constant(LUMA, content.dtype)[None, None, :, None], 1, "VALID")
@@ -122,15 +124,14 @@ class StyleFusionGenerator(keras.Model):
 
     def __init__(self, num_styles: int = 1, style_names: Sequence[str] | None = None,
                  filters: Sequence[int] = (16, 32, 64), num_res_blocks: int = 4, coarse_blocks: int = 0,
-                 flat_guard: float = 0.0, separable: bool = True, pixel_shuffle: bool = True, content_skip: bool = True,
-                 norm_epsilon: float = 0.1, color_map: bool = False, color_norm: bool = False,
+                 flat_guard: float = 0.0, separable: bool = True, pixel_shuffle: bool = True,
+                 content_skip: bool = True, norm_epsilon: float = 0.1, color_map: bool = False, color_norm: bool = False,
                  color_mix: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.config = GeneratorConfig(num_styles=num_styles, style_names=list(style_names or []),
                                       filters=tuple(filters), num_res_blocks=num_res_blocks,
                                       coarse_blocks=int(coarse_blocks), flat_guard=float(flat_guard),
-                                      separable=separable,
-                                      pixel_shuffle=pixel_shuffle,
+                                      separable=separable, pixel_shuffle=pixel_shuffle,
                                       content_skip=content_skip, norm_epsilon=norm_epsilon,
                                       color_map=color_map, color_norm=bool(color_norm),
                                       color_mix=bool(color_mix))
