@@ -26,6 +26,7 @@ from ..errors import ConfigError
 from ..inference.fusion import StylizeOptions
 from ..inference.masks import feather
 from ..inference.stylize import stylize_image
+from ..models.color_stats import LUMA
 from ..models.generator import StyleFusionGenerator
 from ..models.style_encoder import StyleEncoder
 from .session import Photo, Session
@@ -89,7 +90,7 @@ def _weights(values: object, what: str) -> list[float]:
 def decode_mask(data: bytes, name: str) -> np.ndarray:
     """A painted mask (any image; its luminance) as float32 ``[H, W]`` in [0, 1]."""
     rgb = decode_image_bytes(data, name, max_pixels=MAX_MASK_PIXELS)
-    return rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    return rgb @ np.array(LUMA, np.float32)
 
 
 class SoftMasks:

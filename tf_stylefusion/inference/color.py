@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
+from ..models.color_stats import LUMA
 
 COLOR_MODES = ("luminance", "histogram")
 # Modes that look at one pixel at a time (so a tiled run applies them per tile); the others need
@@ -20,7 +21,7 @@ COLOR_MODES = ("luminance", "histogram")
 PER_PIXEL_COLOR_MODES = ("luminance",)
 
 # NTSC YIQ: Y is luma, I and Q are the two chroma axes.
-RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],
+RGB_TO_YIQ = np.array([LUMA,
                        [0.595716, -0.274453, -0.321263],
                        [0.211456, -0.522591, 0.311135]], np.float64)
 YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ)

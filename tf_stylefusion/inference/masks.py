@@ -23,6 +23,7 @@ from PIL import Image
 
 from ..data.images import load_image
 from ..errors import StyleWeightsError
+from ..models.color_stats import LUMA
 
 
 def default_feather(height: int, width: int) -> float:
@@ -35,7 +36,7 @@ def load_mask(mask: np.ndarray | str | os.PathLike[str], height: int, width: int
     float32 in [0, 1]."""
     if isinstance(mask, (str, os.PathLike)):
         rgb = load_image(mask)
-        arr = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+        arr = rgb @ np.array(LUMA, np.float32)
         name = str(mask)
     else:
         arr = np.asarray(mask, np.float32)

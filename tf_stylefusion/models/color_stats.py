@@ -13,6 +13,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+# Rec. 601 luma: the one brightness every part of the package uses (the flat guard, the layout
+# loss, colour preservation, masks painted in any colour).
+LUMA = (0.299, 0.587, 0.114)
 # The RGB correlation of an average photo (40 photos of the pack's content set at 256 px): the
 # colour transform a style starts with decorrelates a photo's channels this much, then gives
 # them the painting's covariance.

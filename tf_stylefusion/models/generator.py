@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import GeneratorConfig
+from .color_stats import LUMA
 from .layers import (
     PACKAGE,
     ConditionalInstanceNorm,
@@ -68,7 +69,6 @@ class StyleBank(keras.layers.Layer):
 
 SKIP_EPS = 1.0 / 64
 FLAT_WINDOW = 5  # the flat guard's window, in quarter-size pixels (20 photo pixels)
-LUMA = (0.299, 0.587, 0.114)
 COLOR_NORM_EPSILON = 1e-3
 # The colour norm's identity-like start: an average photo's RGB spread and mean.
 COLOR_NORM_INIT = ((0.25, 0.25, 0.25), (0.45, 0.45, 0.45))

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import ADVERSARIAL_KINDS, LAYOUT_COLOURS, STYLE_STATISTICS
+from ..models.color_stats import LUMA
 
 LOCAL_WINDOW = 9
 
@@ -238,7 +239,7 @@ def total_variation(images: tf.Tensor) -> tf.Tensor:
 
 def luminance(images: tf.Tensor) -> tf.Tensor:
     """Rec. 601 luma of RGB images, keeping a one-channel last axis."""
-    weights = tf.constant([0.299, 0.587, 0.114], tf.float32)
+    weights = tf.constant(LUMA, tf.float32)
     return tf.reduce_sum(tf.cast(images, tf.float32) * weights, axis=-1, keepdims=True)
 
 
