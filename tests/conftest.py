@@ -13,6 +13,25 @@ import pytest
 from PIL import Image
 
 
+def _seed_everything() -> None:
+    import keras
+
+    keras.utils.set_random_seed(0)  # Python's `random`, NumPy, TensorFlow and Keras' own seeds
+
+
+# Keras 3 draws initialiser seeds from Python's `random`, so without these a test's model would
+# depend on which tests ran before it in the same process (and on how pytest-xdist shares them
+# out). The module-scoped one runs before a module's own module-scoped fixtures build models.
+@pytest.fixture(autouse=True, scope="module")
+def _fixed_seeds_per_module() -> None:
+    _seed_everything()
+
+
+@pytest.fixture(autouse=True)
+def _fixed_seeds_per_test() -> None:
+    _seed_everything()
+
+
 def texture(kind: str, size: int = 64, seed: int = 0) -> np.ndarray:
     """Distinct synthetic textures, uint8 [size, size, 3]."""
     rng = np.random.default_rng(seed)
