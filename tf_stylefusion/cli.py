@@ -28,6 +28,7 @@ from .config import (
 
 if TYPE_CHECKING:  # the CLI imports its heavy modules lazily
     from .data.images import BadFiles
+    from .models.generator import StyleFusionGenerator
 
 # TensorFlow's C++ start-up chatter hides our own messages; users can still override this.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -206,9 +207,7 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--feather", type=float, default=None, help="mask edge softness in px (default 2%% of the short side)")
     p.add_argument("--preserve-color", nargs="?", const="luminance", default=None,
                    choices=("luminance", "histogram"), help="keep the content's colours (default: luminance)")
-    p.add_argument("--flat-guard", type=float, default=None, metavar="SPREAD",
-                   help="leave regions whose local luma deviation is below SPREAD in the style's palette "
-                        "but unpainted (default: the model's own, 0.03 in the pack; 0: paint everywhere)")
+    _add_flat_guard(p)
     p.add_argument("--tile-size", type=int, default=None,
                    help="stylize in seam-free tiles when a side exceeds this (px, multiple of 4; "
                         "0: never; default: tiles of 512 above 2048² pixels)")
@@ -265,6 +264,17 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_evaluate)
 
 
+def _add_flat_guard(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--flat-guard", type=float, default=None, metavar="SPREAD",
+                   help="leave regions whose local luma deviation is below SPREAD in the style's palette "
+                        "but unpainted (default: the model's own, 0.03 in the pack; 0: paint everywhere)")
+
+
+def _with_flat_guard(generator: "StyleFusionGenerator", spread: float | None) -> "StyleFusionGenerator":
+    """The generator, or a copy with ``--flat-guard``'s threshold (the gate has no weights)."""
+    return generator if spread is None else generator.copy(flat_guard=spread)
+
+
 def _add_video(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("video", help="stylize a video with temporal stabilisation (needs the video extra)")
     p.add_argument("paths", nargs="+", metavar="[MODEL] INPUT OUTPUT",
@@ -275,6 +285,7 @@ def _add_video(sub: argparse._SubParsersAction) -> None:
                    help="weight of the flow-warped previous output, in [0, 1) (0: frame by frame)")
     p.add_argument("--max-size", type=int, default=None, help="downscale frames whose longer side exceeds this")
     p.add_argument("--tile-size", type=int, default=None, help="as for stylize")
+    _add_flat_guard(p)
     p.set_defaults(func=cmd_video)
 
 
@@ -293,6 +304,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
                    help="side (px) of the sample crops for integer calibration and the parity check")
     p.add_argument("--name", default=None,
                    help="file name stem (default: the run folder's or .keras file's name)")
+    _add_flat_guard(p)
     p.set_defaults(func=cmd_export)
 
 
@@ -350,9 +362,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     args.model, args.inputs = _split_model(args.paths, 0)
     if not args.inputs:
         raise ConfigError(f"stylize: no input images after the model {args.model}")
-    generator = load_generator(args.model)
-    if args.flat_guard is not None:
-        generator = generator.copy(flat_guard=args.flat_guard)
+    generator = _with_flat_guard(load_generator(args.model), args.flat_guard)
     image_specs = [parse_weighted_path(s) for s in args.style_image]
     mix = build_mix(args.style, generator.style_names, [w for _, w in image_specs])
     # Masks are read once here, so a bad mask is one error rather than a failure per input.
@@ -457,7 +467,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         raise ConfigError("video: give [MODEL] INPUT OUTPUT")
     args.model, (args.input, args.output) = _split_model(args.paths, 2)
     config = VideoConfig(stabilize=args.stabilize, max_size=args.max_size, tile_size=args.tile_size)
-    generator = load_generator(args.model)
+    generator = _with_flat_guard(load_generator(args.model), args.flat_guard)
     weights = parse_style_spec(args.style, generator.style_names)
     report = stylize_video(generator, args.input, args.output, weights, config, progress=True)
     print(f"wrote {report.output}: {report.summary()}")
@@ -476,7 +486,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     args.model = str(resolve_model(args.model))
     if not args.verbose:  # SavedModel writing logs every assets folder at INFO
         logging.getLogger("tensorflow").setLevel(logging.WARNING)
-    generator = load_generator(args.model)
+    generator = _with_flat_guard(load_generator(args.model), args.flat_guard)
     if args.saved_model:
         from .deploy.saved_model import export_saved_model
         from .model_io import load_style_encoder
