@@ -1,7 +1,8 @@
 """The offline recipe's loss without a generator: optimise each photo's pixels directly.
 
     python scripts/loss_ceiling.py --content ../shared/images/content --style A.jpg --style B.jpg \
-        --out /tmp/ceiling [--size 256] [--steps 200] [--loss-network random] [--set losses.FIELD=VALUE ...]
+        --out /tmp/ceiling [--size 256] [--steps 200] [--loss-network random | --vgg-width W] \
+        [--set losses.FIELD=VALUE ...]
     ../shared/tools/stylemeter/run score --content ... --style ... --outputs /tmp/ceiling --size 256
 
 Starts from the photo and runs Adam on its pixels against the recipe's style and content terms
@@ -27,7 +28,12 @@ from timing import machine_line  # noqa: E402  (scripts/timing.py)
 
 from tf_stylefusion.config import LossConfig, RunConfig  # noqa: E402
 from tf_stylefusion.data.images import list_images, load_image, save_image  # noqa: E402
-from tf_stylefusion.models.loss_networks import vgg_features  # noqa: E402
+from tf_stylefusion.models.loss_networks import (  # noqa: E402
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    _he_reinitialise,
+    vgg_features,
+)
 from tf_stylefusion.training.losses import (  # noqa: E402
     content_loss,
     layer_statistics,
@@ -35,6 +41,36 @@ from tf_stylefusion.training.losses import (  # noqa: E402
     style_distance,
     to_quantiles,
 )
+
+VGG19_PLAN = ((1, 64, 2), (2, 128, 2), (3, 256, 4), (4, 512, 4), (5, 512, 4))  # block, filters, convs
+
+
+class WideRandomVGG:
+    """VGG19's layout with ``width`` times its filters, drawn as the offline default draws VGG19
+    (He-normal, symmetric halves; the same layer names), up to the deepest layer asked for. At
+    width 1 it is ``random`` VGG19 itself (same draw, same pictures); a probe of whether more
+    random filters make a better texture descriptor (He, Wang & Hopcroft 2016)."""
+
+    def __init__(self, width: float, layers: tuple[str, ...], seed: int):
+        import keras
+
+        x = inputs = keras.Input((None, None, 3))
+        outputs: dict[str, object] = {}
+        for block, filters, convs in VGG19_PLAN:
+            for i in range(1, convs + 1):
+                name = f"block{block}_conv{i}"
+                x = keras.layers.Conv2D(round(filters * width), 3, padding="same", activation="relu", name=name)(x)
+                outputs[name] = x
+            if set(layers) <= set(outputs):
+                break
+            x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+        _he_reinitialise(keras.Model(inputs, x), seed, symmetric=True)
+        self.model = keras.Model(inputs, [outputs[n] for n in layers])
+        self.model.trainable = False
+
+    def __call__(self, images: tf.Tensor) -> list[tf.Tensor]:
+        out = self.model((tf.cast(images, tf.float32) - IMAGENET_MEAN) / IMAGENET_STD, training=False)
+        return [tf.cast(o, tf.float32) for o in out]
 
 
 def fit_long_side(image: np.ndarray, side: int) -> tf.Tensor:
@@ -82,11 +118,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--loss-network", default="random")
+    ap.add_argument("--vgg-width", type=float, default=None, metavar="W",
+                    help="a random VGG19 layout with W times the filters (symmetric draw) instead of --loss-network")
     ap.add_argument("--set", action="append", default=[], metavar="losses.FIELD=VALUE",
                     help='as recipe_ablation.py, e.g. losses.style_layers=["block1_conv1","block5_conv1"] (repeat)')
     a = ap.parse_args()
     cfg = apply_overrides(RunConfig(losses=LossConfig(loss_network=a.loss_network)), a.set).losses
-    net = vgg_features(cfg.loss_network, tuple(cfg.style_layers) + (cfg.content_layer,), cfg.seed)
+    layers = tuple(cfg.style_layers) + (cfg.content_layer,)
+    net = (WideRandomVGG(a.vgg_width, layers, cfg.seed) if a.vgg_width
+           else vgg_features(cfg.loss_network, layers, cfg.seed))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     for photo_path in list_images(a.content):
