@@ -26,14 +26,9 @@ import tensorflow as tf  # noqa: E402
 from recipe_ablation import apply_overrides  # noqa: E402  (scripts/recipe_ablation.py)
 from timing import machine_line  # noqa: E402  (scripts/timing.py)
 
-from tf_stylefusion.config import LossConfig, RunConfig  # noqa: E402
+from tf_stylefusion.config import RANDOM_SYMMETRIC, LossConfig, RunConfig  # noqa: E402
 from tf_stylefusion.data.images import list_images, load_image, save_image  # noqa: E402
-from tf_stylefusion.models.loss_networks import (  # noqa: E402
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    _he_reinitialise,
-    vgg_features,
-)
+from tf_stylefusion.models.loss_networks import VGGFeatures, _he_reinitialise, vgg_features  # noqa: E402
 from tf_stylefusion.training.losses import (  # noqa: E402
     content_loss,
     layer_statistics,
@@ -45,14 +40,17 @@ from tf_stylefusion.training.losses import (  # noqa: E402
 VGG19_PLAN = ((1, 64, 2), (2, 128, 2), (3, 256, 4), (4, 512, 4), (5, 512, 4))  # block, filters, convs
 
 
-class WideRandomVGG:
+class WideRandomVGG(VGGFeatures):
     """VGG19's layout with ``width`` times its filters, drawn as the offline default draws VGG19
     (He-normal, symmetric halves; the same layer names), up to the deepest layer asked for. At
     width 1 it is ``random`` VGG19 itself (same draw, same pictures); a probe of whether more
-    random filters make a better texture descriptor (He, Wang & Hopcroft 2016)."""
+    random filters make a better texture descriptor (He, Wang & Hopcroft 2016). Only the network
+    differs: preprocessing and the call are VGGFeatures'."""
 
     def __init__(self, width: float, layers: tuple[str, ...], seed: int):
         import keras
+
+        self.weights, self.layer_names = RANDOM_SYMMETRIC, tuple(layers)
 
         x = inputs = keras.Input((None, None, 3))
         outputs: dict[str, object] = {}
@@ -67,10 +65,6 @@ class WideRandomVGG:
         _he_reinitialise(keras.Model(inputs, x), seed, symmetric=True)
         self.model = keras.Model(inputs, [outputs[n] for n in layers])
         self.model.trainable = False
-
-    def __call__(self, images: tf.Tensor) -> list[tf.Tensor]:
-        out = self.model((tf.cast(images, tf.float32) - IMAGENET_MEAN) / IMAGENET_STD, training=False)
-        return [tf.cast(o, tf.float32) for o in out]
 
 
 def fit_long_side(image: np.ndarray, side: int) -> tf.Tensor:

@@ -343,19 +343,30 @@ def test_the_offline_recipe_smooths_the_residual_but_old_runs_keep_output_tv() -
     assert (got.losses.tv_of, got.losses.tv_weight) == ("output", 1.0)
 
 
-def test_cli_flat_guard_leaves_a_flat_sky_in_the_palette_and_rejects_bad_values(tiny_model, tmp_path,
-                                                                                 capsys) -> None:
+def sky_photo() -> np.ndarray:
+    """A flat sky on the left half, texture on the right (uint8, 64 × 96)."""
+    photo = np.full((64, 96, 3), 90, np.uint8)
+    photo[:, 48:] = texture("photo", 64)[:, :48]
+    return photo
+
+
+def palette_sky(model: Path, photo: np.ndarray) -> np.ndarray:
+    """Style "a"'s recoloured photo (no residual painted) over the sky's left 24 columns, in levels."""
     from tf_stylefusion.model_io import load_generator
 
-    photo = np.full((64, 96, 3), 90, np.uint8)  # a flat sky on the left, texture on the right
-    photo[:, 48:] = texture("photo", 64)[:, :48]
+    recoloured = load_generator(model).recoloured(np.asarray(photo, np.float32)[None] / 255, [[1.0, 0.0]])
+    return np.asarray(recoloured)[0, :, :24] * 255
+
+
+def test_cli_flat_guard_leaves_a_flat_sky_in_the_palette_and_rejects_bad_values(tiny_model, tmp_path,
+                                                                                 capsys) -> None:
+    photo = sky_photo()
     path = write(tmp_path / "sky.png", photo)
     args = ["stylize", str(tiny_model), str(path), "--style", "a"]
     assert main(args + ["--flat-guard", "0.05", "--out", str(tmp_path / "kept")]) == 0
     assert main(args + ["--out", str(tmp_path / "plain")]) == 0  # this model's own gate: none
     kept, plain = (np.asarray(Image.open(tmp_path / d / "sky.png"), np.float32) for d in ("kept", "plain"))
-    recoloured = load_generator(tiny_model).recoloured(photo[None].astype(np.float32) / 255, [[1.0, 0.0]])
-    sky = np.asarray(recoloured)[0, :, :24] * 255
+    sky = palette_sky(tiny_model, photo)
     assert np.abs(kept[:, :24] - sky).max() <= 1.0  # 8-bit rounding
     assert np.abs(plain[:, :24] - sky).mean() > 2.0
     assert main(args + ["--flat-guard", "1.5", "--out", str(tmp_path / "bad")]) == 2
@@ -378,16 +389,12 @@ def test_cli_video_takes_the_flat_guard(tiny_model, tmp_path) -> None:
     iio = pytest.importorskip("imageio.v2", reason="needs the video extra")
     pytest.importorskip("imageio_ffmpeg", reason="needs the video extra")
     pytest.importorskip("cv2", reason="needs the video extra")
-    from tf_stylefusion.model_io import load_generator
 
-    frame = np.full((64, 96, 3), 90, np.uint8)  # a flat sky on the left, texture on the right
-    frame[:, 48:] = texture("photo", 64)[:, :48]
     src = tmp_path / "in.mp4"
     with iio.get_writer(src, format="FFMPEG", fps=4, quality=10, macro_block_size=16) as w:
         for _ in range(3):
-            w.append_data(frame)
-    first = np.asarray(next(iter(iio.get_reader(src, format="FFMPEG"))), np.float32)
-    sky = np.asarray(load_generator(tiny_model).recoloured(first[None] / 255, [[1.0, 0.0]]))[0, :, :24] * 255
+            w.append_data(sky_photo())
+    sky = palette_sky(tiny_model, next(iter(iio.get_reader(src, format="FFMPEG"))))  # as the codec gave it
     away = {}
     for name, extra in (("kept", ["--flat-guard", "0.05"]), ("plain", [])):
         dst = tmp_path / f"{name}.mp4"
