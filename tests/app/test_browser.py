@@ -22,7 +22,7 @@ require_app_extra()
 pytest.importorskip("selenium", reason="selenium is not installed (the test extra)")
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import WebDriverException  # noqa: E402
+from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -80,10 +80,23 @@ def preview_version(driver: Any) -> int:
     return int(driver.execute_script("return document.getElementById('preview').dataset.version"))
 
 
+def page_state(driver: Any) -> str:
+    """What the page shows and holds, for a failure message."""
+    return driver.execute_script("""
+        const text = (id) => document.getElementById(id).textContent.trim();
+        return `preview version ${document.getElementById('preview').dataset.version}, ` +
+          `pending ${document.body.dataset.pending}, requests sent ${state.previewSeq}, ` +
+          `shown ${state.shownSeq}, painted rows [${state.rows.flatMap((r, i) => r.painted ? [i] : [])}], ` +
+          `status '${text('status')}', message '${text('message')}'`;""")
+
+
 def wait_for_new_preview(driver: Any, after: int) -> None:
     """Until a preview newer than version ``after`` is on screen and none is pending."""
-    WebDriverWait(driver, TIMEOUT).until(lambda d: preview_version(d) > after and d.execute_script(
-        "return document.body.dataset.pending") == "0")
+    try:
+        WebDriverWait(driver, TIMEOUT).until(lambda d: preview_version(d) > after and d.execute_script(
+            "return document.body.dataset.pending") == "0")
+    except TimeoutException:
+        raise AssertionError(f"no preview newer than version {after} in {TIMEOUT} s: {page_state(driver)}")
 
 
 def preview_pixels(driver: Any) -> np.ndarray:
@@ -119,6 +132,11 @@ def paint_left_band(driver: Any, row: int) -> None:
     for y in range(-h // 2 + 4, h // 2 - 4, max(1, h // 10)):
         chain.move_to_element_with_offset(canvas, x, y)
     chain.move_to_element_with_offset(canvas, x, h // 2 - 5).release().perform()
+    try:
+        WebDriverWait(driver, 10).until(lambda d: d.execute_script(
+            "return state.rows[arguments[0]].painted", row))
+    except TimeoutException:
+        raise AssertionError(f"the mouse stroke left no paint on the canvas: {page_state(driver)}")
 
 
 def wait_for_download(folder: Path, count: int) -> Path:
