@@ -26,9 +26,9 @@ import tensorflow as tf  # noqa: E402
 from recipe_ablation import apply_overrides  # noqa: E402  (scripts/recipe_ablation.py)
 from timing import machine_line  # noqa: E402  (scripts/timing.py)
 
-from tf_stylefusion.config import RANDOM_SYMMETRIC, LossConfig, RunConfig  # noqa: E402
+from tf_stylefusion.config import LossConfig, RunConfig  # noqa: E402
 from tf_stylefusion.data.images import list_images, load_image, save_image  # noqa: E402
-from tf_stylefusion.models.loss_networks import VGGFeatures, _he_reinitialise, vgg_features  # noqa: E402
+from tf_stylefusion.models.loss_networks import WideRandomVGG, vgg_features  # noqa: E402
 from tf_stylefusion.training.losses import (  # noqa: E402
     content_loss,
     layer_statistics,
@@ -36,35 +36,6 @@ from tf_stylefusion.training.losses import (  # noqa: E402
     style_distance,
     to_quantiles,
 )
-
-VGG19_PLAN = ((1, 64, 2), (2, 128, 2), (3, 256, 4), (4, 512, 4), (5, 512, 4))  # block, filters, convs
-
-
-class WideRandomVGG(VGGFeatures):
-    """VGG19's layout with ``width`` times its filters, drawn as the offline default draws VGG19
-    (He-normal, symmetric halves; the same layer names), up to the deepest layer asked for. At
-    width 1 it is ``random`` VGG19 itself (same draw, same pictures); a probe of whether more
-    random filters make a better texture descriptor (He, Wang & Hopcroft 2016). Only the network
-    differs: preprocessing and the call are VGGFeatures'."""
-
-    def __init__(self, width: float, layers: tuple[str, ...], seed: int):
-        import keras
-
-        self.weights, self.layer_names = RANDOM_SYMMETRIC, tuple(layers)
-
-        x = inputs = keras.Input((None, None, 3))
-        outputs: dict[str, object] = {}
-        for block, filters, convs in VGG19_PLAN:
-            for i in range(1, convs + 1):
-                name = f"block{block}_conv{i}"
-                x = keras.layers.Conv2D(round(filters * width), 3, padding="same", activation="relu", name=name)(x)
-                outputs[name] = x
-            if set(layers) <= set(outputs):
-                break
-            x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
-        _he_reinitialise(keras.Model(inputs, x), seed, symmetric=True)
-        self.model = keras.Model(inputs, [outputs[n] for n in layers])
-        self.model.trainable = False
 
 
 def fit_long_side(image: np.ndarray, side: int) -> tf.Tensor:
@@ -119,7 +90,7 @@ def main() -> None:
     a = ap.parse_args()
     cfg = apply_overrides(RunConfig(losses=LossConfig(loss_network=a.loss_network)), a.set).losses
     layers = tuple(cfg.style_layers) + (cfg.content_layer,)
-    net = (WideRandomVGG(a.vgg_width, layers, cfg.seed) if a.vgg_width
+    net = (WideRandomVGG(layers, cfg.seed, a.vgg_width) if a.vgg_width
            else vgg_features(cfg.loss_network, layers, cfg.seed))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

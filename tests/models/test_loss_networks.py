@@ -13,6 +13,7 @@ from tf_stylefusion.models.loss_networks import (
     InceptionFeatures,
     MultiscaleRandomFeatures,
     VGGFeatures,
+    WideRandomVGG,
     vgg_features,
 )
 
@@ -102,14 +103,16 @@ def test_the_symmetric_random_network_favours_no_orientation(kind: str, equivari
         assert (error < 1e-4) == equivariant, error
 
 
-def test_both_random_networks_take_the_offline_recipe() -> None:
+def test_every_random_vgg_takes_the_offline_recipe() -> None:
     from tf_stylefusion.config import RunConfig
 
     cfg = RunConfig(losses=LossConfig(loss_network="random"))
-    plain = RunConfig(losses=LossConfig(loss_network="random-plain"))
-    assert cfg.losses.style_layers == plain.losses.style_layers and cfg.losses.content_weight == 3.0
+    for other in ("random-plain", "random-wide"):
+        run = RunConfig(losses=LossConfig(loss_network=other))
+        assert run.losses.style_layers == cfg.losses.style_layers and run.losses.content_weight == 3.0
+        assert run.losses.layout_weight == cfg.losses.layout_weight and run.losses.tv_of == "residual"
+        assert run.generator.color_norm and run.generator.color_mix
     assert cfg.generator.color_norm and cfg.generator.color_mix
-    assert plain.generator.color_norm and plain.generator.color_mix
     assert vgg_features("random", ("block1_conv1",)) is vgg_features("random-symmetric", ("block1_conv1",))
 
 
@@ -149,3 +152,26 @@ def test_random_is_saved_in_full_and_files_saved_as_random_keep_the_plain_networ
     with pytest.raises(ConfigError, match="--loss-network random-plain"):
         _check_resume_compatible(old_run, asked)
     _check_resume_compatible(old_run, RunConfig.from_json(old_run / "config.json"))
+
+
+def test_the_wide_network_at_width_one_is_the_random_vgg19() -> None:
+    layers = ("block1_conv2", "block2_conv1", "block3_conv2")
+    x = tf.random.uniform([1, 36, 44, 3], seed=5)
+    for wide, plain in zip(WideRandomVGG(layers, seed=1234, width=1)(x), VGGFeatures("random", layers)(x)):
+        np.testing.assert_allclose(wide.numpy(), plain.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_random_wide_has_twice_the_filters_and_favours_no_orientation() -> None:
+    layers = ("block1_conv1", "block2_conv1", "block3_conv1")
+    net = vgg_features("random-wide", layers)
+    assert isinstance(net, WideRandomVGG) and vgg_features("random-wide", layers) is net
+    x = tf.random.uniform([1, 40, 40, 3], seed=3)
+    features = net(x)
+    assert [f.shape[-1] for f in features] == [128, 256, 512]
+    transposed = net(tf.transpose(x, [0, 2, 1, 3]))
+    for f, of_transposed in zip(features, transposed):
+        h = f.shape[-1] // 2
+        swapped = tf.transpose(tf.concat([of_transposed[..., h:], of_transposed[..., :h]], -1), [0, 2, 1, 3])
+        assert float(tf.reduce_max(tf.abs(swapped - f)) / tf.reduce_max(tf.abs(f))) < 1e-4
+    with pytest.raises(ValueError, match="block9_conv1"):
+        WideRandomVGG(("block9_conv1",))

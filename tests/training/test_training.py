@@ -304,6 +304,20 @@ def test_style_normalization_bank_vs_target() -> None:
         LossConfig(style_normalization="global")
 
 
+def test_the_offline_recipe_on_the_wide_network_lowers_the_style_loss() -> None:
+    cfg = tiny_config(2, loss_network="random-wide", style_statistic="mean_cov", adversarial_weight=0.0,
+                      style_layers=VGG_STYLE_LAYERS[:4], content_layer="block3_conv2")
+    cfg.training.g_learning_rate = 5e-3
+    gan = build_gan(cfg, style_images())
+    assert gan.mean_targets[0].shape == (2, 128)  # twice VGG19's 64 filters in block1_conv1
+    batch = fixed_batch()
+    step = tf.function(gan.train_step)
+    first = step(batch)
+    for _ in range(30):
+        last = step(batch)
+    assert float(last["style"]) < 0.7 * float(first["style"])
+
+
 def test_mean_cov_targets_and_loss_fall_on_a_fixed_batch() -> None:
     tf.random.set_seed(0)
     cfg = tiny_config(2, style_statistic="mean_cov", adversarial_weight=0.0)

@@ -4,7 +4,8 @@
 kernels, zero biases, every layer's filters closed under transposition so the network favours no
 orientation: works offline and still transfers colour and coarse texture; its full name is
 ``"random-symmetric"``), ``"random-plain"`` (the same draw without the transposed filters, what
-``"random"`` meant before) or a path to a weights file. Each network is built once per
+``"random"`` meant before), ``"random-wide"`` (the symmetric draw in VGG19's layout with twice the
+filters) or a path to a weights file. Each network is built once per
 setting and shared; the preprocessing it expects lives beside it. Inputs are always float images
 in [0, 1].
 """
@@ -20,7 +21,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..config import RANDOM_NETWORK, RANDOM_PLAIN, RANDOM_SYMMETRIC, network_name
+from ..config import (
+    RANDOM_NETWORK,
+    RANDOM_PLAIN,
+    RANDOM_SYMMETRIC,
+    RANDOM_WIDE,
+    RANDOM_WIDE_WIDTH,
+    network_name,
+)
 from ..errors import WeightsUnavailableError
 
 log = logging.getLogger(__name__)
@@ -32,6 +40,7 @@ INCEPTION_MIN_SIZE = 75
 
 
 RANDOM_WEIGHTS = (RANDOM_NETWORK, RANDOM_SYMMETRIC, RANDOM_PLAIN)
+VGG19_PLAN = ((1, 64, 2), (2, 128, 2), (3, 256, 4), (4, 512, 4), (5, 512, 4))  # block, filters, convs
 
 
 def _he_reinitialise(model: keras.Model, seed: int, symmetric: bool = False) -> None:
@@ -119,6 +128,33 @@ class VGGFeatures:
     def __call__(self, images: tf.Tensor) -> list[tf.Tensor]:
         out = self.model(self.preprocess(images), training=False)
         return [tf.cast(o, tf.float32) for o in (out if isinstance(out, list) else [out])]
+
+
+class WideRandomVGG(VGGFeatures):
+    """VGG19's layout with ``width`` times its filters, drawn as ``"random"`` draws VGG19 (He-normal,
+    symmetric halves; the same layer names), built up to the deepest layer asked for. At width 1
+    it is ``"random"`` VGG19 itself, filter for filter. Preprocessing and the call are VGG19's."""
+
+    def __init__(self, layers: Sequence[str] = (), seed: int = 1234, width: float = RANDOM_WIDE_WIDTH):
+        self.weights, self.layer_names = RANDOM_SYMMETRIC, tuple(layers)
+        known = {f"block{b}_conv{i}" for b, _, convs in VGG19_PLAN for i in range(1, convs + 1)}
+        missing = [n for n in self.layer_names if n not in known]
+        if missing or not self.layer_names:
+            raise ValueError(f"VGG19 has no layers {missing}" if missing else "no layers asked for")
+        x = inputs = keras.Input((None, None, 3))
+        outputs: dict[str, keras.KerasTensor] = {}
+        for block, filters, convs in VGG19_PLAN:
+            for i in range(1, convs + 1):
+                name = f"block{block}_conv{i}"
+                x = keras.layers.Conv2D(max(2, round(filters * width)), 3, padding="same", activation="relu",
+                                        name=name)(x)
+                outputs[name] = x
+            if set(self.layer_names) <= set(outputs):
+                break
+            x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+        _he_reinitialise(keras.Model(inputs, x), seed, symmetric=True)
+        self.model = keras.Model(inputs, [outputs[n] for n in self.layer_names], name="wide_vgg19_features")
+        self.model.trainable = False
 
 
 MULTISCALE = "random-multiscale"
@@ -222,10 +258,13 @@ def _cached(kind: type, args: tuple, context: tuple) -> VGGFeatures | InceptionF
 def vgg_features(weights: str = "random", layers: tuple[str, ...] = (), seed: int = 1234
                  ) -> VGGFeatures | MultiscaleRandomFeatures:
     """The shared loss network for this setting (built once per process, dtype policy and
-    strategy): VGG19 with ``weights``, or the multi-scale random network for
-    ``"random-multiscale"``. Both return one feature map per name in ``layers``."""
+    strategy): VGG19 with ``weights``, the wide random VGG19 for ``"random-wide"``, or the
+    multi-scale random network for ``"random-multiscale"``. Each returns one feature map per name in
+    ``layers``."""
     if weights == MULTISCALE:
         return _cached(MultiscaleRandomFeatures, (tuple(layers), seed), _context())
+    if weights == RANDOM_WIDE:
+        return _cached(WideRandomVGG, (tuple(layers), seed), _context())
     return _cached(VGGFeatures, (network_name(weights), tuple(layers), seed), _context())
 
 
