@@ -119,7 +119,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _config_flag(p, "--loss-network", "losses.loss_network", str,
                  "VGG19 weights: imagenet (download), random (offline, filters with no preferred "
                  "orientation; selects the offline recipe), random-plain (the random filters runs "
-                 "saved before 2026-12 used), random-wide (random with twice the filters: about 2x the "
+                 "saved before 2026-12 used), random-wide (random with twice the filters: about 3x the "
                  "step time), random-multiscale or a weights FILE")
     _config_flag(p, "--inception-network", "losses.inception_network", str,
                  "as --loss-network, for InceptionV3")

@@ -24,8 +24,9 @@ VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv
 RANDOM_NETWORK = "random"
 RANDOM_SYMMETRIC = "random-symmetric"
 RANDOM_PLAIN = "random-plain"
-# VGG19's layout with twice the filters, drawn as "random" is: more random filters make a richer
-# texture descriptor (He, Wang & Hopcroft 2016; docs/recipe.md, eighteenth session).
+# VGG19's layout with twice the filters, drawn as "random" is: a richer texture descriptor at the
+# loss optimum (He, Wang & Hopcroft 2016), yet trained generators came out worse (docs/recipe.md,
+# seventeenth and eighteenth sessions); an option, not the recipe.
 RANDOM_WIDE = "random-wide"
 RANDOM_WIDE_WIDTH = 2
 
@@ -183,7 +184,8 @@ class LossConfig:
     orientation: offline, and it selects the offline recipe; saved as ``"random-symmetric"``),
     ``"random-plain"`` (the same without the transposed filters: what runs saved as ``"random"``
     were trained with), ``"random-wide"`` (the symmetric draw with twice VGG19's filters in every
-    layer: a richer texture descriptor at about twice the training step's time),
+    layer: about 3× the training step's time, and it measured worse than ``"random"`` at both
+    budgets tried, docs/recipe.md),
     ``"random-multiscale"`` (one layer of random multi-scale filters on an image pyramid: offline
     and about 4× faster than VGG19 forward and backward) or a path to a VGG19 ``.weights.h5``/``.h5`` file.
     Weights, the style statistic and the layers left at None take the loss network's recipe

@@ -60,17 +60,23 @@ def test_discriminator_shapes_conditioning_and_saving(tmp_path) -> None:
     assert any("SpectralNormalization" in type(l).__name__ for l in sn.scales[0].convs)
 
 
+def first_and_last(gan, batch, steps: int) -> tuple[dict, dict]:
+    """The losses of the first and the last of ``steps + 1`` training steps on one batch (traced
+    once: eager steps of VGG19 cost minutes)."""
+    step = tf.function(gan.train_step)
+    first = step(batch)
+    for _ in range(steps):
+        last = step(batch)
+    return first, last
+
+
 @pytest.mark.parametrize("adversarial", ["lsgan", "hinge"])
 def test_few_steps_lower_style_loss_on_fixed_batch(adversarial: str) -> None:
     tf.random.set_seed(0)
     cfg = tiny_config(2, adversarial=adversarial)
     cfg.training.g_learning_rate = 5e-3
     gan = build_gan(cfg, style_images())
-    batch = fixed_batch()
-    step = tf.function(gan.train_step)
-    first = step(batch)
-    for _ in range(25):
-        last = step(batch)
+    first, last = first_and_last(gan, fixed_batch(), 25)
     assert float(last["style"]) < 0.7 * float(first["style"])
     assert np.isfinite(float(last["d_loss"])) and float(last["d_loss"]) > 0
     assert int(gan.g_optimizer.iterations.numpy()) == 26
@@ -310,11 +316,7 @@ def test_the_offline_recipe_on_the_wide_network_lowers_the_style_loss() -> None:
     cfg.training.g_learning_rate = 5e-3
     gan = build_gan(cfg, style_images())
     assert gan.mean_targets[0].shape == (2, 128)  # twice VGG19's 64 filters in block1_conv1
-    batch = fixed_batch()
-    step = tf.function(gan.train_step)
-    first = step(batch)
-    for _ in range(30):
-        last = step(batch)
+    first, last = first_and_last(gan, fixed_batch(), 30)
     assert float(last["style"]) < 0.7 * float(first["style"])
 
 
@@ -325,10 +327,7 @@ def test_mean_cov_targets_and_loss_fall_on_a_fixed_batch() -> None:
     gan = build_gan(cfg, style_images())
     assert len(gan.mean_targets) == 5 and gan.mean_targets[0].shape == (2, 64)
     batch = fixed_batch()
-    step = tf.function(gan.train_step)  # traced once: 60 eager steps of VGG19 cost minutes
-    first = step(batch)
-    for _ in range(60):
-        last = step(batch)
+    first, last = first_and_last(gan, batch, 60)
     assert float(last["style"]) < 0.7 * float(first["style"])
     # a blend's target means are the mixed means
     content = batch[0]
