@@ -220,6 +220,19 @@ def test_a_corrupt_or_foreign_file_is_a_clear_json_error(client: TestClient) -> 
     assert tiny.status_code == 400 and "at least 32×32" in tiny.json()["error"]
 
 
+def test_a_preview_that_a_newer_one_from_its_page_overtook_is_skipped(client: TestClient, photo: dict[str, Any],
+                                                                     pack) -> None:
+    # Two requests in flight may arrive in either order: the page's own count decides which is newer.
+    s = settings(photo["id"], pack[0].num_styles, style=1)
+    assert preview(client, {**s, "page": "tab-a", "seq": 7}).status_code == 200
+    assert preview(client, {**s, "page": "tab-a", "seq": 6}).status_code == 204
+    assert preview(client, {**s, "page": "tab-a", "seq": 8}).status_code == 200
+    # Another page counts for itself, and a request naming no page is never held against a page's.
+    assert preview(client, {**s, "page": "tab-b", "seq": 1}).status_code == 200
+    assert preview(client, s).status_code == 200
+    assert preview(client, {**s, "page": "tab-b", "seq": "2"}).status_code == 200  # not a count: arrival order
+
+
 def test_bad_settings_are_clear_json_errors(client: TestClient, photo: dict[str, Any], pack) -> None:
     n = pack[0].num_styles
     zero = preview(client, settings(photo["id"], n, bank=[0.0] * n))

@@ -3,7 +3,9 @@
 Every error a user can cause comes back as JSON ``{"error": "..."}`` that the page shows in its
 message area; unexpected errors too, with the traceback in the terminal only. Stylizations run
 one at a time in a worker thread (the CPU is the limit, not the event loop), and a preview that
-is still waiting when a newer one arrives is skipped: the newest request wins.
+is still waiting when a newer one arrives is skipped: the newest request wins. "Newer" is the
+order the page sent them in (its ``page`` and ``seq`` settings), since two requests in flight at
+once may arrive in either order; a request that names no page counts in the order it arrived.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import contextlib
 import socket
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import quote, urlsplit
@@ -48,6 +51,7 @@ from .uploads import UploadTooLarge, read_form
 STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_HOST = "127.0.0.1"
 STREAM_CHUNK = 1024 * 1024
+PREVIEW_PAGES = 64  # pages whose newest preview request is remembered (a reload is a new page)
 
 
 class AppState:
@@ -60,8 +64,28 @@ class AppState:
         self.masks = SoftMasks()
         self.session = Session(limits)
         self.limits = limits
-        self.latest_preview = 0
+        self.latest_preview = 0  # requests arrived, the order of those that name no page
+        self._newest: OrderedDict[str, int] = OrderedDict()  # per page, its newest preview's number
         self._locks: dict[int, asyncio.Lock] = {}
+
+    def preview_place(self, settings: dict[str, Any], arrival: int) -> tuple[str, int]:
+        """A preview's page and its number there: the page's own count when it sends one (the order
+        it sent its requests in), else its place among the requests that arrived. Recorded as the
+        page's newest if it is."""
+        page, seq = settings.get("page"), settings.get("seq")
+        if isinstance(page, str) and page and type(seq) is int:
+            key, number = f"page {page[:64]}", seq
+        else:
+            key, number = "", arrival
+        self._newest[key] = max(self._newest.pop(key, number), number)
+        while len(self._newest) > PREVIEW_PAGES:
+            self._newest.popitem(last=False)
+        return key, number
+
+    def overtaken(self, place: tuple[str, int]) -> bool:
+        """Whether a newer preview from the same page has arrived since this one."""
+        key, number = place
+        return self._newest.get(key, number) > number
 
     @property
     def lock(self) -> asyncio.Lock:
@@ -161,10 +185,11 @@ def _render_png(state: AppState, settings: dict[str, Any], masks: list[bytes]) -
 async def preview(request: Request) -> Response:
     state = _state(request)
     state.latest_preview += 1
-    ticket = state.latest_preview
+    arrival = state.latest_preview
     settings, masks = await _job_form(request)
+    place = state.preview_place(settings, arrival)
     async with state.lock:
-        if ticket != state.latest_preview:
+        if state.overtaken(place):
             return Response(status_code=204)  # a newer preview is waiting: skip this one
         loop = asyncio.get_running_loop()
         start = loop.time()

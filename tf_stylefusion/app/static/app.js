@@ -5,6 +5,8 @@
 const COLORS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
                 "#bfef45", "#9a6324", "#469990", "#800000", "#000075"];
 const PREVIEW_DELAY_MS = 120;  // debounce: a slider drag sends one request per pause, not per pixel
+// Names this page to the server, which renders only the newest of its previews in the order sent.
+const PAGE_ID = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Math.random()).slice(2);
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -246,10 +248,10 @@ function settings(maskRows) {
   };
 }
 
-async function jobForm() {
+async function jobForm(extra = {}) {
   const masks = await maskBlobs();
   const form = new FormData();
-  form.append("settings", JSON.stringify(settings(masks.rows)));
+  form.append("settings", JSON.stringify({...settings(masks.rows), ...extra}));
   masks.blobs.forEach((b, k) => form.append("mask", b, `mask_${masks.rows[k]}.png`));
   return form;
 }
@@ -274,7 +276,7 @@ async function requestPreview() {
   // screen is shown; the server skips requests that a newer one overtook in its queue.
   const seq = ++state.previewSeq;
   try {
-    const form = await jobForm();
+    const form = await jobForm({page: PAGE_ID, seq});
     const started = performance.now();
     const response = await fetch("/api/preview", {method: "POST", body: form});
     if (seq < state.shownSeq || response.status === 204) return previewSettled(seq);
