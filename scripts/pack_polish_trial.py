@@ -36,7 +36,7 @@ def seed_run(cfg, run_dir: Path) -> None:
     from tf_stylefusion.data.images import BadFiles
     from tf_stylefusion.model_io import load_generator
     from tf_stylefusion.pretrained import pack_dir
-    from tf_stylefusion.training.run import CHECKPOINTS_DIR, build_gan, style_sources
+    from tf_stylefusion.training.run import CHECKPOINTS_DIR, build_gan, style_sources, training_checkpoint
 
     sources = style_sources(cfg.data)
     names = [s.name for s in sources]
@@ -47,11 +47,7 @@ def seed_run(cfg, run_dir: Path) -> None:
                                                                    style_names=names))
     gan = build_gan(cfg, data_lib.load_style_images(sources, cfg.data.style_size, BadFiles()))
     gan.generator.set_weights(installed.get_weights())
-    optimizers = {"g_optimizer": gan.g_optimizer, "d_optimizer": gan.d_optimizer}
-    if gan.bank_optimizer is not None:
-        optimizers["bank_optimizer"] = gan.bank_optimizer
-    checkpoint = tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator, **optimizers)
-    tf.train.CheckpointManager(checkpoint, str(run_dir / CHECKPOINTS_DIR), max_to_keep=3).save()
+    tf.train.CheckpointManager(training_checkpoint(gan), str(run_dir / CHECKPOINTS_DIR), max_to_keep=3).save()
 
 
 def main() -> None:

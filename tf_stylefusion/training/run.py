@@ -190,6 +190,14 @@ def build_gan(config: RunConfig, style_images: Sequence[Sequence[np.ndarray]],
     return gan
 
 
+def training_checkpoint(gan: StyleFusionGAN) -> tf.train.Checkpoint:
+    """What a run's checkpoints hold: both networks and every optimizer (resume needs them all)."""
+    optimizers = {"g_optimizer": gan.g_optimizer, "d_optimizer": gan.d_optimizer}
+    if gan.bank_optimizer is not None:
+        optimizers["bank_optimizer"] = gan.bank_optimizer
+    return tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator, **optimizers)
+
+
 def _content_split(config: RunConfig, run_dir: Path) -> tuple[list[Path] | None, list[Path]]:
     spec = config.data.content
     if not spec:
@@ -257,10 +265,7 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
     # Before the checkpoint is restored: a resumed run gets its trained rows back, and the mask.
     init_color_norm(gan, style_images, num_old, tc.color_norm_init)
     step = gan.g_optimizer.iterations
-    optimizers = {"g_optimizer": gan.g_optimizer, "d_optimizer": gan.d_optimizer}
-    if gan.bank_optimizer is not None:
-        optimizers["bank_optimizer"] = gan.bank_optimizer
-    ckpt = tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator, **optimizers)
+    ckpt = training_checkpoint(gan)
     chief = is_chief(strategy)
     # Every worker must take part in saving; only the chief writes into the run folder.
     ckpt_dir = run_dir / CHECKPOINTS_DIR if chief else run_dir / WORKERS_DIR / f"task_{strategy.cluster_resolver.task_id}"
