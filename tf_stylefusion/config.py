@@ -214,6 +214,10 @@ class LossConfig:
     tv_of: str | None = None
     adversarial_weight: float | None = None
     inception_weight: float = 0.0
+    # Weight of the palette term (training/losses.py: palette_distance): the output's colour
+    # distribution against the painting's, along 16 directions in RGB, so a painting's few strong
+    # colours are asked for and not only their mean and covariance. 0 leaves it off.
+    palette_weight: float = 0.0
     adversarial: str = "lsgan"
     # Style loss per layer divided by the mean square of each sample's own target Gram
     # ("target") or of the whole bank's ("bank"); see StyleFusionGAN.style_norms.
@@ -265,7 +269,7 @@ class LossConfig:
         if self.style_normalization not in ("target", "bank"):
             raise ConfigError(f"style_normalization must be target or bank, got {self.style_normalization!r}")
         for name in ("style_weight", "content_weight", "tv_weight", "layout_weight", "adversarial_weight",
-                     "inception_weight"):
+                     "inception_weight", "palette_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
 

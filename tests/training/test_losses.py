@@ -280,3 +280,33 @@ def test_slice_directions_are_orthonormal_and_fixed_by_the_seed() -> None:
     v = tf.constant(np.arange(8, dtype=np.float32)[None, :, None])
     np.testing.assert_allclose(resample_sorted(v, 8).numpy(), v.numpy())
     np.testing.assert_allclose(resample_sorted(v, 4).numpy()[0, :, 0], [0.5, 2.5, 4.5, 6.5])
+
+
+def test_palette_term_sees_a_palette_that_mean_and_covariance_miss_and_can_be_descended() -> None:
+    from tf_stylefusion.training.losses import (
+        PALETTE_DIRECTIONS,
+        palette_distance,
+        palette_slices,
+        to_quantiles,
+    )
+
+    rng = np.random.default_rng(0)
+    # a painting of two strong colours against Gaussian colours with the same mean and covariance
+    two = np.where(rng.random((1, 32, 32, 1)) < 0.5, [0.9, 0.2, 0.1], [0.1, 0.5, 0.9]).astype(np.float32)
+    flat = two.reshape(-1, 3)
+    gauss = rng.multivariate_normal(flat.mean(0), np.cov(flat.T), size=32 * 32).astype(np.float32)
+    gauss = tf.constant(gauss.reshape(1, 32, 32, 3))
+    target = to_quantiles(palette_slices(tf.constant(two)))
+    assert target.shape == (1, 256, PALETTE_DIRECTIONS)
+    shuffled = tf.reshape(tf.random.shuffle(tf.reshape(two, [-1, 3]), seed=2), two.shape)
+    itself = float(palette_distance(shuffled, target)[0])  # where colours are does not count
+    assert float(palette_distance(gauss, target)[0]) > 20 * itself + 1e-3
+    # the term's gradient moves colours onto the palette
+    x = tf.Variable(gauss)
+    opt = tf.keras.optimizers.Adam(0.02)
+    before = float(palette_distance(x, target)[0])
+    for _ in range(60):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(palette_distance(x, target))
+        opt.apply_gradients([(tape.gradient(loss, x), x)])
+    assert float(palette_distance(x, target)[0]) < 0.2 * before

@@ -22,13 +22,15 @@ from .losses import (
     layout_loss,
     luminance,
     normalised_mse,
+    palette_distance,
+    palette_slices,
     split_windows,
     style_distance,
     to_quantiles,
     total_variation,
 )
 
-METRIC_NAMES = ("g_loss", "d_loss", "style", "content", "tv", "adv_g", "feature", "layout")
+METRIC_NAMES = ("g_loss", "d_loss", "style", "content", "tv", "adv_g", "feature", "layout", "palette")
 
 
 @dataclass
@@ -49,6 +51,9 @@ class StyleTargets:
     # bank-wide mean squares; empty for plain Grams.
     means: list[np.ndarray] = field(default_factory=list)
     mean_norms: list[float] = field(default_factory=list)
+    # ``[N, Q, PALETTE_DIRECTIONS]``: each style's pixel colours along the palette term's
+    # directions as quantiles (losses.palette_distance); None when not computed.
+    palette: np.ndarray | None = None
 
     @classmethod
     def compute(cls, vgg: VGGFeatures, style_images: Sequence[Sequence[np.ndarray]],
@@ -61,8 +66,10 @@ class StyleTargets:
         entries = style_layer_count * len(scales)
         grams: list[list[np.ndarray]] = [[] for _ in range(entries)]
         means: list[list[np.ndarray]] = [[] for _ in range(entries)]
-        pooled = []
+        pooled, palette = [], []
         for images in style_images:
+            palette.append(np.mean([to_quantiles(palette_slices(tf.convert_to_tensor(img[None], tf.float32)))[0]
+                                    for img in images], axis=0))
             per_layer = [[] for _ in range(entries)]
             per_layer_means = [[] for _ in range(entries)]
             feats = []
@@ -89,7 +96,7 @@ class StyleTargets:
         stacked_means = [np.stack(m).astype(np.float32) for m in means if m]
         mean_norms = [float(np.mean(np.square(m))) + 1e-12 for m in stacked_means]
         return cls(stacked, norms, np.stack(pooled).astype(np.float32) if pooled else None,
-                   stacked_means, mean_norms)
+                   stacked_means, mean_norms, np.stack(palette).astype(np.float32))
 
 
 def downscale(images: tf.Tensor, k: int) -> tf.Tensor:
@@ -134,6 +141,9 @@ class StyleFusionGAN(keras.Model):
                              f"{self.n_style_layers} layers at {len(self.style_scales)} scales")
         self.inception_targets = (tf.constant(targets.inception)
                                   if targets.inception is not None else None)
+        if self.loss_config.palette_weight > 0 and targets.palette is None:
+            raise ValueError("the palette term needs StyleTargets with palette quantiles")
+        self.palette_targets = tf.constant(targets.palette) if targets.palette is not None else None
         self.seed = int(seed)
         self.trackers = {n: keras.metrics.Mean(name=n) for n in METRIC_NAMES}
         # Multiplies the bank's gradient (None: all of it trains), broadcast against ``[N, D]``:
@@ -253,13 +263,17 @@ class StyleFusionGAN(keras.Model):
             terms["feature"] = feature_loss(self._inception[0](stylized), target)
         else:
             terms["feature"] = tf.zeros([b])
+        if cfg.palette_weight > 0:
+            terms["palette"] = palette_distance(stylized, tf.einsum("bn,nqd->bqd", weights, self.palette_targets))
+        else:
+            terms["palette"] = tf.zeros([b])
         return terms
 
     def weighted_perceptual(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
         cfg = self.loss_config
         return (cfg.style_weight * terms["style"] + cfg.content_weight * terms["content"]
                 + cfg.tv_weight * terms["tv"] + cfg.inception_weight * terms["feature"]
-                + cfg.layout_weight * terms["layout"])
+                + cfg.layout_weight * terms["layout"] + cfg.palette_weight * terms["palette"])
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
         # 1. pick each sample's style mix; 2. generate; 3. score reals and fakes with D;
@@ -321,7 +335,7 @@ class StyleFusionGAN(keras.Model):
     def _record(self, g_loss: tf.Tensor, d_loss: tf.Tensor, terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         self.trackers["g_loss"].update_state(g_loss)
         self.trackers["d_loss"].update_state(d_loss)
-        for name in ("style", "content", "tv", "adv_g", "feature", "layout"):
+        for name in ("style", "content", "tv", "adv_g", "feature", "layout", "palette"):
             self.trackers[name].update_state(tf.reduce_mean(terms[name]))
         return {name: t.result() for name, t in self.trackers.items()}
 
