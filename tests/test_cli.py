@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from tf_stylefusion.cli import main
@@ -44,7 +45,8 @@ def test_train_then_stylize_end_to_end(image_folders, tmp_path: Path, capsys) ->
 
     run = tmp_path / "run"
     assert main(train_args(image_folders, run) + ["--profile", str(profile), "--encoder-steps", "2"]) == 0
-    for name in ("generator.keras", "config.json", "splits.json", "checkpoints", "style_encoder.keras"):
+    for name in ("generator.keras", "config.json", "splits.json", "checkpoints", "style_encoder.keras",
+                 "textures.npz"):
         assert (run / name).exists(), name
     assert list((run / "samples").glob("step_*.png"))
     assert list((run / "tensorboard").rglob("events.out.tfevents.*"))
@@ -59,6 +61,10 @@ def test_train_then_stylize_end_to_end(image_folders, tmp_path: Path, capsys) ->
     assert main(["styles", str(run)]) == 0  # one style per --style, then one per sub-style
     listed = capsys.readouterr().out.split()
     assert listed == ["0", "stripes", "1", "checker", "2", "my_art_1", "3", "my_art_2"]
+    from tf_stylefusion.model_io import load_generator
+
+    tiles = load_generator(run).textures  # a brushwork tile per style, sub-styles included
+    assert tiles.shape[0] == 4 and float(tf.math.reduce_std(tiles)) > 0.01
 
     inputs = sorted(content.glob("*.png"))[:2]
     bad = tmp_path / "bad.jpg"

@@ -269,11 +269,20 @@ def _add_flat_guard(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flat-guard", type=float, default=None, metavar="SPREAD",
                    help="leave regions whose local luma deviation is below SPREAD in the style's palette "
                         "but unpainted (default: the model's own, 0.03 in the pack; 0: paint everywhere)")
+    p.add_argument("--texture", type=float, default=None, metavar="AMOUNT",
+                   help="how strongly each style's brushwork tile (cut from its painting) is laid over "
+                        "the picture where the photo is not flat: 1 = the painting's own contrast "
+                        "(the default), 0 = off; models without tiles ignore it")
 
 
-def _with_flat_guard(generator: "StyleFusionGenerator", spread: float | None) -> "StyleFusionGenerator":
-    """The generator, or a copy with ``--flat-guard``'s threshold (the gate has no weights)."""
-    return generator if spread is None else generator.copy(flat_guard=spread)
+def _with_flat_guard(generator: "StyleFusionGenerator", spread: float | None,
+                     texture: float | None = None) -> "StyleFusionGenerator":
+    """The generator, or a copy with ``--flat-guard``'s threshold (the gate has no weights), its
+    brushwork tiles laid over at ``--texture``'s strength when given."""
+    generator = generator if spread is None else generator.copy(flat_guard=spread)
+    if texture is not None:
+        generator.texture_amount = texture
+    return generator
 
 
 def _add_video(sub: argparse._SubParsersAction) -> None:
@@ -355,7 +364,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_stylize(args: argparse.Namespace) -> int:
     from .data.images import load_image
     from .errors import ConfigError
-    from .inference.fusion import StylizeOptions, build_mix, encode_style_images, parse_weighted_path
+    from .inference.fusion import (
+        StylizeOptions,
+        build_mix,
+        encode_style_images,
+        parse_weighted_path,
+        style_image_textures,
+    )
     from .inference.stylize import stylize_files
     from .inference.tiling import TileConfig
     from .model_io import load_generator, load_style_encoder
@@ -363,7 +378,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     args.model, args.inputs = _split_model(args.paths, 0)
     if not args.inputs:
         raise ConfigError(f"stylize: no input images after the model {args.model}")
-    generator = _with_flat_guard(load_generator(args.model), args.flat_guard)
+    generator = _with_flat_guard(load_generator(args.model), args.flat_guard, args.texture)
     image_specs = [parse_weighted_path(s) for s in args.style_image]
     mix = build_mix(args.style, generator.style_names, [w for _, w in image_specs])
     # Masks are read once here, so a bad mask is one error rather than a failure per input.
@@ -372,8 +387,9 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     if image_specs or options.strength < 1.0:
         options.encoder = load_style_encoder(args.model, generator, required=True)
     if image_specs:
-        options.style_rows = encode_style_images(
-            options.encoder, [load_image(p, max_side=4 * options.encoder.style_size) for p, _ in image_specs])
+        style_images = [load_image(p, max_side=4 * options.encoder.style_size) for p, _ in image_specs]
+        options.style_rows = encode_style_images(options.encoder, style_images)
+        options.style_textures = style_image_textures(style_images)
     tiling = args.tile_size
     if args.fast_statistics:
         tiling = dataclasses.replace(TileConfig.for_tile_size(args.tile_size), exact_statistics=False)
@@ -468,7 +484,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         raise ConfigError("video: give [MODEL] INPUT OUTPUT")
     args.model, (args.input, args.output) = _split_model(args.paths, 2)
     config = VideoConfig(stabilize=args.stabilize, max_size=args.max_size, tile_size=args.tile_size)
-    generator = _with_flat_guard(load_generator(args.model), args.flat_guard)
+    generator = _with_flat_guard(load_generator(args.model), args.flat_guard, args.texture)
     weights = parse_style_spec(args.style, generator.style_names)
     report = stylize_video(generator, args.input, args.output, weights, config, progress=True)
     print(f"wrote {report.output}: {report.summary()}")
@@ -487,7 +503,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     args.model = str(resolve_model(args.model))
     if not args.verbose:  # SavedModel writing logs every assets folder at INFO
         logging.getLogger("tensorflow").setLevel(logging.WARNING)
-    generator = _with_flat_guard(load_generator(args.model), args.flat_guard)
+    generator = _with_flat_guard(load_generator(args.model), args.flat_guard, args.texture)
     if args.saved_model:
         from .deploy.saved_model import export_saved_model
         from .model_io import load_style_encoder

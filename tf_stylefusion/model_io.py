@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from .errors import ModelFileError
+from .fileutil import atomic_path
 from .models.generator import StyleFusionGenerator
 from .models.style_encoder import StyleEncoder
 
@@ -16,6 +18,7 @@ CONFIG_FILE = "config.json"            # RunConfig, the run's identity (resume c
 SPLITS_FILE = "splits.json"            # train / validation / test file lists
 GENERATOR_FILE = "generator.keras"     # refreshed at every checkpoint
 ENCODER_FILE = "style_encoder.keras"   # optional: --encoder-steps
+TEXTURES_FILE = "textures.npz"         # each style's brushwork tile (models/texture.py)
 CHECKPOINTS_DIR = "checkpoints"        # G, D and both optimizers (resume)
 WORKERS_DIR = "workers"                # non-chief workers' scratch checkpoints
 SAMPLES_DIR = "samples"                # sample-grid PNGs
@@ -49,7 +52,37 @@ def load_generator(model: str | Path) -> StyleFusionGenerator:
         raise ModelFileError(f"{path}: cannot load the model ({type(e).__name__}: {e})") from e
     if not isinstance(loaded, StyleFusionGenerator):
         raise ModelFileError(f"{path}: holds a {type(loaded).__name__}, not a StyleFusionGenerator")
+    textures = path.parent / TEXTURES_FILE
+    if path.name == GENERATOR_FILE and textures.is_file():
+        loaded.set_textures(load_textures(textures, loaded.style_names))
     return loaded
+
+
+def save_textures(path: str | Path, tiles: np.ndarray, style_names: list[str]) -> None:
+    """Write brushwork tiles ``[N, S, S, 3]`` (8 bits each, a scale per style) atomically."""
+    tiles = np.asarray(tiles, np.float32)
+    scale = np.maximum(np.abs(tiles).reshape(len(tiles), -1).max(axis=1), 1e-6) / 127.0
+    codes = np.clip(np.round(tiles / scale[:, None, None, None]), -127, 127).astype(np.int8)
+    with atomic_path(Path(path)) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, tiles=codes, scale=scale.astype(np.float32), names=np.array(style_names))
+
+
+def load_textures(path: str | Path, style_names: list[str]) -> np.ndarray:
+    """The tiles ``[N, S, S, 3]`` float32 saved by ``save_textures``, checked against the
+    generator's ``style_names``; a damaged or foreign file is a ModelFileError naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            codes, scale, names = data["tiles"], data["scale"], [str(n) for n in data["names"]]
+    except Exception as e:  # a truncated zip, a missing array, not an npz at all
+        raise ModelFileError(f"{path}: cannot read the texture tiles ({type(e).__name__}: {e})") from e
+    if names != list(style_names) or codes.ndim != 4 or codes.shape[0] != len(names) or scale.shape != (len(names),):
+        raise ModelFileError(f"{path}: holds tiles for styles {names} (shape {list(codes.shape)}), but the "
+                             f"generator's styles are {list(style_names)}; it belongs to another model")
+    tiles = codes.astype(np.float32) * scale[:, None, None, None]
+    if not np.all(np.isfinite(tiles)):
+        raise ModelFileError(f"{path}: the texture tiles hold NaN or infinite values")
+    return tiles
 
 
 def style_encoder_path(model: str | Path) -> Path:

@@ -174,7 +174,7 @@ def parse_job(settings: dict[str, Any], masks: Sequence[bytes], session: Session
     options = StylizeOptions(
         strength=strength, masks=arrays, order=order or None, feather=0.0,  # feathered already
         preserve_color=COLOR_CHOICES[color], style_rows=np.stack([s.row for s in styles]) if styles else None,
-        encoder=encoder)
+        style_textures=np.stack([s.texture for s in styles]) if styles else None, encoder=encoder)
     return Job(photo, np.asarray(bank + image_weights, np.float32), options, row_names)
 
 

@@ -22,7 +22,7 @@ from PIL import Image
 
 from ..data.images import load_image, to_uint8
 from ..errors import ImageError, StyleFusionError
-from ..inference.fusion import encode_style_images
+from ..inference.fusion import encode_style_images, style_image_textures
 from ..models.generator import MIN_SIZE
 from ..models.style_encoder import StyleEncoder
 
@@ -60,11 +60,13 @@ class Photo:
 
 @dataclass
 class StyleImage:
-    """An uploaded style image, reduced to the style row the encoder predicts for it."""
+    """An uploaded style image, reduced to the style row the encoder predicts for it and its
+    brushwork tile (models/texture.py)."""
 
     id: str
     name: str
     row: np.ndarray
+    texture: np.ndarray | None = None
 
 
 def _safe_name(name: str) -> str:
@@ -139,7 +141,8 @@ class Session:
         except ImageError:
             path.unlink(missing_ok=True)
             raise
-        style = StyleImage(upload_id, name, encode_style_images(encoder, [image])[0])
+        style = StyleImage(upload_id, name, encode_style_images(encoder, [image])[0],
+                           style_image_textures([image])[0])
         self._remember(self._styles, upload_id, style, self.limits.max_style_images)
         return style
 

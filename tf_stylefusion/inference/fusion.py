@@ -12,6 +12,7 @@ import tensorflow as tf
 from ..data.pipelines import resize_short_side
 from ..errors import ConfigError, ModelFileError, StyleWeightsError
 from ..models.style_encoder import StyleEncoder
+from ..models.texture import painting_texture
 from .color import COLOR_MODES, PER_PIXEL_COLOR_MODES
 from .color import preserve_color as keep_content_colors
 from .masks import default_feather, load_mask, region_weights
@@ -143,7 +144,8 @@ class StylizeOptions:
       style is a per-pixel strength: the style where white, the content where black.
     - ``preserve_color``: ``"luminance"`` or ``"histogram"`` (see ``color``).
     - ``style_rows``: ``[M, D]`` rows predicted from style images, appended after the bank; the
-      weights then have N + M entries.
+      weights then have N + M entries. ``style_textures`` ``[M, S, S, 3]``: their brushwork
+      tiles (``style_image_textures``), laid over like the bank's when the generator has textures.
     """
 
     strength: float = 1.0
@@ -152,6 +154,7 @@ class StylizeOptions:
     feather: float | None = None
     preserve_color: str | None = None
     style_rows: np.ndarray | None = None
+    style_textures: np.ndarray | None = None
     encoder: StyleEncoder | None = None
     anchor_content: bool = True
 
@@ -194,6 +197,11 @@ def encode_style_images(encoder: StyleEncoder, images: Sequence[np.ndarray]) -> 
                                                    encoder.style_size).numpy() for im in images])
 
 
+def style_image_textures(images: Sequence[np.ndarray]) -> np.ndarray:
+    """Brushwork tiles ``[M, S, S, 3]`` for style images, one per image (models/texture.py)."""
+    return np.stack([painting_texture([im]) for im in images])
+
+
 def content_row(encoder: StyleEncoder, image: np.ndarray) -> np.ndarray:
     """The content image's own style row ``[D]`` (the encoder applied at its ``content_size``)."""
     small = resize_short_side(tf.convert_to_tensor(image, tf.float32), encoder.content_size).numpy()
@@ -201,8 +209,25 @@ def content_row(encoder: StyleEncoder, image: np.ndarray) -> np.ndarray:
 
 
 @per_weights_rank
-def _run_table(generator: Any, image: tf.Tensor, weights: tf.Tensor, table: tf.Tensor) -> tf.Tensor:
-    return generator.stylize_with_table(image, weights, table)
+def _run_table(generator: Any, image: tf.Tensor, weights: tf.Tensor, table: tf.Tensor,
+               textures: tf.Tensor | None) -> tf.Tensor:
+    return generator.stylize_with_table(image, weights, table, textures)
+
+
+def table_textures(generator: Any, rows: int, style_textures: np.ndarray | None) -> np.ndarray | None:
+    """Texture tiles for a table of ``rows`` rows: the bank's, then ``style_textures`` for the
+    style images' rows, blank for the rest (the photo's own row). None when the generator has none."""
+    own = generator.textures
+    if own is None:
+        return None
+    tiles = [np.asarray(own, np.float32)]
+    if style_textures is not None:
+        tiles.append(np.asarray(style_textures, np.float32))
+    done = sum(t.shape[0] for t in tiles)
+    if done > rows:
+        raise StyleWeightsError(f"{done} texture tiles for a table of {rows} styles")
+    tiles.append(np.zeros((rows - done, *tiles[0].shape[1:]), np.float32))
+    return np.concatenate(tiles, axis=0)
 
 
 class FusionWeights:
@@ -277,25 +302,27 @@ def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray, option
     anchor = field.partial and options.anchor_content
     identity = np.eye(table.shape[0], dtype=np.float32)[-1]
     table_t = tf.convert_to_tensor(table)
+    textures = table_textures(generator, table.shape[0], options.style_textures)
+    textures_t = None if textures is None else tf.convert_to_tensor(textures)
     if tiling is None:
         stats = recon_stats = None
     else:
         stats = statistics_for(generator, image, field, tiling, table_t)
         recon_stats = statistics_for(generator, image, identity, tiling, table_t) if anchor else None
 
-    def run(tile: np.ndarray, tile_weights: np.ndarray, tile_stats: Any) -> np.ndarray:
+    def run(tile: np.ndarray, tile_weights: np.ndarray, tile_stats: Any, origin: tuple[int, int]) -> np.ndarray:
         if tile_stats is None:
             return _run_table(generator, tf.convert_to_tensor(tile[None]),
-                              tf.convert_to_tensor(tile_weights[None]), table_t)[0].numpy()
-        return stylize_with_statistics(generator, tile, tile_weights, tile_stats, table_t)
+                              tf.convert_to_tensor(tile_weights[None]), table_t, textures_t)[0].numpy()
+        return stylize_with_statistics(generator, tile, tile_weights, tile_stats, table_t, origin, textures)
 
     def render(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         tile = image[y0:y1, x0:x1]
-        out = run(tile, field.region(y0, y1, x0, x1), stats)
+        out = run(tile, field.region(y0, y1, x0, x1), stats, (y0, x0))
         if anchor:
             # The generator's reconstruction of the photo differs from it slightly; adding that
             # difference back makes strength 0 the photo itself.
-            recon = run(tile, identity, recon_stats)
+            recon = run(tile, identity, recon_stats, (y0, x0))
             strength = np.asarray(field.strength_at(y0, y1, x0, x1), np.float32)
             out = np.clip(out + (1.0 - strength) * (tile - recon), 0.0, 1.0)
         if options.preserve_color in PER_PIXEL_COLOR_MODES:

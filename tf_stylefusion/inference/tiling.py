@@ -161,14 +161,16 @@ def receptive_radius(generator: StyleFusionGenerator) -> int:
     the stride; the content skip's bilinear upsampling of the half-size residual adds 2. A coarse
     stage adds enc4 at stride 4 (4), 16 a block at stride 8 and dec0 at stride 8 (8). The flat
     guard's gate is a second path beside the network (two window boxes at quarter size, the 4×4
-    pool and the upsampling), so the reach is the longer of the two.
+    pool and the upsampling), so the reach is the longer of the two; brushwork tiles are laid
+    over through the same gate.
     """
     base = 16 if generator.config.pixel_shuffle else 8
     if generator.config.pixel_shuffle and generator.config.content_skip:
         base += 2
     coarse = 12 + 16 * generator.config.coarse_blocks if generator.config.coarse_blocks else 0
     network = base + 8 * generator.config.num_res_blocks + coarse
-    gate = 8 * (FLAT_WINDOW // 2) + 8 if generator.config.flat_guard else 0
+    gated = generator.config.flat_guard or (generator.textures is not None and generator.texture_amount > 0)
+    gate = 8 * (FLAT_WINDOW // 2) + 8 if gated else 0
     return max(network, gate)
 
 
@@ -342,17 +344,21 @@ def exact_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights
 
 @per_weights_rank
 def _tile_graph(generator: StyleFusionGenerator, tile: tf.Tensor, weights: tf.Tensor, table: tf.Tensor,
-                means: list[tf.Tensor], variances: list[tf.Tensor]) -> tf.Tensor:
+                means: list[tf.Tensor], variances: list[tf.Tensor], origin: tf.Tensor,
+                textures: tf.Tensor | None) -> tf.Tensor:
     with generator.norm_statistics(lambda i, x, w: (means[i], variances[i])):
-        return generator.stylize_with_table(tile, weights, table)
+        return generator.stylize_with_table(tile, weights, table, textures, origin)
 
 
 def stylize_with_statistics(generator: StyleFusionGenerator, tile: np.ndarray, weights: np.ndarray,
-                            stats: Stats, table: "np.ndarray | tf.Tensor | None" = None) -> np.ndarray:
+                            stats: Stats, table: "np.ndarray | tf.Tensor | None" = None,
+                            origin: tuple[int, int] = (0, 0), textures: "np.ndarray | None" = None) -> np.ndarray:
     """Stylize one ``[h, w, 3]`` tile with given normalisation statistics (``weights`` ``[K]`` or
-    the tile's ``[h, w, K]``, over ``table``, default the bank)."""
+    the tile's ``[h, w, K]``, over ``table``, default the bank); ``origin`` is the tile's top-left
+    pixel in the whole picture and ``textures`` the table rows' tiles (default: the bank's)."""
     out = _tile_graph(generator, tf.convert_to_tensor(tile[None]), tf.convert_to_tensor(weights[None]),
-                      _table(generator, table), [m for m, _ in stats], [v for _, v in stats])
+                      _table(generator, table), [m for m, _ in stats], [v for _, v in stats],
+                      tf.constant(origin, tf.int32), None if textures is None else tf.convert_to_tensor(textures))
     return out[0].numpy()
 
 
@@ -399,6 +405,7 @@ def stylize_tiled(generator: StyleFusionGenerator, image: np.ndarray, weights: W
     stats = statistics_for(generator, image, weights, config)
 
     def render(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        return stylize_with_statistics(generator, image[y0:y1, x0:x1], weights_at(weights, y0, y1, x0, x1), stats)
+        return stylize_with_statistics(generator, image[y0:y1, x0:x1], weights_at(weights, y0, y1, x0, x1), stats,
+                                       origin=(y0, x0))
 
     return blend_tiles(generator, h, w, config, render)

@@ -35,6 +35,7 @@ from .layers import (
     reflect_pad_to_multiple,
     with_static_channels,
 )
+from .texture import TEXTURE_GUARD, texture_field
 
 MIN_SIZE = 32
 STRIDE = 4  # total downsampling: inputs are padded to a multiple of this and cropped back
@@ -72,6 +73,14 @@ FLAT_WINDOW = 5  # the flat guard's window, in quarter-size pixels (20 photo pix
 COLOR_NORM_EPSILON = 1e-3
 # The colour norm's identity-like start: an average photo's RGB spread and mean.
 COLOR_NORM_INIT = ((0.25, 0.25, 0.25), (0.45, 0.45, 0.45))
+
+
+class _TextureSlot:
+    """The generator's texture tiles and their strength, out of Keras' weight tracking."""
+
+    def __init__(self) -> None:
+        self.tiles: tf.Tensor | None = None
+        self.amount = 1.0
 
 
 def _normalised(weights: tf.Tensor) -> tf.Tensor:
@@ -189,6 +198,8 @@ class StyleFusionGenerator(keras.Model):
         self.color = add(StyleColor(offset, name="style_color")) if content_skip and color_map else None
         self.param_dim = offset
         self.bank = StyleBank(num_styles, self._identity_row(), name="style_bank")
+        # Not a Keras weight: the tiles live beside generator.keras (model_io), the file keeps its size.
+        self._texture = _TextureSlot()
         self.build()
 
     @classmethod
@@ -229,14 +240,55 @@ class StyleFusionGenerator(keras.Model):
                 norm.statistics_hook = None
 
     def copy(self, flat_guard: float | None = None) -> "StyleFusionGenerator":
-        """A new generator with the same configuration and weights (edits to it leave this one);
-        ``flat_guard`` replaces the gate's threshold (it has no weights: any value fits them)."""
+        """A new generator with the same configuration, weights and textures (edits to it leave
+        this one); ``flat_guard`` replaces the gate's threshold (it has no weights: any value fits them)."""
         config = self.get_config()
         if flat_guard is not None:
             config["flat_guard"] = float(flat_guard)
         twin = StyleFusionGenerator.from_config(config)
         twin.set_weights(self.get_weights())
+        twin.set_textures(self.textures)
+        twin.texture_amount = self.texture_amount
         return twin
+
+    @property
+    def textures(self) -> tf.Tensor | None:
+        """``[N, S, S, 3]``: each style's brushwork tile (models/texture.py), or None."""
+        return self._texture.tiles
+
+    @property
+    def texture_amount(self) -> float:
+        """How strongly the tiles are laid over the pictures (0: as the network paints them)."""
+        return self._texture.amount
+
+    @texture_amount.setter
+    def texture_amount(self, amount: float) -> None:
+        if not 0.0 <= float(amount) <= 4.0:
+            raise ValueError(f"texture amount must be in [0, 4], got {amount}")
+        self._texture.amount = float(amount)
+
+    def set_textures(self, textures: np.ndarray | tf.Tensor | None) -> None:
+        """Attach one texture tile per style (``[N, S, S, 3]``, models/texture.py); None removes them."""
+        if textures is None:
+            self._texture.tiles = None
+            return
+        t = tf.convert_to_tensor(textures, tf.float32)
+        if t.shape.rank != 4 or t.shape[0] != self.num_styles or t.shape[1] != t.shape[2] or t.shape[3] != 3:
+            raise ValueError(f"textures must be [{self.num_styles}, S, S, 3] (one tile per style), "
+                             f"got {list(t.shape)}")
+        self._texture.tiles = t
+
+    def _textures_for(self, table: tf.Tensor, textures: tf.Tensor | None) -> tf.Tensor | None:
+        """Tiles for ``table``'s rows: ``textures`` as given, else the bank's tiles with blank
+        ones for rows past the bank (a photo's own row, a row without a painting)."""
+        if textures is not None:
+            return tf.convert_to_tensor(textures, tf.float32)
+        own = self._texture.tiles
+        if own is None or table.shape[-2] == own.shape[0]:
+            return own
+        # In a traced signature the table's row count may only be known at run time.
+        extra = tf.shape(table)[-2] - own.shape[0]
+        return tf.concat([own, tf.zeros(tf.concat([[extra], tf.shape(own)[1:]], axis=0))], axis=0)
 
     @property
     def num_norm_layers(self) -> int:
@@ -283,13 +335,17 @@ class StyleFusionGenerator(keras.Model):
         content, weights = self._unpack(inputs)
         return self.stylize_with_table(content, weights, self.bank(None))
 
-    def stylize_with_table(self, content: tf.Tensor, weights: tf.Tensor, table: tf.Tensor) -> tf.Tensor:
+    def stylize_with_table(self, content: tf.Tensor, weights: tf.Tensor, table: tf.Tensor,
+                           textures: tf.Tensor | None = None, origin: tuple[int, int] = (0, 0)) -> tf.Tensor:
         """Stylize with an explicit style table (``[K, D]`` or ``[B, K, D]``) instead of the bank.
 
         Used for arbitrary style images (a predicted row), strength (a mix with the content's own
-        row) and fine-tuning; ``weights`` mix the table's K rows.
+        row) and fine-tuning; ``weights`` mix the table's K rows. ``textures`` ``[K, S, S, 3]``
+        are the rows' tiles (default: the bank's, blank past it); ``origin`` is where ``content``
+        sits in a larger picture (tiled inference), so the tiles line up across pieces.
         """
-        return self._forward(tf.convert_to_tensor(content), _normalised(weights), table)
+        return self._forward(tf.convert_to_tensor(content), _normalised(weights), table,
+                             self._textures_for(table, textures), origin)
 
     def recoloured(self, content: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
         """The photo after the style's colour norm and colour transform (``[B, K]`` weights over
@@ -304,11 +360,17 @@ class StyleFusionGenerator(keras.Model):
             x = tf.cast(self.color_mix(x, style), x.dtype)
         return x
 
-    def _forward(self, content: tf.Tensor, weights: tf.Tensor, table: tf.Tensor) -> tf.Tensor:
+    def _forward(self, content: tf.Tensor, weights: tf.Tensor, table: tf.Tensor,
+                 textures: tf.Tensor | None = None, origin: tuple[int, int] = (0, 0)) -> tf.Tensor:
         content = tf.cast(content, self.compute_dtype)
         h, w = tf.shape(content)[1], tf.shape(content)[2]
         x = with_static_channels(reflect_pad_to_multiple(content, self.stride), content.shape[-1])
         gate = flat_gate(x, self.config.flat_guard) if self.config.flat_guard else None
+        if textures is not None and self.texture_amount > 0:
+            texture_gate = (gate if self.config.flat_guard == TEXTURE_GUARD
+                            else flat_gate(tf.cast(x, tf.float32), TEXTURE_GUARD))
+        else:
+            textures = None
         if weights.shape.rank == 4:
             padding = [[0, 0], [0, (-h) % self.stride], [0, (-w) % self.stride], [0, 0]]
             weights = tf.pad(weights, padding, mode="SYMMETRIC")
@@ -340,6 +402,12 @@ class StyleFusionGenerator(keras.Model):
             y = tf.sigmoid(y)
             if self.shuffle > 1:
                 y = tf.nn.depth_to_space(y, self.shuffle)
+        if textures is not None:
+            size = tf.shape(y)[1:3]
+            field = texture_field(textures, weights, size[0], size[1], origin)
+            y = y + self.texture_amount * tf.image.resize(tf.cast(texture_gate, y.dtype), size, method="bilinear") * field
+            # clip to [0, 1] with relus (TFLite's integer MINIMUM would share its input's scale)
+            y = tf.nn.relu(y) - tf.nn.relu(y - 1.0)
         # tf.slice, not y[:, :h, :w]: TFLite runs a STRIDED_SLICE with computed bounds ~6× slower.
         return tf.slice(y, [0, 0, 0, 0], tf.stack([-1, h, w, -1]))
 

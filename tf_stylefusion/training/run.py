@@ -40,11 +40,14 @@ from ..model_io import (
     HISTORY_FILE,
     SPLITS_FILE,
     TENSORBOARD_DIR,
+    TEXTURES_FILE,
     WORKERS_DIR,
+    save_textures,
 )
 from ..models.discriminator import PatchDiscriminator
 from ..models.generator import StyleFusionGenerator
 from ..models.loss_networks import inception_features, vgg_features
+from ..models.texture import TEXTURE_SCALE, painting_texture
 from .callbacks import CheckpointEvery, SampleImages, save_generator
 from .color_init import init_color_norm
 from .custom_loop import needs_custom_loop, strategy_fit
@@ -257,6 +260,10 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
         crops = crops.map(lambda im, sid: (im, sid + num_old))
     dataset = data_lib.training_dataset(content, crops, global_batch)
 
+    tiles = None
+    if is_chief(strategy):
+        tiles = write_run_textures(run_dir, sources, config.generator.style_names, bad,
+                                   base.textures if num_old else None, extending=bool(num_old))
     gan = build_gan(config, style_images, generator=base_generator, strategy=strategy)
     if num_old:
         from .add_styles import restrict_to_new_rows
@@ -335,8 +342,29 @@ def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto"
     if len(bad):
         atomic_write_text(run_dir / BAD_FILES_FILE, bad.summary() + "\n")
         log.warning("%s", bad.summary())
+    generator.set_textures(tiles)  # after training: they are laid over pictures, not trained with
     return TrainResult(run_dir, generator, history, int(step.numpy()), resumed_from,
                        time.time() - start, bad.items, encoder_psnr)
+
+
+def write_run_textures(run_dir: Path, sources: Sequence[data_lib.StyleSource], names: Sequence[str],
+                       bad: BadFiles, base_tiles: tf.Tensor | None = None, extending: bool = False
+                       ) -> np.ndarray | None:
+    """Each style's brushwork tile from its paintings (models/texture.py), written to the run
+    folder as ``textures.npz`` and returned; a run that grows a model without tiles gets none."""
+    if extending and base_tiles is None:
+        log.info("the base model has no texture tiles: %s gets none either", run_dir)
+        return None
+    tiles = []
+    for src in sources:
+        images = [im for im in (data_lib.load_or_report(p, bad, 2 * TEXTURE_SCALE) for p in src.paths)
+                  if im is not None]
+        tiles.append(painting_texture([np.asarray(im) for im in images]))
+    all_tiles = np.stack(tiles)
+    if base_tiles is not None:
+        all_tiles = np.concatenate([np.asarray(base_tiles), all_tiles], axis=0)
+    save_textures(run_dir / TEXTURES_FILE, all_tiles, list(names))
+    return all_tiles
 
 
 def style_sources(dc: DataConfig) -> list[data_lib.StyleSource]:

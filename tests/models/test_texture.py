@@ -1,0 +1,164 @@
+"""Brushwork tiles: cut from a painting without its composition, seamless, laid over only where
+the photo is not flat, mixed like the styles, aligned across tiled inference, saved beside the
+generator and carried into exported files."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_stylefusion.errors import ModelFileError
+from tf_stylefusion.inference import tiling
+from tf_stylefusion.inference.fusion import table_textures
+from tf_stylefusion.model_io import (
+    GENERATOR_FILE,
+    TEXTURES_FILE,
+    load_generator,
+    load_textures,
+    save_textures,
+)
+from tf_stylefusion.models.generator import StyleFusionGenerator
+from tf_stylefusion.models.texture import high_pass, painting_texture, texture_field
+from tf_stylefusion.training.callbacks import save_generator
+
+from ..conftest import texture
+
+
+def painting(seed: int = 0, size: int = 200) -> np.ndarray:
+    """Strokes: short random bars on a smooth two-colour gradient (a composition to lose)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / size
+    img = np.stack([0.2 + 0.6 * x, 0.3 + 0.4 * y, 0.5 + 0.0 * x], -1)
+    for _ in range(300):
+        cy, cx = rng.integers(0, size - 12, 2)
+        img[cy : cy + rng.integers(2, 10), cx : cx + rng.integers(2, 10)] += rng.normal(0, 0.25, 3)
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def textured_generator(num_styles: int = 2, num_res_blocks: int = 1, **kwargs) -> StyleFusionGenerator:
+    keras.utils.set_random_seed(0)
+    g = StyleFusionGenerator(num_styles, style_names=[f"s{i}" for i in range(num_styles)],
+                             filters=(8, 12, 16), num_res_blocks=num_res_blocks, **kwargs)
+    g.set_textures(np.stack([painting_texture([painting(i)], size=48, patch=16, seed=i)
+                             for i in range(num_styles)]))
+    return g
+
+
+def photo(h: int, w: int) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    return np.clip(rng.normal(0.5, 0.2, (h, w, 3)), 0, 1).astype(np.float32)
+
+
+def test_a_tile_keeps_the_strokes_contrast_is_seamless_and_fixed_by_its_seed() -> None:
+    art = painting()
+    tile = painting_texture([art], size=96, patch=32)
+    assert tile.shape == (96, 96, 3) and tile.dtype == np.float32
+    np.testing.assert_allclose(tile.mean(axis=(0, 1)), 0, atol=1e-6)
+    detail = high_pass(art)
+    # overlaps are normalised: the tile keeps the painting's detail contrast, not a blur of it
+    assert 0.7 < tile.std() / detail.std() < 1.3
+    np.testing.assert_array_equal(tile, painting_texture([art], size=96, patch=32))
+    assert not np.allclose(tile, painting_texture([art], size=96, patch=32, seed=1))
+    # seamless: the step across the wrap-around edges is no larger than steps inside the tile
+    inside = np.abs(np.diff(tile, axis=1)).mean()
+    across = np.abs(tile[:, 0] - tile[:, -1]).mean()
+    assert across < 1.3 * inside
+    with pytest.raises(ValueError, match="multiple of the patch step"):
+        painting_texture([art], size=100, patch=32)
+
+
+def test_the_field_mixes_tiles_like_the_styles_and_lines_up_across_origins() -> None:
+    rng = np.random.default_rng(0)
+    tiles = tf.constant(rng.normal(size=(2, 16, 16, 3)), tf.float32)
+    one = texture_field(tiles, tf.constant([[1.0, 0.0]]), 40, 36)[0].numpy()
+    two = texture_field(tiles, tf.constant([[0.0, 1.0]]), 40, 36)[0].numpy()
+    mix = texture_field(tiles, tf.constant([[0.25, 0.75]]), 40, 36)[0].numpy()
+    np.testing.assert_allclose(mix, 0.25 * one + 0.75 * two, atol=1e-5)
+    np.testing.assert_allclose(one[16:32, 16:32], tiles[0].numpy(), atol=1e-6)  # tiled, not stretched
+    per_pixel = tf.constant(np.broadcast_to([0.25, 0.75], (1, 40, 36, 2)), tf.float32)
+    np.testing.assert_allclose(texture_field(tiles, per_pixel, 40, 36)[0].numpy(), mix, atol=1e-5)
+    # a piece starting at (y0, x0) of a larger picture gets that picture's texture there
+    piece = texture_field(tiles, tf.constant([[0.25, 0.75]]), 20, 12, tf.constant([13, 21]))[0].numpy()
+    np.testing.assert_allclose(piece, mix[13:33, 21:33], atol=1e-5)
+
+
+def test_textures_paint_only_where_the_photo_is_not_flat() -> None:
+    g = textured_generator()
+    w = np.array([[0.5, 0.5]], np.float32)
+    flat = np.full((1, 64, 64, 3), 0.4, np.float32)
+    busy = photo(64, 64)[None]
+
+    def without(x):
+        tiles, g_tiles = g.textures, None
+        g.set_textures(g_tiles)
+        out = g((x, w)).numpy()
+        g.set_textures(tiles)
+        return out
+
+    np.testing.assert_allclose(g((flat, w)).numpy(), without(flat), atol=1e-6)  # skies stay clean
+    assert np.abs(g((busy, w)).numpy() - without(busy)).mean() > 0.02
+    g.texture_amount = 0.0
+    np.testing.assert_allclose(g((busy, w)).numpy(), without(busy), atol=1e-6)
+    with pytest.raises(ValueError, match="texture amount"):
+        g.texture_amount = -1.0
+    with pytest.raises(ValueError, match="one tile per style"):
+        g.set_textures(np.zeros((3, 8, 8, 3), np.float32))
+    assert g.copy().textures is g.textures
+
+
+def test_rows_past_the_bank_get_blank_tiles_unless_given() -> None:
+    g = textured_generator()
+    tiles = table_textures(g, 4, np.ones((1, 48, 48, 3), np.float32))
+    assert tiles.shape == (4, 48, 48, 3)
+    np.testing.assert_array_equal(tiles[:2], g.textures.numpy())
+    assert np.all(tiles[2] == 1) and np.all(tiles[3] == 0)
+    g.set_textures(None)
+    assert table_textures(g, 4, None) is None
+
+
+def test_tiled_inference_keeps_the_texture_aligned() -> None:
+    g = textured_generator(num_res_blocks=0)
+    img = photo(144, 192)
+    weights = np.array([0.3, 0.7], np.float32)
+    assert tiling.receptive_radius(g) == 24  # the tiles' gate reaches further than the network's 18
+    full = g((img[None], weights[None])).numpy()[0]
+    tiled = tiling.stylize_tiled(g, img, weights, tiling.TileConfig(tile_size=112, overlap=56))
+    assert np.abs(tiled - full).max() < 1e-4
+
+
+def test_tiles_are_saved_beside_the_generator_and_a_damaged_file_is_named(tmp_path) -> None:
+    g = textured_generator()
+    save_generator(g, tmp_path / GENERATOR_FILE)
+    save_textures(tmp_path / TEXTURES_FILE, g.textures.numpy(), g.style_names)
+    loaded = load_generator(tmp_path)
+    # 8 bits a value, scaled per style
+    np.testing.assert_allclose(loaded.textures.numpy(), g.textures.numpy(), atol=np.abs(g.textures).max() / 200)
+    x, w = photo(48, 48)[None], np.array([[1.0, 0.0]], np.float32)
+    np.testing.assert_allclose(loaded((x, w)).numpy(), g((x, w)).numpy(), atol=5e-3)
+    with pytest.raises(ModelFileError, match="belongs to another model"):
+        load_textures(tmp_path / TEXTURES_FILE, ["a", "b"])
+    data = (tmp_path / TEXTURES_FILE).read_bytes()
+    (tmp_path / TEXTURES_FILE).write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match=f"{TEXTURES_FILE}: cannot read the texture tiles"):
+        load_generator(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [GENERATOR_FILE, TEXTURES_FILE]
+
+
+@pytest.mark.parametrize("mode, db", [("fp32", 45.0), ("int8", 22.0)])
+def test_exported_files_carry_the_texture(mode, db) -> None:
+    from tf_stylefusion.deploy.tflite import TFLiteStylizer, calibration_images, convert
+
+    g = textured_generator(flat_guard=0.03)
+    content = [texture("photo", 48, seed=5).astype(np.float32) / 255, photo(48, 48)]
+    model = convert(g, mode, calibration_images(48))
+    stylizer = TFLiteStylizer(model)
+    w = np.array([0.4, 0.6], np.float32)
+    got = np.stack([stylizer(c, w) for c in content])
+    want = g((np.stack(content), np.tile(w, (2, 1)))).numpy()
+    bare = g.copy()
+    bare.set_textures(None)
+    assert np.abs(want - bare((np.stack(content), np.tile(w, (2, 1)))).numpy()).mean() > 0.01
+    psnr = 10 * np.log10(1.0 / max(float(np.mean((got - want) ** 2)), 1e-20))
+    assert psnr >= db, f"{mode}: {psnr:.1f} dB"

@@ -1,0 +1,114 @@
+"""A painting's own brushwork as a texture, laid over its stylized pictures.
+
+The random-weight loss networks teach a generator a painting's colours and fine texture but not
+its strokes (docs/recipe.md). The texture stage supplies them from the painting itself, as
+non-parametric texture synthesis does (Efros & Freeman's image quilting): the painting's
+high-pass detail is cut into small patches, drawn at random and feathered onto a torus, so the
+tile repeats seamlessly and keeps the strokes but none of the painting's composition. The
+generator adds each style's tile (mixed by the style weights, as the bank rows are) where the
+photo is not flat, so skies and walls stay clean (``flat_gate``).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+# The tile's side in pixels; a multiple of the patch step, so patches wrap around seamlessly.
+TEXTURE_SIZE = 192
+TEXTURE_PATCH = 32
+# The painting's longer side when patches are cut from it: the scale whose strokes the meter and
+# the sheets were judged at (384 px pictures, docs/recipe.md, nineteenth session).
+TEXTURE_SCALE = 384
+# The high pass: the painting minus its Gaussian blur at this sigma (pixels at TEXTURE_SCALE).
+TEXTURE_SIGMA = 3.0
+# The photo's local luma deviation at which the texture reaches full strength (flat_gate).
+TEXTURE_GUARD = 0.03
+
+
+def _gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    radius = int(3 * sigma + 0.5)
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    out = np.pad(image, ((radius, radius), (0, 0), (0, 0)), mode="reflect")
+    out = sum(t * out[i : i + image.shape[0]] for i, t in enumerate(taps))
+    out = np.pad(out, ((0, 0), (radius, radius), (0, 0)), mode="reflect")
+    return sum(t * out[:, i : i + image.shape[1]] for i, t in enumerate(taps))
+
+
+def high_pass(image: np.ndarray, scale: int = TEXTURE_SCALE, sigma: float = TEXTURE_SIGMA) -> np.ndarray:
+    """``[H, W, 3]`` in [0, 1] → the detail of the image resized to ``scale`` on its longer side
+    (the image minus its blur), float32."""
+    img = np.asarray(image, np.float32)
+    if img.dtype != np.float32 or img.max() > 1.0 + 1e-6:
+        img = img / 255.0
+    h, w = img.shape[:2]
+    ratio = scale / max(h, w)
+    size = (max(1, round(w * ratio)), max(1, round(h * ratio)))
+    pil = Image.fromarray(np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)).resize(size, Image.LANCZOS)
+    x = np.asarray(pil, np.float32) / 255.0
+    return (x - _gaussian_blur(x, sigma)).astype(np.float32)
+
+
+def painting_texture(images: Sequence[np.ndarray], size: int = TEXTURE_SIZE, patch: int = TEXTURE_PATCH,
+                     seed: int = 0) -> np.ndarray:
+    """A seamless ``[size, size, 3]`` tile of ``images``' brushwork (float32, mean ≈ 0): patches
+    of their high-pass detail drawn at random (``seed``) and feathered onto a torus, each
+    overlap normalised so the tile keeps the painting's contrast."""
+    step = patch * 3 // 4
+    if size % step:
+        raise ValueError(f"texture size {size} must be a multiple of the patch step {step}")
+    details = [high_pass(im) for im in images]
+    details = [d for d in details if min(d.shape[:2]) > patch]
+    if not details:
+        raise ValueError(f"painting_texture needs an image larger than {patch} px at {TEXTURE_SCALE} px")
+    areas = np.array([d.shape[0] * d.shape[1] for d in details], np.float64)
+    rng = np.random.default_rng(seed)
+    overlap = patch - step
+    ramp = np.ones(patch, np.float32)
+    ramp[:overlap] = np.linspace(0.0, 1.0, overlap + 2)[1:-1]
+    ramp[-overlap:] = ramp[:overlap][::-1]
+    window = np.sqrt(np.outer(ramp, ramp))[..., None]
+    acc = np.zeros((size, size, 3), np.float32)
+    weight = np.zeros((size, size, 1), np.float32)
+    for y in range(0, size, step):
+        rows = np.arange(y, y + patch) % size
+        for x in range(0, size, step):
+            cols = np.arange(x, x + patch) % size
+            src = details[rng.choice(len(details), p=areas / areas.sum())]
+            py = rng.integers(0, src.shape[0] - patch + 1)
+            px = rng.integers(0, src.shape[1] - patch + 1)
+            acc[np.ix_(rows, cols)] += src[py : py + patch, px : px + patch] * window
+            weight[np.ix_(rows, cols)] += window ** 2
+    # Two independent patches summed with weights w1, w2 have spread sqrt(w1² + w2²): divide by it.
+    tile = acc / np.sqrt(np.maximum(weight, 1e-6))
+    return (tile - tile.mean(axis=(0, 1))).astype(np.float32)
+
+
+def texture_field(textures: tf.Tensor, weights: tf.Tensor, height: tf.Tensor, width: tf.Tensor,
+                  origin: tuple[int, int] | tf.Tensor = (0, 0)) -> tf.Tensor:
+    """Tiles ``textures`` ``[K, S, S, 3]`` over ``height × width`` pixels whose top-left corner
+    sits at ``origin`` in the whole picture (so tiles of one picture line up), mixed by
+    ``weights`` ``[B, K]`` or ``[B, height, width, K]``. Returns ``[B, height, width, 3]``."""
+    # Static sizes where known (exported graphs), else read at run time (relaxed traces).
+    k = textures.shape[0] if textures.shape[0] is not None else tf.shape(textures)[0]
+    size = textures.shape[1] if textures.shape[1] is not None else tf.shape(textures)[1]
+    per_pixel = weights.shape.rank == 4
+    weights = tf.cast(weights, textures.dtype)
+    # One mixed tile per sample (a matmul: TFLite has no einsum), or with per-pixel weights every
+    # style's tile, mixed after tiling.
+    tiles = (textures if per_pixel else
+             tf.reshape(tf.matmul(weights, tf.reshape(textures, tf.stack([k, -1]))),
+                        tf.stack([-1, size, size, 3])))
+    if isinstance(origin, tf.Tensor):  # tiled inference: one graph for every tile
+        tiles = tf.roll(tiles, shift=-tf.math.floormod(tf.cast(origin, tf.int32), size), axis=[1, 2])
+    elif origin[0] or origin[1]:  # exported graphs start at 0: they need no ROLL
+        tiles = tf.roll(tiles, shift=-tf.math.floormod(tf.constant(origin, tf.int32), size), axis=[1, 2])
+    tiled = tf.tile(tiles, tf.stack([1, height // size + 1, width // size + 1, 1]))
+    tiled = tf.slice(tiled, [0, 0, 0, 0], tf.stack([-1, height, width, -1]))
+    if not per_pixel:
+        return tiled
+    return tf.reduce_sum(weights[..., None] * tf.transpose(tiled, [1, 2, 0, 3])[None], axis=3)
