@@ -5,6 +5,7 @@
     python scripts/train_style_pack.py --content pack_content --run ~/stylepack_run --finish
     python scripts/train_style_pack.py --content pack_content --run ~/stylepack_run --harden
     python scripts/train_style_pack.py --content pack_content --run ~/stylepack_run --install
+    python scripts/train_style_pack.py --content pack_content --run ~/stylepack_run --textures  # tiles only
 
 The config is ``scripts/style_pack.json`` (a RunConfig in JSON, plus the encoder stage's steps and
 an optional ``warmup``: the first ``steps`` trained with its ``losses`` fields instead).
@@ -15,8 +16,9 @@ last checkpoint's generator, keeping a hardened generator; ``--harden`` then fin
 generator to tolerate 8-bit activations (``training/noise_tolerance.py``, the config's
 ``noise_tolerance`` section; it always starts from ``generator.float.keras``, the generator as
 trained, kept beside it). ``--install`` copies the finished generator, its style encoder and
-config into ``tf_stylefusion/pretrained/pack/`` (atomically) and writes the pack's provenance
-beside them; the config's ``install`` section sets what the installed generator gets that has no
+config into ``tf_stylefusion/pretrained/pack/`` (atomically) with each style's brushwork tile
+(``textures.npz``: cut from its painting, models/texture.py) and writes the pack's provenance
+beside them; ``--textures`` writes only the tiles into the installed pack; the config's ``install`` section sets what the installed generator gets that has no
 weights (``flat_guard``: the gate that keeps flat skies flat, `GeneratorConfig.flat_guard`).
 Measure it with ``scripts/measure_style_pack.py``.
 
@@ -83,16 +85,24 @@ def machine() -> str:
 def install(run_dir: Path, spec: dict) -> Path:
     """Copy the run's generator, encoder and config into the package, atomically (a temp folder
     renamed over the old pack)."""
-    from tf_stylefusion.model_io import CONFIG_FILE, ENCODER_FILE, GENERATOR_FILE, load_generator
+    from tf_stylefusion.model_io import (
+        CONFIG_FILE,
+        ENCODER_FILE,
+        GENERATOR_FILE,
+        TEXTURES_FILE,
+        load_generator,
+    )
     from tf_stylefusion.pretrained import pack_dir
 
     dest = pack_dir(required=False)
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for name in (GENERATOR_FILE, ENCODER_FILE, CONFIG_FILE):
+    for name in (GENERATOR_FILE, ENCODER_FILE, CONFIG_FILE, TEXTURES_FILE):
         if (run_dir / name).is_file():
             shutil.copy2(run_dir / name, tmp / name)
+    if not (tmp / TEXTURES_FILE).is_file() and spec.get("styles"):  # a run trained before tiles existed
+        write_textures(tmp, spec)
     generator = load_generator(tmp)
     guard = spec.get("install", {}).get("flat_guard")
     if guard is not None:
@@ -118,6 +128,20 @@ def install(run_dir: Path, spec: dict) -> Path:
     os.replace(tmp, dest)
     shutil.rmtree(old, ignore_errors=True)
     return dest
+
+
+def write_textures(folder: Path, spec: dict) -> Path:
+    """Each pack style's brushwork tile (models/texture.py) from its bundled painting, into
+    ``folder``'s ``textures.npz``: computed from the paintings alone, no training."""
+    from tf_stylefusion.data.images import BadFiles
+    from tf_stylefusion.data.pipelines import resolve_styles
+    from tf_stylefusion.data.samples import samples_dir
+    from tf_stylefusion.model_io import TEXTURES_FILE
+    from tf_stylefusion.training.run import write_run_textures
+
+    sources = resolve_styles([str(samples_dir() / "style" / name) for name in spec["styles"]])
+    write_run_textures(folder, sources, [s.name for s in sources], BadFiles())
+    return folder / TEXTURES_FILE
 
 
 FLOAT_GENERATOR = "generator.float.keras"
@@ -202,12 +226,22 @@ def main() -> None:
     p.add_argument("--harden", action="store_true",
                    help="fine-tune the finished generator to tolerate 8-bit activations (int8 export)")
     p.add_argument("--install", action="store_true", help="copy the finished run into the package")
+    p.add_argument("--textures", action="store_true",
+                   help="write the styles' brushwork tiles into the installed pack only (for a pack "
+                        "installed before tiles existed; --install writes them too)")
     a = p.parse_args()
 
     from tf_stylefusion import train
 
     cfg, spec = pack_config(a.content, Path(a.config))
     run_dir = Path(a.run)
+    if a.textures:
+        from tf_stylefusion.pretrained import pack_dir
+
+        path = write_textures(pack_dir(), spec)
+        log_line(f"{time.strftime('%Y-%m-%d %H:%M:%S')} brushwork tiles written to the installed pack: "
+                 f"{path.name}, {path.stat().st_size} bytes; {machine()}")
+        return
     if a.install:
         print(f"installed the pack: {install(run_dir, spec)}")
         return

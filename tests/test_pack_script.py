@@ -43,7 +43,7 @@ def test_install_gives_the_installed_generator_the_config_s_flat_guard(tmp_path,
 
     import tf_stylefusion.pretrained as pretrained
     from tf_stylefusion.config import RunConfig
-    from tf_stylefusion.model_io import load_generator
+    from tf_stylefusion.model_io import TEXTURES_FILE, load_generator, save_textures
     from tf_stylefusion.models.generator import StyleFusionGenerator
 
     script = load_script()
@@ -54,10 +54,13 @@ def test_install_gives_the_installed_generator_the_config_s_flat_guard(tmp_path,
     cfg = RunConfig()
     cfg.generator = trained.config
     cfg.to_json(run / "config.json")
+    tiles = np.random.default_rng(0).normal(0, 0.1, (2, 24, 24, 3)).astype(np.float32)
+    save_textures(run / TEXTURES_FILE, tiles, ["a", "b"])
     monkeypatch.setattr(pretrained, "pack_dir", lambda required=True: tmp_path / "pack")
     dest = script.install(run, {"install": {"flat_guard": 0.03}})
     installed = load_generator(dest)
     assert installed.config.flat_guard == 0.03 and trained.config.flat_guard == 0.0
+    np.testing.assert_allclose(installed.textures.numpy(), tiles, atol=0.003)  # the run's tiles came along
     assert all(np.array_equal(a, b) for a, b in zip(installed.get_weights(), trained.get_weights()))
     assert RunConfig.from_json(dest / "config.json").generator.flat_guard == 0.03
     assert (dest / "PACK.md").is_file() and not (tmp_path / "pack.tmp").exists()

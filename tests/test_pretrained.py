@@ -27,6 +27,7 @@ def test_the_pack_holds_every_bundled_painting_named_after_its_file() -> None:
     total = sum(f.stat().st_size for f in pack_dir().iterdir()) / 2**20
     assert total <= PACK_MB_LIMIT, f"the pack is {total:.1f} MB"
     assert (pack_dir() / "generator.keras").stat().st_size < 1 * 2**20
+    assert generator.textures is not None and generator.textures.shape[:1] == (generator.num_styles,)
 
 
 def test_each_pack_style_is_its_own_look() -> None:
