@@ -56,7 +56,7 @@ def mask_bytes(width: int, height: int) -> bytes:
     return buf.getvalue()
 
 
-def client_for_pack() -> tuple[Any, int]:
+def client_for_pack(textures: bool = True) -> tuple[Any, int]:
     import warnings
 
     with warnings.catch_warnings():  # Starlette >= 1.0 prefers httpx2; httpx still works
@@ -67,6 +67,8 @@ def client_for_pack() -> tuple[Any, int]:
     from tf_stylefusion.pretrained import load_pack
 
     generator, encoder = load_pack()
+    if not textures:  # the pack as it was before its brushwork tiles, for comparison
+        generator.set_textures(None)
     return TestClient(create_app(generator, encoder)), generator.num_styles
 
 
@@ -103,8 +105,8 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
-def bench_previews(requests: int) -> None:
-    client, n = client_for_pack()
+def bench_previews(requests: int, textures: bool = True) -> None:
+    client, n = client_for_pack(textures)
     with client:
         photo = upload(client, photo_bytes(512, 512))
         print(f"preview {photo['preview_width']}x{photo['preview_height']}, pack ({n} styles), "
@@ -123,9 +125,9 @@ def bench_previews(requests: int) -> None:
                   f"{statistics.median(server):>12.0f} ms {percentile(server, 90):>4.0f} ms")
 
 
-def render_child(width: int, height: int, case: str) -> None:
+def render_child(width: int, height: int, case: str, textures: bool) -> None:
     """One full-size render in this process; prints a JSON line with its figures."""
-    client, n = client_for_pack()
+    client, n = client_for_pack(textures)
     with client:
         photo = upload(client, photo_bytes(width, height))
         settings, masks = cases(photo, n)[case]
@@ -140,11 +142,12 @@ def render_child(width: int, height: int, case: str) -> None:
                       "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def bench_renders(width: int, height: int, which: list[str]) -> None:
+def bench_renders(width: int, height: int, which: list[str], textures: bool) -> None:
     print(f"full-size render {width}x{height} ({width * height / 1e6:.1f} MP), each in its own process:")
     for case in which:
         out = subprocess.run([sys.executable, __file__, "--render-child", case, "--width", str(width),
-                              "--height", str(height)], capture_output=True, text=True)
+                              "--height", str(height)] + ([] if textures else ["--no-textures"]),
+                             capture_output=True, text=True)
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
         if out.returncode or not lines:
             sys.exit(f"render {case} failed:\n{out.stderr[-3000:]}")
@@ -161,16 +164,18 @@ def main() -> None:
     ap.add_argument("--renders", default="one-hot,region+0.5+luminance",
                     help="comma-separated cases to render at full size ('' for none)")
     ap.add_argument("--skip-previews", action="store_true")
+    ap.add_argument("--no-textures", action="store_true", help="the pack without its brushwork tiles")
     ap.add_argument("--render-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.render_child:
-        render_child(args.width, args.height, args.render_child)
+        render_child(args.width, args.height, args.render_child, not args.no_textures)
         return
     print(machine_line())
     if not args.skip_previews:
-        bench_previews(args.requests)
+        bench_previews(args.requests, not args.no_textures)
     if args.renders:
-        bench_renders(args.width, args.height, [c.strip() for c in args.renders.split(",") if c.strip()])
+        bench_renders(args.width, args.height, [c.strip() for c in args.renders.split(",") if c.strip()],
+                      not args.no_textures)
 
 
 if __name__ == "__main__":

@@ -122,6 +122,21 @@ def test_colour_preservation_keeps_the_photos_colours(client: TestClient, photo:
             < np.abs(channel_means(off) - channel_means(source)).sum())
 
 
+def test_the_brushwork_slider_lays_the_pack_tiles_over_or_leaves_them_off(client: TestClient,
+                                                                          photo: dict[str, Any], pack) -> None:
+    n = pack[0].num_styles
+    info = client.get("/api/model").json()
+    assert info["textures"] is True and info["texture"] == 1.0
+    default = image_of(preview(client, settings(photo["id"], n, style=2)))
+    full = image_of(preview(client, settings(photo["id"], n, style=2, texture=1.0)))
+    off = image_of(preview(client, settings(photo["id"], n, style=2, texture=0.0)))
+    double = image_of(preview(client, settings(photo["id"], n, style=2, texture=2.0)))
+    assert mean_diff(default, full) < 1e-3  # the default is the model's own amount
+    assert mean_diff(full, off) > 0.01 and mean_diff(double, off) > 1.5 * mean_diff(full, off)
+    r = preview(client, settings(photo["id"], n, texture=5))
+    assert r.status_code == 400 and "texture" in r.text
+
+
 def mask_png(width: int, height: int, left_fraction: float) -> bytes:
     m = np.zeros((height, width), np.uint8)
     m[:, : int(width * left_fraction)] = 255

@@ -162,3 +162,39 @@ def test_exported_files_carry_the_texture(mode, db) -> None:
     assert np.abs(want - bare((np.stack(content), np.tile(w, (2, 1)))).numpy()).mean() > 0.01
     psnr = 10 * np.log10(1.0 / max(float(np.mean((got - want) ** 2)), 1e-20))
     assert psnr >= db, f"{mode}: {psnr:.1f} dB"
+
+
+def test_a_per_call_amount_overrides_the_generators_tiled_or_not() -> None:
+    from tf_stylefusion.errors import ConfigError
+    from tf_stylefusion.inference.fusion import StylizeOptions
+    from tf_stylefusion.inference.stylize import stylize_image
+
+    g = textured_generator(num_res_blocks=0)
+    img = photo(144, 192)
+    w = np.array([0.3, 0.7], np.float32)
+    g.texture_amount = 0.5
+    half = g((img[None], w[None])).numpy()[0]
+    g.texture_amount = 1.0
+    via_options = stylize_image(g, img, w, StylizeOptions(texture=0.5), tile_size=0)
+    np.testing.assert_allclose(via_options, half, atol=1e-5)
+    tiled = stylize_image(g, img, w, StylizeOptions(texture=0.5), tile_size=112)
+    assert np.abs(tiled - half).max() < 1e-3  # tiles' statistics, not the texture, differ slightly
+    assert g.texture_amount == 1.0  # the call left the generator as it was
+    with pytest.raises(ConfigError, match="--texture"):
+        StylizeOptions(texture=-1)
+
+
+def test_amount_zero_for_one_call_is_the_picture_without_tiles() -> None:
+    from tf_stylefusion.inference.fusion import StylizeOptions
+    from tf_stylefusion.inference.stylize import stylize_image
+
+    g = textured_generator(num_res_blocks=0)
+    img = photo(96, 128)
+    w = np.array([0.5, 0.5], np.float32)
+    bare = g.copy()
+    bare.set_textures(None)
+    for tile_size in (0, 64):
+        want = stylize_image(bare, img, w, StylizeOptions(strength=1.0), tile_size=tile_size)
+        got = stylize_image(g, img, w, StylizeOptions(texture=0.0), tile_size=tile_size)
+        assert np.abs(got - want).max() < 1e-5
+    assert np.abs(stylize_image(g, img, w, StylizeOptions(texture=1.0), tile_size=0) - want).mean() > 0.01

@@ -5,7 +5,7 @@ The page sends its settings as JSON::
 
     {"photo": ID, "bank": [w, ...], "style_images": [{"id": ID, "weight": w}, ...],
      "strength": 0..1, "color": "off" | "luminance" | "histogram", "softness": PERCENT,
-     "masks": [row, ...]}
+     "texture": 0..MAX_TEXTURE, "masks": [row, ...]}
 
 with one greyscale mask PNG per entry of ``masks`` (white: the style of that row goes here).
 Rows are the bank's styles, then the style images in the order listed.
@@ -34,6 +34,7 @@ from .session import Photo, Session
 COLOR_CHOICES = {"off": None, "luminance": "luminance", "histogram": "histogram"}
 DEFAULT_SOFTNESS = 2.0  # percent of the shorter side: the package's default feather
 MAX_SOFTNESS = 20.0
+MAX_TEXTURE = 2.0  # the brushwork tiles' strength: 1 is the painting's own contrast
 # A painted mask is at most the preview's size; anything far larger is not from the page.
 MAX_MASK_PIXELS = 4_000_000
 
@@ -151,6 +152,7 @@ def parse_job(settings: dict[str, Any], masks: Sequence[bytes], session: Session
     if color not in COLOR_CHOICES:
         raise ConfigError(f"colour: {color!r}; choose one of {', '.join(COLOR_CHOICES)}")
     softness = _number(settings, "softness", DEFAULT_SOFTNESS, 0.0, MAX_SOFTNESS)
+    texture = _number(settings, "texture", generator.texture_amount, 0.0, MAX_TEXTURE)
     if (styles or strength < 1.0) and encoder is None:
         raise ConfigError("this model has no style encoder: strength and style images need one")
 
@@ -174,7 +176,9 @@ def parse_job(settings: dict[str, Any], masks: Sequence[bytes], session: Session
     options = StylizeOptions(
         strength=strength, masks=arrays, order=order or None, feather=0.0,  # feathered already
         preserve_color=COLOR_CHOICES[color], style_rows=np.stack([s.row for s in styles]) if styles else None,
-        style_textures=np.stack([s.texture for s in styles]) if styles else None, encoder=encoder)
+        style_textures=np.stack([s.texture for s in styles]) if styles else None, encoder=encoder,
+        # The model's own amount is no override: a plain mix then takes the plain (faster) path.
+        texture=None if texture == generator.texture_amount else texture)
     return Job(photo, np.asarray(bank + image_weights, np.float32), options, row_names)
 
 

@@ -124,7 +124,8 @@ async def model_info(request: Request) -> Response:
     state = _state(request)
     return JSONResponse({
         "title": state.title, "styles": list(state.generator.style_names),
-        "encoder": state.encoder is not None, "preview_side": state.limits.preview_side,
+        "encoder": state.encoder is not None, "textures": state.generator.textures is not None,
+        "texture": state.generator.texture_amount, "preview_side": state.limits.preview_side,
         "max_upload_bytes": state.limits.max_upload_bytes, "max_pixels": state.limits.max_pixels,
         "colors": list(COLOR_CHOICES), "softness": DEFAULT_SOFTNESS, "max_softness": MAX_SOFTNESS})
 

@@ -146,6 +146,8 @@ class StylizeOptions:
     - ``style_rows``: ``[M, D]`` rows predicted from style images, appended after the bank; the
       weights then have N + M entries. ``style_textures`` ``[M, S, S, 3]``: their brushwork
       tiles (``style_image_textures``), laid over like the bank's when the generator has textures.
+    - ``texture``: the tiles' strength for this call (default: the generator's ``texture_amount``;
+      0 leaves the picture as the network paints it).
     """
 
     strength: float = 1.0
@@ -155,6 +157,7 @@ class StylizeOptions:
     preserve_color: str | None = None
     style_rows: np.ndarray | None = None
     style_textures: np.ndarray | None = None
+    texture: float | None = None
     encoder: StyleEncoder | None = None
     anchor_content: bool = True
 
@@ -170,12 +173,14 @@ class StylizeOptions:
             raise ConfigError(f"--preserve-color {self.preserve_color!r}: choose one of {', '.join(COLOR_MODES)}")
         if self.feather is not None and self.feather < 0:
             raise ConfigError(f"--feather {self.feather:g}: must be >= 0 pixels")
+        if self.texture is not None and not 0.0 <= float(self.texture) <= 4.0:
+            raise ConfigError(f"--texture {self.texture:g}: must lie in [0, 4] (0 = off, 1 = the painting's contrast)")
 
     @property
     def is_plain(self) -> bool:
         """True when the options change nothing (plain bank stylization)."""
         return (self.strength == 1.0 and not self.masks and self.preserve_color is None
-                and self.style_rows is None)
+                and self.style_rows is None and self.texture is None)
 
 
 def style_table(generator: Any, style_rows: np.ndarray | None) -> np.ndarray:
@@ -210,8 +215,8 @@ def content_row(encoder: StyleEncoder, image: np.ndarray) -> np.ndarray:
 
 @per_weights_rank
 def _run_table(generator: Any, image: tf.Tensor, weights: tf.Tensor, table: tf.Tensor,
-               textures: tf.Tensor | None) -> tf.Tensor:
-    return generator.stylize_with_table(image, weights, table, textures)
+               textures: tf.Tensor | None, texture_amount: tf.Tensor | None) -> tf.Tensor:
+    return generator.stylize_with_table(image, weights, table, textures, texture_amount=texture_amount)
 
 
 def table_textures(generator: Any, rows: int, style_textures: np.ndarray | None) -> np.ndarray | None:
@@ -304,6 +309,10 @@ def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray, option
     table_t = tf.convert_to_tensor(table)
     textures = table_textures(generator, table.shape[0], options.style_textures)
     textures_t = None if textures is None else tf.convert_to_tensor(textures)
+    amount = options.texture
+    # A tensor serves every slider value with one trace; a plain 0 leaves the tiles out of the
+    # graph altogether (time and memory).
+    amount_t = None if amount is None else 0.0 if amount == 0 else tf.constant(float(amount), tf.float32)
     if tiling is None:
         stats = recon_stats = None
     else:
@@ -313,8 +322,9 @@ def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray, option
     def run(tile: np.ndarray, tile_weights: np.ndarray, tile_stats: Any, origin: tuple[int, int]) -> np.ndarray:
         if tile_stats is None:
             return _run_table(generator, tf.convert_to_tensor(tile[None]),
-                              tf.convert_to_tensor(tile_weights[None]), table_t, textures_t)[0].numpy()
-        return stylize_with_statistics(generator, tile, tile_weights, tile_stats, table_t, origin, textures)
+                              tf.convert_to_tensor(tile_weights[None]), table_t, textures_t, amount_t)[0].numpy()
+        return stylize_with_statistics(generator, tile, tile_weights, tile_stats, table_t, origin, textures,
+                                       amount)
 
     def render(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         tile = image[y0:y1, x0:x1]

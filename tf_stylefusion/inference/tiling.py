@@ -345,20 +345,24 @@ def exact_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights
 @per_weights_rank
 def _tile_graph(generator: StyleFusionGenerator, tile: tf.Tensor, weights: tf.Tensor, table: tf.Tensor,
                 means: list[tf.Tensor], variances: list[tf.Tensor], origin: tf.Tensor,
-                textures: tf.Tensor | None) -> tf.Tensor:
+                textures: tf.Tensor | None, texture_amount: tf.Tensor | None) -> tf.Tensor:
     with generator.norm_statistics(lambda i, x, w: (means[i], variances[i])):
-        return generator.stylize_with_table(tile, weights, table, textures, origin)
+        return generator.stylize_with_table(tile, weights, table, textures, origin, texture_amount)
 
 
 def stylize_with_statistics(generator: StyleFusionGenerator, tile: np.ndarray, weights: np.ndarray,
                             stats: Stats, table: "np.ndarray | tf.Tensor | None" = None,
-                            origin: tuple[int, int] = (0, 0), textures: "np.ndarray | None" = None) -> np.ndarray:
+                            origin: tuple[int, int] = (0, 0), textures: "np.ndarray | None" = None,
+                            texture_amount: float | None = None) -> np.ndarray:
     """Stylize one ``[h, w, 3]`` tile with given normalisation statistics (``weights`` ``[K]`` or
     the tile's ``[h, w, K]``, over ``table``, default the bank); ``origin`` is the tile's top-left
-    pixel in the whole picture and ``textures`` the table rows' tiles (default: the bank's)."""
+    pixel in the whole picture, ``textures`` the table rows' tiles (default: the bank's) and
+    ``texture_amount`` their strength (default: the generator's)."""
     out = _tile_graph(generator, tf.convert_to_tensor(tile[None]), tf.convert_to_tensor(weights[None]),
                       _table(generator, table), [m for m, _ in stats], [v for _, v in stats],
-                      tf.constant(origin, tf.int32), None if textures is None else tf.convert_to_tensor(textures))
+                      tf.constant(origin, tf.int32), None if textures is None else tf.convert_to_tensor(textures),
+                      None if texture_amount is None else 0.0 if texture_amount == 0
+                      else tf.constant(texture_amount, tf.float32))
     return out[0].numpy()
 
 

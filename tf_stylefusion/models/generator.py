@@ -336,16 +336,19 @@ class StyleFusionGenerator(keras.Model):
         return self.stylize_with_table(content, weights, self.bank(None))
 
     def stylize_with_table(self, content: tf.Tensor, weights: tf.Tensor, table: tf.Tensor,
-                           textures: tf.Tensor | None = None, origin: tuple[int, int] = (0, 0)) -> tf.Tensor:
+                           textures: tf.Tensor | None = None, origin: tuple[int, int] = (0, 0),
+                           texture_amount: tf.Tensor | float | None = None) -> tf.Tensor:
         """Stylize with an explicit style table (``[K, D]`` or ``[B, K, D]``) instead of the bank.
 
         Used for arbitrary style images (a predicted row), strength (a mix with the content's own
         row) and fine-tuning; ``weights`` mix the table's K rows. ``textures`` ``[K, S, S, 3]``
         are the rows' tiles (default: the bank's, blank past it); ``origin`` is where ``content``
-        sits in a larger picture (tiled inference), so the tiles line up across pieces.
+        sits in a larger picture (tiled inference), so the tiles line up across pieces;
+        ``texture_amount`` overrides ``self.texture_amount`` for this call (a tensor: one trace for
+        every value a slider takes).
         """
         return self._forward(tf.convert_to_tensor(content), _normalised(weights), table,
-                             self._textures_for(table, textures), origin)
+                             self._textures_for(table, textures), origin, texture_amount)
 
     def recoloured(self, content: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
         """The photo after the style's colour norm and colour transform (``[B, K]`` weights over
@@ -361,12 +364,15 @@ class StyleFusionGenerator(keras.Model):
         return x
 
     def _forward(self, content: tf.Tensor, weights: tf.Tensor, table: tf.Tensor,
-                 textures: tf.Tensor | None = None, origin: tuple[int, int] = (0, 0)) -> tf.Tensor:
+                 textures: tf.Tensor | None = None, origin: tuple[int, int] = (0, 0),
+                 texture_amount: tf.Tensor | float | None = None) -> tf.Tensor:
         content = tf.cast(content, self.compute_dtype)
         h, w = tf.shape(content)[1], tf.shape(content)[2]
         x = with_static_channels(reflect_pad_to_multiple(content, self.stride), content.shape[-1])
         gate = flat_gate(x, self.config.flat_guard) if self.config.flat_guard else None
-        if textures is not None and self.texture_amount > 0:
+        amount = self.texture_amount if texture_amount is None else texture_amount
+        # A Python 0 leaves the tiles out of the graph (export --texture 0: the small files).
+        if textures is not None and (isinstance(amount, tf.Tensor) or amount > 0):
             texture_gate = (gate if self.config.flat_guard == TEXTURE_GUARD
                             else flat_gate(tf.cast(x, tf.float32), TEXTURE_GUARD))
         else:
@@ -405,7 +411,8 @@ class StyleFusionGenerator(keras.Model):
         if textures is not None:
             size = tf.shape(y)[1:3]
             field = texture_field(textures, weights, size[0], size[1], origin)
-            y = y + self.texture_amount * tf.image.resize(tf.cast(texture_gate, y.dtype), size, method="bilinear") * field
+            y = y + tf.cast(amount, y.dtype) * tf.image.resize(tf.cast(texture_gate, y.dtype), size,
+                                                               method="bilinear") * field
             # clip to [0, 1] with relus (TFLite's integer MINIMUM would share its input's scale)
             y = tf.nn.relu(y) - tf.nn.relu(y - 1.0)
         # tf.slice, not y[:, :h, :w]: TFLite runs a STRIDED_SLICE with computed bounds ~6× slower.

@@ -112,8 +112,16 @@ def texture_field(textures: tf.Tensor, weights: tf.Tensor, height: tf.Tensor, wi
         tiles = tf.roll(tiles, shift=-tf.math.floormod(tf.cast(origin, tf.int32), size), axis=[1, 2])
     elif origin[0] or origin[1]:  # exported graphs start at 0: they need no ROLL
         tiles = tf.roll(tiles, shift=-tf.math.floormod(tf.constant(origin, tf.int32), size), axis=[1, 2])
-    tiled = tf.tile(tiles, tf.stack([1, height // size + 1, width // size + 1, 1]))
-    tiled = tf.slice(tiled, [0, 0, 0, 0], tf.stack([-1, height, width, -1]))
+    multiples = tf.stack([1, height // size + 1, width // size + 1, 1])
+
+    def laid(t: tf.Tensor) -> tf.Tensor:
+        return tf.slice(tf.tile(t, multiples), [0, 0, 0, 0], tf.stack([-1, height, width, -1]))
+
     if not per_pixel:
-        return tiled
-    return tf.reduce_sum(weights[..., None] * tf.transpose(tiled, [1, 2, 0, 3])[None], axis=3)
+        return laid(tiles)
+    if isinstance(k, int):  # one style at a time: never K full-size fields in memory at once
+        field = weights[..., 0, None] * laid(tiles[0:1])
+        for i in range(1, k):
+            field += weights[..., i, None] * laid(tiles[i : i + 1])
+        return field
+    return tf.reduce_sum(weights[..., None] * tf.transpose(laid(tiles), [1, 2, 0, 3])[None], axis=3)

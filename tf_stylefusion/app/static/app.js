@@ -242,6 +242,7 @@ function settings(maskRows) {
     bank: state.rows.filter((r) => r.kind === "bank").map((r) => r.weight),
     style_images: state.rows.filter((r) => r.kind === "image").map((r) => ({id: r.id, weight: r.weight})),
     strength: Number($("strength").value) / 100,
+    texture: Number($("texture").value) / 100,
     color: document.querySelector("input[name=color]:checked").value,
     softness: Number($("softness").value),
     masks: maskRows,
@@ -410,6 +411,11 @@ function setupControls() {
     $("strength-out").textContent = `${strength.value} %`;
     schedulePreview();
   });
+  const texture = $("texture");
+  texture.addEventListener("input", () => {
+    $("texture-out").textContent = `${texture.value} %`;
+    schedulePreview();
+  });
   document.querySelectorAll("input[name=color]").forEach((r) => r.addEventListener("change", schedulePreview));
   $("brush-size").addEventListener("input", () => { $("brush-size-out").textContent = `${$("brush-size").value} px`; });
   $("softness").addEventListener("input", () => {
@@ -430,6 +436,10 @@ async function start() {
   }
   $("model-title").textContent = state.model.title;
   state.model.styles.forEach((name, i) => addRow(name, "bank", null, i === 0 ? 1 : 0));
+  // Models without brushwork tiles: the slider would change nothing.
+  $("texture-controls").hidden = !state.model.textures;
+  $("texture").value = String(Math.round((state.model.texture ?? 1) * 100));
+  $("texture-out").textContent = `${$("texture").value} %`;
   if (!state.model.encoder) {
     $("strength").disabled = true;
     $("style-input").disabled = true;
