@@ -259,7 +259,7 @@ def _stats_graph(generator: StyleFusionGenerator, image: tf.Tensor, weights: tf.
         return stats[i]
 
     with generator.norm_statistics(record):
-        generator.stylize_with_table(image, weights, table)
+        generator.stylize_with_table(image, weights, table, texture_amount=0.0)  # statistics only: no tiles
     return [m for m, _ in stats], [v for _, v in stats]
 
 
@@ -292,7 +292,7 @@ def _layer_sums(generator: StyleFusionGenerator, tile: tf.Tensor, weights: tf.Te
         return ConditionalInstanceNorm.moments(x, w)
 
     with generator.norm_statistics(hook):
-        generator.stylize_with_table(tile, weights, table)
+        generator.stylize_with_table(tile, weights, table, texture_amount=0.0)
     x, w = found[0]
     scale = padded_h // tf.shape(x)[1]  # this layer's stride
     y0, y1, x0, x1 = core[0] // scale, core[1] // scale, core[2] // scale, core[3] // scale
