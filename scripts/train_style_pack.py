@@ -18,8 +18,9 @@ generator to tolerate 8-bit activations (``training/noise_tolerance.py``, the co
 trained, kept beside it). ``--install`` copies the finished generator, its style encoder and
 config into ``tf_stylefusion/pretrained/pack/`` (atomically) with each style's brushwork tile
 (``textures.npz``: cut from its painting, models/texture.py) and writes the pack's provenance
-beside them; ``--textures`` writes only the tiles into the installed pack; the config's ``install`` section sets what the installed generator gets that has no
-weights (``flat_guard``: the gate that keeps flat skies flat, `GeneratorConfig.flat_guard`).
+beside them; ``--textures`` writes only the tiles into the installed pack; the config's
+``install`` section sets what the installed generator gets that has no weights (``flat_guard``:
+the gate that keeps flat skies flat, `GeneratorConfig.flat_guard`).
 Measure it with ``scripts/measure_style_pack.py``.
 
 The pack is trained offline with the random loss network (the recipe ``--loss-network random``
