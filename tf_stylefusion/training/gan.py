@@ -335,7 +335,7 @@ class StyleFusionGAN(keras.Model):
     def _record(self, g_loss: tf.Tensor, d_loss: tf.Tensor, terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         self.trackers["g_loss"].update_state(g_loss)
         self.trackers["d_loss"].update_state(d_loss)
-        for name in ("style", "content", "tv", "adv_g", "feature", "layout", "palette"):
+        for name in METRIC_NAMES[2:]:  # every per-sample term, after the two losses
             self.trackers[name].update_state(tf.reduce_mean(terms[name]))
         return {name: t.result() for name, t in self.trackers.items()}
 

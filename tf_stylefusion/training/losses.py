@@ -107,10 +107,12 @@ def slice_directions(channels: int, seed: int = 0) -> tf.Tensor:
     return tf.constant(_directions(channels, seed))
 
 
-def sorted_slices(features: tf.Tensor, directions: tf.Tensor) -> tf.Tensor:
-    """``[B, H, W, C]`` → ``[B, H·W, K]``: centred features along each direction, sorted."""
+def sorted_slices(features: tf.Tensor, directions: tf.Tensor, centred: bool = True) -> tf.Tensor:
+    """``[B, H, W, C]`` → ``[B, H·W, K]``: features (centred unless told not) along each
+    direction, sorted."""
     f = tf.cast(features, tf.float32)
-    f = f - tf.reduce_mean(f, axis=[1, 2], keepdims=True)
+    if centred:
+        f = f - tf.reduce_mean(f, axis=[1, 2], keepdims=True)
     shape = tf.shape(f)
     flat = tf.reshape(f, [shape[0], shape[1] * shape[2], f.shape[-1]])
     return tf.sort(tf.matmul(flat, directions), axis=1)
@@ -164,19 +166,14 @@ def _palette_directions(count: int) -> np.ndarray:
 def palette_slices(images: tf.Tensor, count: int = PALETTE_DIRECTIONS) -> tf.Tensor:
     """``[B, H, W, 3]`` → ``[B, H·W, count]``: the pixels' colours along fixed directions, sorted
     (not centred: the palette's place counts as much as its shape)."""
-    x = tf.cast(images, tf.float32)
-    shape = tf.shape(x)
-    flat = tf.reshape(x, [shape[0], shape[1] * shape[2], 3])
-    return tf.sort(tf.matmul(flat, tf.constant(_palette_directions(count))), axis=1)
+    return sorted_slices(images, tf.constant(_palette_directions(count)), centred=False)
 
 
 def palette_distance(images: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
     """Per-sample squared distance between the colour distribution of ``images`` and target
     quantiles ``[B, Q, count]`` (a sliced Wasserstein distance on pixels, after Pitié et al.'s
     colour transfer): the painting's whole palette, not only its mean and covariance."""
-    slices = palette_slices(images, targets.shape[-1])
-    sq = tf.square(slices - resample_sorted(tf.cast(targets, tf.float32), tf.shape(slices)[1]))
-    return tf.reduce_mean(tf.reshape(sq, [tf.shape(sq)[0], -1]), axis=1)
+    return sliced_distance([palette_slices(images, targets.shape[-1])], [targets], [1.0])
 
 
 def style_distance(stats: Sequence[tf.Tensor], targets: Sequence[tf.Tensor],
