@@ -275,7 +275,7 @@ def _add_flat_guard(p: argparse.ArgumentParser) -> None:
                         "(the default), 0 = off; models without tiles ignore it")
 
 
-def _with_flat_guard(generator: "StyleFusionGenerator", spread: float | None,
+def _with_generator_flags(generator: "StyleFusionGenerator", spread: float | None,
                      texture: float | None = None) -> "StyleFusionGenerator":
     """The generator, or a copy with ``--flat-guard``'s threshold (the gate has no weights), its
     brushwork tiles laid over at ``--texture``'s strength when given."""
@@ -378,7 +378,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     args.model, args.inputs = _split_model(args.paths, 0)
     if not args.inputs:
         raise ConfigError(f"stylize: no input images after the model {args.model}")
-    generator = _with_flat_guard(load_generator(args.model), args.flat_guard, args.texture)
+    generator = _with_generator_flags(load_generator(args.model), args.flat_guard, args.texture)
     image_specs = [parse_weighted_path(s) for s in args.style_image]
     mix = build_mix(args.style, generator.style_names, [w for _, w in image_specs])
     # Masks are read once here, so a bad mask is one error rather than a failure per input.
@@ -484,7 +484,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         raise ConfigError("video: give [MODEL] INPUT OUTPUT")
     args.model, (args.input, args.output) = _split_model(args.paths, 2)
     config = VideoConfig(stabilize=args.stabilize, max_size=args.max_size, tile_size=args.tile_size)
-    generator = _with_flat_guard(load_generator(args.model), args.flat_guard, args.texture)
+    generator = _with_generator_flags(load_generator(args.model), args.flat_guard, args.texture)
     weights = parse_style_spec(args.style, generator.style_names)
     report = stylize_video(generator, args.input, args.output, weights, config, progress=True)
     print(f"wrote {report.output}: {report.summary()}")
@@ -503,7 +503,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     args.model = str(resolve_model(args.model))
     if not args.verbose:  # SavedModel writing logs every assets folder at INFO
         logging.getLogger("tensorflow").setLevel(logging.WARNING)
-    generator = _with_flat_guard(load_generator(args.model), args.flat_guard, args.texture)
+    generator = _with_generator_flags(load_generator(args.model), args.flat_guard, args.texture)
     if args.saved_model:
         from .deploy.saved_model import export_saved_model
         from .model_io import load_style_encoder

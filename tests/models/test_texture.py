@@ -11,7 +11,6 @@ import tensorflow as tf
 
 from tf_stylefusion.errors import ModelFileError
 from tf_stylefusion.inference import tiling
-from tf_stylefusion.inference.fusion import table_textures
 from tf_stylefusion.model_io import (
     GENERATOR_FILE,
     TEXTURES_FILE,
@@ -110,12 +109,12 @@ def test_textures_paint_only_where_the_photo_is_not_flat() -> None:
 
 def test_rows_past_the_bank_get_blank_tiles_unless_given() -> None:
     g = textured_generator()
-    tiles = table_textures(g, 4, np.ones((1, 48, 48, 3), np.float32))
+    tiles = g.table_textures(4, np.ones((1, 48, 48, 3), np.float32))
     assert tiles.shape == (4, 48, 48, 3)
     np.testing.assert_array_equal(tiles[:2], g.textures.numpy())
     assert np.all(tiles[2] == 1) and np.all(tiles[3] == 0)
     g.set_textures(None)
-    assert table_textures(g, 4, None) is None
+    assert g.table_textures(4, None) is None
 
 
 def test_tiled_inference_keeps_the_texture_aligned() -> None:

@@ -12,7 +12,7 @@ import tensorflow as tf
 from ..data.pipelines import resize_short_side
 from ..errors import ConfigError, ModelFileError, StyleWeightsError
 from ..models.style_encoder import StyleEncoder
-from ..models.texture import painting_texture
+from ..models.texture import MAX_TEXTURE_AMOUNT, amount_argument, painting_texture
 from .color import COLOR_MODES, PER_PIXEL_COLOR_MODES
 from .color import preserve_color as keep_content_colors
 from .masks import default_feather, load_mask, region_weights
@@ -173,8 +173,9 @@ class StylizeOptions:
             raise ConfigError(f"--preserve-color {self.preserve_color!r}: choose one of {', '.join(COLOR_MODES)}")
         if self.feather is not None and self.feather < 0:
             raise ConfigError(f"--feather {self.feather:g}: must be >= 0 pixels")
-        if self.texture is not None and not 0.0 <= float(self.texture) <= 4.0:
-            raise ConfigError(f"--texture {self.texture:g}: must lie in [0, 4] (0 = off, 1 = the painting's contrast)")
+        if self.texture is not None and not 0.0 <= float(self.texture) <= MAX_TEXTURE_AMOUNT:
+            raise ConfigError(f"--texture {self.texture:g}: must lie in [0, {MAX_TEXTURE_AMOUNT:g}] "
+                              "(0 = off, 1 = the painting's contrast)")
 
     @property
     def is_plain(self) -> bool:
@@ -217,22 +218,6 @@ def content_row(encoder: StyleEncoder, image: np.ndarray) -> np.ndarray:
 def _run_table(generator: Any, image: tf.Tensor, weights: tf.Tensor, table: tf.Tensor,
                textures: tf.Tensor | None, texture_amount: tf.Tensor | None) -> tf.Tensor:
     return generator.stylize_with_table(image, weights, table, textures, texture_amount=texture_amount)
-
-
-def table_textures(generator: Any, rows: int, style_textures: np.ndarray | None) -> np.ndarray | None:
-    """Texture tiles for a table of ``rows`` rows: the bank's, then ``style_textures`` for the
-    style images' rows, blank for the rest (the photo's own row). None when the generator has none."""
-    own = generator.textures
-    if own is None:
-        return None
-    tiles = [np.asarray(own, np.float32)]
-    if style_textures is not None:
-        tiles.append(np.asarray(style_textures, np.float32))
-    done = sum(t.shape[0] for t in tiles)
-    if done > rows:
-        raise StyleWeightsError(f"{done} texture tiles for a table of {rows} styles")
-    tiles.append(np.zeros((rows - done, *tiles[0].shape[1:]), np.float32))
-    return np.concatenate(tiles, axis=0)
 
 
 class FusionWeights:
@@ -307,12 +292,7 @@ def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray, option
     anchor = field.partial and options.anchor_content
     identity = np.eye(table.shape[0], dtype=np.float32)[-1]
     table_t = tf.convert_to_tensor(table)
-    textures = table_textures(generator, table.shape[0], options.style_textures)
-    textures_t = None if textures is None else tf.convert_to_tensor(textures)
-    amount = options.texture
-    # A tensor serves every slider value with one trace; a plain 0 leaves the tiles out of the
-    # graph altogether (time and memory).
-    amount_t = None if amount is None else 0.0 if amount == 0 else tf.constant(float(amount), tf.float32)
+    textures = generator.table_textures(table.shape[0], options.style_textures)
     if tiling is None:
         stats = recon_stats = None
     else:
@@ -322,9 +302,10 @@ def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray, option
     def run(tile: np.ndarray, tile_weights: np.ndarray, tile_stats: Any, origin: tuple[int, int]) -> np.ndarray:
         if tile_stats is None:
             return _run_table(generator, tf.convert_to_tensor(tile[None]),
-                              tf.convert_to_tensor(tile_weights[None]), table_t, textures_t, amount_t)[0].numpy()
+                              tf.convert_to_tensor(tile_weights[None]), table_t, textures,
+                              amount_argument(options.texture))[0].numpy()
         return stylize_with_statistics(generator, tile, tile_weights, tile_stats, table_t, origin, textures,
-                                       amount)
+                                       options.texture)
 
     def render(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         tile = image[y0:y1, x0:x1]

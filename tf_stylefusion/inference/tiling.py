@@ -37,6 +37,7 @@ import tensorflow as tf
 from ..errors import ConfigError
 from ..models.generator import FLAT_WINDOW, MIN_SIZE, STRIDE, StyleFusionGenerator
 from ..models.layers import ConditionalInstanceNorm, region_moments, resize_weights
+from ..models.texture import amount_argument
 
 # 512 px tiles: at 16 MP with per-pixel weights (masks, strength) 1024 px tiles peaked at 2.1 GB RSS,
 # 512 px at 1.8 GB, in the same time (scripts/bench_large_image.py).
@@ -352,7 +353,7 @@ def _tile_graph(generator: StyleFusionGenerator, tile: tf.Tensor, weights: tf.Te
 
 def stylize_with_statistics(generator: StyleFusionGenerator, tile: np.ndarray, weights: np.ndarray,
                             stats: Stats, table: "np.ndarray | tf.Tensor | None" = None,
-                            origin: tuple[int, int] = (0, 0), textures: "np.ndarray | None" = None,
+                            origin: tuple[int, int] = (0, 0), textures: "np.ndarray | tf.Tensor | None" = None,
                             texture_amount: float | None = None) -> np.ndarray:
     """Stylize one ``[h, w, 3]`` tile with given normalisation statistics (``weights`` ``[K]`` or
     the tile's ``[h, w, K]``, over ``table``, default the bank); ``origin`` is the tile's top-left
@@ -361,8 +362,7 @@ def stylize_with_statistics(generator: StyleFusionGenerator, tile: np.ndarray, w
     out = _tile_graph(generator, tf.convert_to_tensor(tile[None]), tf.convert_to_tensor(weights[None]),
                       _table(generator, table), [m for m, _ in stats], [v for _, v in stats],
                       tf.constant(origin, tf.int32), None if textures is None else tf.convert_to_tensor(textures),
-                      None if texture_amount is None else 0.0 if texture_amount == 0
-                      else tf.constant(texture_amount, tf.float32))
+                      amount_argument(texture_amount))
     return out[0].numpy()
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import GeneratorConfig
+from ..errors import StyleWeightsError
 from .color_stats import LUMA
 from .layers import (
     PACKAGE,
@@ -35,7 +36,7 @@ from .layers import (
     reflect_pad_to_multiple,
     with_static_channels,
 )
-from .texture import TEXTURE_GUARD, texture_field
+from .texture import MAX_TEXTURE_AMOUNT, TEXTURE_GUARD, texture_field
 
 MIN_SIZE = 32
 STRIDE = 4  # total downsampling: inputs are padded to a multiple of this and cropped back
@@ -263,8 +264,8 @@ class StyleFusionGenerator(keras.Model):
 
     @texture_amount.setter
     def texture_amount(self, amount: float) -> None:
-        if not 0.0 <= float(amount) <= 4.0:
-            raise ValueError(f"texture amount must be in [0, 4], got {amount}")
+        if not 0.0 <= float(amount) <= MAX_TEXTURE_AMOUNT:
+            raise ValueError(f"texture amount must be in [0, {MAX_TEXTURE_AMOUNT:g}], got {amount}")
         self._texture.amount = float(amount)
 
     def set_textures(self, textures: np.ndarray | tf.Tensor | None) -> None:
@@ -278,17 +279,29 @@ class StyleFusionGenerator(keras.Model):
                              f"got {list(t.shape)}")
         self._texture.tiles = t
 
+    def table_textures(self, rows: int | tf.Tensor, extra: np.ndarray | tf.Tensor | None = None
+                       ) -> tf.Tensor | None:
+        """Tiles for a style table of ``rows`` rows (a tensor in a traced signature, where the
+        count is only known at run time): the bank's, then ``extra`` ``[M, S, S, 3]`` for the rows
+        after it (style images), blank for the rest (a photo's own row). None without tiles."""
+        own = self._texture.tiles
+        if own is None:
+            return None
+        parts = [own] if extra is None else [own, tf.convert_to_tensor(extra, tf.float32)]
+        done = sum(int(t.shape[0]) for t in parts)
+        if isinstance(rows, int) and done > rows:
+            raise StyleWeightsError(f"{done} texture tiles for a table of {rows} styles")
+        if isinstance(rows, int) and done == rows:
+            return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
+        blank = tf.zeros(tf.concat([[rows - done], tf.shape(own)[1:]], axis=0))
+        return tf.concat(parts + [blank], axis=0)
+
     def _textures_for(self, table: tf.Tensor, textures: tf.Tensor | None) -> tf.Tensor | None:
-        """Tiles for ``table``'s rows: ``textures`` as given, else the bank's tiles with blank
-        ones for rows past the bank (a photo's own row, a row without a painting)."""
+        """Tiles for ``table``'s rows: ``textures`` as given, else ``table_textures``."""
         if textures is not None:
             return tf.convert_to_tensor(textures, tf.float32)
-        own = self._texture.tiles
-        if own is None or table.shape[-2] == own.shape[0]:
-            return own
-        # In a traced signature the table's row count may only be known at run time.
-        extra = tf.shape(table)[-2] - own.shape[0]
-        return tf.concat([own, tf.zeros(tf.concat([[extra], tf.shape(own)[1:]], axis=0))], axis=0)
+        rows = table.shape[-2]
+        return self.table_textures(int(rows) if rows is not None else tf.shape(table)[-2])
 
     @property
     def num_norm_layers(self) -> int:

@@ -27,6 +27,16 @@ TEXTURE_SCALE = 384
 TEXTURE_SIGMA = 3.0
 # The photo's local luma deviation at which the texture reaches full strength (flat_gate).
 TEXTURE_GUARD = 0.03
+# The strongest the tiles may be laid over (1 is the painting's own contrast).
+MAX_TEXTURE_AMOUNT = 4.0
+
+
+def amount_argument(amount: float | None) -> tf.Tensor | float | None:
+    """A per-call tile strength as the traced stylize functions take it: None (the generator's
+    own), a plain 0 (the tiles left out of the graph) or a tensor (one trace for every value)."""
+    if amount is None or amount == 0:
+        return None if amount is None else 0.0
+    return tf.constant(float(amount), tf.float32)
 
 
 def _gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -42,9 +52,9 @@ def _gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
 def high_pass(image: np.ndarray, scale: int = TEXTURE_SCALE, sigma: float = TEXTURE_SIGMA) -> np.ndarray:
     """``[H, W, 3]`` in [0, 1] → the detail of the image resized to ``scale`` on its longer side
     (the image minus its blur), float32."""
-    img = np.asarray(image, np.float32)
-    if img.dtype != np.float32 or img.max() > 1.0 + 1e-6:
-        img = img / 255.0
+    img = np.asarray(image)
+    # 8-bit pixels, or floats in [0, 1] as the package's image loader gives them
+    img = img.astype(np.float32) / 255.0 if np.issubdtype(img.dtype, np.integer) else img.astype(np.float32)
     h, w = img.shape[:2]
     ratio = scale / max(h, w)
     size = (max(1, round(w * ratio)), max(1, round(h * ratio)))
