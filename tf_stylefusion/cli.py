@@ -270,18 +270,31 @@ def _add_flat_guard(p: argparse.ArgumentParser) -> None:
                    help="leave regions whose local luma deviation is below SPREAD in the style's palette "
                         "but unpainted (default: the model's own, 0.03 in the pack; 0: paint everywhere)")
     p.add_argument("--texture", type=float, default=None, metavar="AMOUNT",
-                   help="how strongly each style's brushwork tile (cut from its painting) is laid over "
-                        "the picture where the photo is not flat: 1 = the painting's own contrast "
-                        "(the default), 0 = off; models without tiles ignore it")
+                   help="how strongly each style's brushwork replaces the photo's fine detail where "
+                        "the photo is not flat (the detail abstracted, then a tile cut from the painting "
+                        "laid over): 1 = the painting's own contrast (the default), 0 = off; models "
+                        "without tiles ignore it")
+    p.add_argument("--abstraction", type=float, default=None, metavar="A",
+                   help="how far the photo's fine detail is flattened (a Kuwahara filter on the luma) "
+                        "under the tiles, 0 to 1 (default: 1; export: 0, since it costs an int8 file "
+                        "about half again its time)")
 
 
-def _with_generator_flags(generator: "StyleFusionGenerator", spread: float | None,
-                     texture: float | None = None) -> "StyleFusionGenerator":
+def _with_generator_flags(generator: "StyleFusionGenerator", args: argparse.Namespace,
+                          abstraction: float | None = None) -> "StyleFusionGenerator":
     """The generator, or a copy with ``--flat-guard``'s threshold (the gate has no weights), its
-    brushwork tiles laid over at ``--texture``'s strength when given."""
-    generator = generator if spread is None else generator.copy(flat_guard=spread)
-    if texture is not None:
-        generator.texture_amount = texture
+    brushwork tiles laid over at ``--texture``'s strength and the picture under them abstracted
+    by ``--abstraction`` (else ``abstraction``) when given."""
+    from .errors import ConfigError
+
+    generator = generator if args.flat_guard is None else generator.copy(flat_guard=args.flat_guard)
+    if args.texture is not None:
+        generator.texture_amount = args.texture
+    abstraction = args.abstraction if args.abstraction is not None else abstraction
+    if abstraction is not None:
+        if not 0.0 <= abstraction <= 1.0:
+            raise ConfigError(f"--abstraction {abstraction:g}: must lie in [0, 1]")
+        generator.abstraction = abstraction
     return generator
 
 
@@ -378,7 +391,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     args.model, args.inputs = _split_model(args.paths, 0)
     if not args.inputs:
         raise ConfigError(f"stylize: no input images after the model {args.model}")
-    generator = _with_generator_flags(load_generator(args.model), args.flat_guard, args.texture)
+    generator = _with_generator_flags(load_generator(args.model), args)
     image_specs = [parse_weighted_path(s) for s in args.style_image]
     mix = build_mix(args.style, generator.style_names, [w for _, w in image_specs])
     # Masks are read once here, so a bad mask is one error rather than a failure per input.
@@ -484,7 +497,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         raise ConfigError("video: give [MODEL] INPUT OUTPUT")
     args.model, (args.input, args.output) = _split_model(args.paths, 2)
     config = VideoConfig(stabilize=args.stabilize, max_size=args.max_size, tile_size=args.tile_size)
-    generator = _with_generator_flags(load_generator(args.model), args.flat_guard, args.texture)
+    generator = _with_generator_flags(load_generator(args.model), args)
     weights = parse_style_spec(args.style, generator.style_names)
     report = stylize_video(generator, args.input, args.output, weights, config, progress=True)
     print(f"wrote {report.output}: {report.summary()}")
@@ -496,6 +509,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from .errors import ConfigError
     from .model_io import load_generator
+    from .models.texture import EXPORT_ABSTRACTION
     from .pretrained import resolve_model
 
     if not args.saved_model and not args.tflite:
@@ -503,7 +517,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     args.model = str(resolve_model(args.model))
     if not args.verbose:  # SavedModel writing logs every assets folder at INFO
         logging.getLogger("tensorflow").setLevel(logging.WARNING)
-    generator = _with_generator_flags(load_generator(args.model), args.flat_guard, args.texture)
+    generator = _with_generator_flags(load_generator(args.model), args, EXPORT_ABSTRACTION)
+    if generator.textures is not None and generator.texture_amount > 0 and args.abstraction is None:
+        print("brushwork: tiles carried, the abstraction under them left out for speed "
+              "(--abstraction 1 for stylize's pictures, about half again an int8 file's time)")
     if args.saved_model:
         from .deploy.saved_model import export_saved_model
         from .model_io import load_style_encoder

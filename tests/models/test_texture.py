@@ -19,7 +19,7 @@ from tf_stylefusion.model_io import (
     save_textures,
 )
 from tf_stylefusion.models.generator import StyleFusionGenerator
-from tf_stylefusion.models.texture import high_pass, painting_texture, texture_field
+from tf_stylefusion.models.texture import abstraction, high_pass, painting_texture, texture_field
 from tf_stylefusion.training.callbacks import save_generator
 
 from ..conftest import texture
@@ -105,6 +105,43 @@ def test_textures_paint_only_where_the_photo_is_not_flat() -> None:
     with pytest.raises(ValueError, match="one tile per style"):
         g.set_textures(np.zeros((3, 8, 8, 3), np.float32))
     assert g.copy().textures is g.textures
+
+
+def test_abstraction_flattens_fine_detail_and_keeps_edges_sharp() -> None:
+    rng = np.random.default_rng(0)
+    img = np.zeros((1, 32, 32, 3), np.float32)
+    img[:, :, 16:] = 0.8  # a vertical edge between two regions
+    grain = rng.normal(0, 0.05, (1, 32, 32, 1))  # grey grain: luma detail, which is what goes
+    grainy = np.clip(img + grain, 0, 1).astype(np.float32)
+    out = abstraction(tf.constant(grainy)).numpy()
+    assert out.shape == grainy.shape
+    # the grain within each region falls by more than half ...
+    for region in (np.s_[:, 4:28, 3:12], np.s_[:, 4:28, 20:29]):
+        assert out[region].std() < 0.5 * grainy[region].std()
+    # ... while the edge stays a one-pixel step, not a ramp (a blur would spread it over 5 px)
+    profile = out[0, 4:28].mean(axis=0).mean(axis=-1)
+    assert profile[16] - profile[15] > 0.6
+    np.testing.assert_allclose(abstraction(tf.constant(img)).numpy(), img, atol=1e-6)  # flat stays
+
+
+def test_textures_abstract_the_picture_only_as_far_as_weights_fall_on_tiles() -> None:
+    g = textured_generator(num_res_blocks=0)
+    busy = photo(64, 64)[None]
+    bare = g.copy()
+    bare.set_textures(None)
+    w = np.array([[0.5, 0.5]], np.float32)
+    # blank tiles lay nothing and abstract nothing: the rows they stand for have no brushwork
+    g.set_textures(np.zeros_like(g.textures.numpy()))
+    np.testing.assert_allclose(g((busy, w)).numpy(), bare((busy, w)).numpy(), atol=1e-6)
+    g.set_textures(np.concatenate([textured_generator().textures.numpy()[:1],
+                                   np.zeros((1, 48, 48, 3), np.float32)]))
+    plain = bare((busy, w)).numpy()
+    # with one row's tile blank, half the weight abstracts half as much as all of it
+    half = g((busy, w)).numpy() - plain
+    full = g((busy, np.array([[1.0, 0.0]], np.float32))).numpy() - bare((busy, np.array([[1.0, 0.0]], np.float32))).numpy()
+    assert 0.3 < np.abs(half).mean() / np.abs(full).mean() < 0.7
+    assert np.abs(g((busy, np.array([[0.0, 1.0]], np.float32))).numpy()
+                  - bare((busy, np.array([[0.0, 1.0]], np.float32))).numpy()).max() < 1e-6
 
 
 def test_rows_past_the_bank_get_blank_tiles_unless_given() -> None:
@@ -197,3 +234,28 @@ def test_amount_zero_for_one_call_is_the_picture_without_tiles() -> None:
         got = stylize_image(g, img, w, StylizeOptions(texture=0.0), tile_size=tile_size)
         assert np.abs(got - want).max() < 1e-5
     assert np.abs(stylize_image(g, img, w, StylizeOptions(texture=1.0), tile_size=0) - want).mean() > 0.01
+
+
+def test_abstraction_is_on_for_pictures_off_for_exports_unless_asked() -> None:
+    from tf_stylefusion.cli import _with_generator_flags, build_parser
+    from tf_stylefusion.errors import ConfigError
+    from tf_stylefusion.models.texture import EXPORT_ABSTRACTION
+
+    g = textured_generator(num_res_blocks=0)
+    busy = photo(64, 64)[None]
+    w = np.array([[1.0, 0.0]], np.float32)
+    abstracted = g((busy, w)).numpy()
+    stylize = build_parser().parse_args(["stylize", "photo.jpg", "--style", "s0", "--out", "o"])
+    assert _with_generator_flags(g.copy(), stylize).abstraction == 1.0
+    export = build_parser().parse_args(["export", "--tflite", "t"])
+    plain = _with_generator_flags(g.copy(), export, EXPORT_ABSTRACTION)
+    assert plain.abstraction == 0.0
+    # without the filter the tiles lie over the network's own picture, so the two differ
+    assert np.abs(plain((busy, w)).numpy() - abstracted).mean() > 0.005
+    asked = build_parser().parse_args(["export", "--tflite", "t", "--abstraction", "1"])
+    np.testing.assert_allclose(_with_generator_flags(g.copy(), asked, EXPORT_ABSTRACTION)((busy, w)).numpy(),
+                               abstracted, atol=1e-6)
+    with pytest.raises(ConfigError, match="--abstraction"):
+        _with_generator_flags(g.copy(), build_parser().parse_args(["export", "--tflite", "t", "--abstraction", "2"]))
+    with pytest.raises(ValueError, match="abstraction"):
+        g.abstraction = -0.5

@@ -37,7 +37,7 @@ import tensorflow as tf
 from ..errors import ConfigError
 from ..models.generator import FLAT_WINDOW, MIN_SIZE, STRIDE, StyleFusionGenerator
 from ..models.layers import ConditionalInstanceNorm, region_moments, resize_weights
-from ..models.texture import amount_argument
+from ..models.texture import ABSTRACTION_RADIUS, amount_argument
 
 # 512 px tiles: at 16 MP with per-pixel weights (masks, strength) 1024 px tiles peaked at 2.1 GB RSS,
 # 512 px at 1.8 GB, in the same time (scripts/bench_large_image.py).
@@ -163,14 +163,16 @@ def receptive_radius(generator: StyleFusionGenerator) -> int:
     stage adds enc4 at stride 4 (4), 16 a block at stride 8 and dec0 at stride 8 (8). The flat
     guard's gate is a second path beside the network (two window boxes at quarter size, the 4×4
     pool and the upsampling), so the reach is the longer of the two; brushwork tiles are laid
-    over through the same gate.
+    over through the same gate, after the abstraction filter (its radius more on the network's).
     """
     base = 16 if generator.config.pixel_shuffle else 8
     if generator.config.pixel_shuffle and generator.config.content_skip:
         base += 2
     coarse = 12 + 16 * generator.config.coarse_blocks if generator.config.coarse_blocks else 0
-    network = base + 8 * generator.config.num_res_blocks + coarse
-    gated = generator.config.flat_guard or (generator.textures is not None and generator.texture_amount > 0)
+    textured = generator.textures is not None and generator.texture_amount > 0
+    abstracted = textured and generator.abstraction > 0
+    network = base + 8 * generator.config.num_res_blocks + coarse + (ABSTRACTION_RADIUS if abstracted else 0)
+    gated = generator.config.flat_guard or textured
     gate = 8 * (FLAT_WINDOW // 2) + 8 if gated else 0
     return max(network, gate)
 

@@ -36,7 +36,7 @@ from .layers import (
     reflect_pad_to_multiple,
     with_static_channels,
 )
-from .texture import MAX_TEXTURE_AMOUNT, TEXTURE_GUARD, texture_field
+from .texture import MAX_TEXTURE_AMOUNT, TEXTURE_GUARD, abstraction, texture_field
 
 MIN_SIZE = 32
 STRIDE = 4  # total downsampling: inputs are padded to a multiple of this and cropped back
@@ -77,11 +77,13 @@ COLOR_NORM_INIT = ((0.25, 0.25, 0.25), (0.45, 0.45, 0.45))
 
 
 class _TextureSlot:
-    """The generator's texture tiles and their strength, out of Keras' weight tracking."""
+    """The generator's texture tiles, their strength and how far the picture under them is
+    abstracted, out of Keras' weight tracking."""
 
     def __init__(self) -> None:
         self.tiles: tf.Tensor | None = None
         self.amount = 1.0
+        self.abstraction = 1.0
 
 
 def _normalised(weights: tf.Tensor) -> tf.Tensor:
@@ -121,6 +123,14 @@ def flat_gate(content: tf.Tensor, threshold: float) -> tf.Tensor:
     spread = box(tf.abs(luma - box(luma))) * (1.0 / threshold)
     # min(spread, 1) from relus: TFLite's integer MINIMUM would share its input's scale.
     return spread - tf.nn.relu(spread - 1.0)
+
+
+def _tiled_weight(textures: tf.Tensor, weights: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """How much of ``weights`` (``[B, K]`` or ``[B, H, W, K]``) falls on rows whose tile is not
+    blank, shaped to broadcast over ``[B, H, W, C]``."""
+    has_tile = tf.cast(tf.reduce_max(tf.abs(textures), axis=[1, 2, 3]) > 0, dtype)
+    share = tf.reduce_sum(tf.cast(weights, dtype) * has_tile, axis=-1, keepdims=True)
+    return share if weights.shape.rank == 4 else share[:, :, None, None]
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -250,6 +260,7 @@ class StyleFusionGenerator(keras.Model):
         twin.set_weights(self.get_weights())
         twin.set_textures(self.textures)
         twin.texture_amount = self.texture_amount
+        twin.abstraction = self.abstraction
         return twin
 
     @property
@@ -267,6 +278,18 @@ class StyleFusionGenerator(keras.Model):
         if not 0.0 <= float(amount) <= MAX_TEXTURE_AMOUNT:
             raise ValueError(f"texture amount must be in [0, {MAX_TEXTURE_AMOUNT:g}], got {amount}")
         self._texture.amount = float(amount)
+
+    @property
+    def abstraction(self) -> float:
+        """How far the picture is abstracted where tiles are laid (models/texture.py), 0 to 1;
+        scaled down with the tiles' strength below 1. 0 leaves the filter out of the graph."""
+        return self._texture.abstraction
+
+    @abstraction.setter
+    def abstraction(self, amount: float) -> None:
+        if not 0.0 <= amount <= 1.0:
+            raise ValueError(f"abstraction must be in [0, 1], got {amount}")
+        self._texture.abstraction = float(amount)
 
     def set_textures(self, textures: np.ndarray | tf.Tensor | None) -> None:
         """Attach one texture tile per style (``[N, S, S, 3]``, models/texture.py); None removes them."""
@@ -424,8 +447,16 @@ class StyleFusionGenerator(keras.Model):
         if textures is not None:
             size = tf.shape(y)[1:3]
             field = texture_field(textures, weights, size[0], size[1], origin)
-            y = y + tf.cast(amount, y.dtype) * tf.image.resize(tf.cast(texture_gate, y.dtype), size,
-                                                               method="bilinear") * field
+            gate_full = tf.image.resize(tf.cast(texture_gate, y.dtype), size, method="bilinear")
+            amount = tf.cast(amount, y.dtype)
+            # The painting's strokes take the place of the photo's fine detail: abstract first
+            # (fully from amount 1 up), then lay the tile; only as far as the weights fall on
+            # rows with a tile (a photo's own row, for strength, has none and stays unabstracted).
+            if self.abstraction > 0:
+                abstract = (self.abstraction * tf.minimum(amount, 1.0) * gate_full
+                            * _tiled_weight(textures, weights, y.dtype))
+                y = y + abstract * (abstraction(y) - y)
+            y = y + amount * gate_full * field
             # clip to [0, 1] with relus (TFLite's integer MINIMUM would share its input's scale)
             y = tf.nn.relu(y) - tf.nn.relu(y - 1.0)
         # tf.slice, not y[:, :h, :w]: TFLite runs a STRIDED_SLICE with computed bounds ~6× slower.

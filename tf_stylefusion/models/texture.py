@@ -7,6 +7,12 @@ high-pass detail is cut into small patches, drawn at random and feathered onto a
 tile repeats seamlessly and keeps the strokes but none of the painting's composition. The
 generator adds each style's tile (mixed by the style weights, as the bank rows are) where the
 photo is not flat, so skies and walls stay clean (``flat_gate``).
+
+Strokes laid over a photo's own fine detail (skin pores, fur, grain) read as marks on a
+photograph; so where a tile goes, the generator's picture is first abstracted with a Kuwahara
+filter (``abstraction``, on the luma): regions flatten into patches of paint and edges stay
+sharp, and the painting's strokes take the place of the photo's texture (docs/recipe.md,
+twentieth session).
 """
 
 from __future__ import annotations
@@ -29,6 +35,11 @@ TEXTURE_SIGMA = 3.0
 TEXTURE_GUARD = 0.03
 # The strongest the tiles may be laid over (1 is the painting's own contrast).
 MAX_TEXTURE_AMOUNT = 4.0
+# The Kuwahara filter's radius (pixels) that takes the photo's fine detail out where strokes go.
+ABSTRACTION_RADIUS = 2
+# Exported files leave the abstraction out unless asked: it costs an int8 file about half again
+# its time at 1024² (docs/recipe.md, twentieth session), and TFLite is chosen for speed.
+EXPORT_ABSTRACTION = 0.0
 
 
 def amount_argument(amount: float | None) -> tf.Tensor | float | None:
@@ -37,6 +48,37 @@ def amount_argument(amount: float | None) -> tf.Tensor | float | None:
     if amount is None or amount == 0:
         return None if amount is None else 0.0
     return tf.constant(float(amount), tf.float32)
+
+
+def abstraction(image: tf.Tensor, radius: int = ABSTRACTION_RADIUS) -> tf.Tensor:
+    """``image`` ``[B, H, W, 3]`` with its luma Kuwahara-filtered: each pixel's luma becomes the
+    mean of whichever of its four ``(radius + 1)²`` corner windows varies least, so fine
+    photographic detail (skin, fur, grain) flattens into patches while edges stay sharp, the way
+    paint abstracts a scene. Colour is left as it is (its detail is slight, and the luma alone
+    costs under half as much in an int8 file).
+
+    One average pool serves all four windows (they are the same pooled map at four offsets);
+    the least-varying window is chosen with selects, not gathers, so TFLite can run it.
+    """
+    k = radius + 1
+    h, w = tf.shape(image)[1], tf.shape(image)[2]
+    # A 1×1 convolution, not a channel mean: TFLite's integer MEAN is a slow reference kernel.
+    luma = tf.nn.conv2d(image, tf.fill([1, 1, 3, 1], tf.constant(1.0 / 3.0, image.dtype)), 1, "VALID")
+    stats = tf.concat([luma, luma * luma], axis=-1)
+    stats = tf.pad(stats, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
+    pooled = tf.nn.avg_pool2d(stats, k, 1, "VALID")  # [B, H + radius, W + radius, 2]
+    best_mean = best_var = None
+    for dy in (0, radius):
+        for dx in (0, radius):
+            window = tf.slice(pooled, [0, dy, dx, 0], tf.stack([-1, h, w, -1]))
+            mean = window[..., :1]
+            var = window[..., 1:] - mean * mean
+            if best_mean is None:
+                best_mean, best_var = mean, var
+            else:
+                best_mean = tf.where(var < best_var, mean, best_mean)
+                best_var = tf.minimum(var, best_var)
+    return image + (best_mean - luma)
 
 
 def _gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
