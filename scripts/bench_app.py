@@ -56,7 +56,7 @@ def mask_bytes(width: int, height: int) -> bytes:
     return buf.getvalue()
 
 
-def client_for_pack(textures: bool = True) -> tuple[Any, int]:
+def client_for_pack(textures: bool = True, abstraction: bool = True) -> tuple[Any, int]:
     import warnings
 
     with warnings.catch_warnings():  # Starlette >= 1.0 prefers httpx2; httpx still works
@@ -69,6 +69,8 @@ def client_for_pack(textures: bool = True) -> tuple[Any, int]:
     generator, encoder = load_pack()
     if not textures:  # the pack as it was before its brushwork tiles, for comparison
         generator.set_textures(None)
+    if not abstraction:  # the tiles as the nineteenth session laid them, for comparison
+        generator.abstraction = 0.0
     return TestClient(create_app(generator, encoder)), generator.num_styles
 
 
@@ -105,8 +107,8 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
-def bench_previews(requests: int, textures: bool = True) -> None:
-    client, n = client_for_pack(textures)
+def bench_previews(requests: int, textures: bool = True, abstraction: bool = True) -> None:
+    client, n = client_for_pack(textures, abstraction)
     with client:
         photo = upload(client, photo_bytes(512, 512))
         print(f"preview {photo['preview_width']}x{photo['preview_height']}, pack ({n} styles), "
@@ -125,9 +127,9 @@ def bench_previews(requests: int, textures: bool = True) -> None:
                   f"{statistics.median(server):>12.0f} ms {percentile(server, 90):>4.0f} ms")
 
 
-def render_child(width: int, height: int, case: str, textures: bool) -> None:
+def render_child(width: int, height: int, case: str, textures: bool, abstraction: bool) -> None:
     """One full-size render in this process; prints a JSON line with its figures."""
-    client, n = client_for_pack(textures)
+    client, n = client_for_pack(textures, abstraction)
     with client:
         photo = upload(client, photo_bytes(width, height))
         settings, masks = cases(photo, n)[case]
@@ -142,11 +144,11 @@ def render_child(width: int, height: int, case: str, textures: bool) -> None:
                       "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def bench_renders(width: int, height: int, which: list[str], textures: bool) -> None:
+def bench_renders(width: int, height: int, which: list[str], flags: list[str]) -> None:
     print(f"full-size render {width}x{height} ({width * height / 1e6:.1f} MP), each in its own process:")
     for case in which:
         out = subprocess.run([sys.executable, __file__, "--render-child", case, "--width", str(width),
-                              "--height", str(height)] + ([] if textures else ["--no-textures"]),
+                              "--height", str(height)] + flags,
                              capture_output=True, text=True)
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
         if out.returncode or not lines:
@@ -165,17 +167,20 @@ def main() -> None:
                     help="comma-separated cases to render at full size ('' for none)")
     ap.add_argument("--skip-previews", action="store_true")
     ap.add_argument("--no-textures", action="store_true", help="the pack without its brushwork tiles")
+    ap.add_argument("--no-abstraction", action="store_true",
+                    help="the tiles without the abstraction under them (generator.abstraction = 0)")
     ap.add_argument("--render-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    textures, abstraction = not args.no_textures, not args.no_abstraction
     if args.render_child:
-        render_child(args.width, args.height, args.render_child, not args.no_textures)
+        render_child(args.width, args.height, args.render_child, textures, abstraction)
         return
     print(machine_line())
     if not args.skip_previews:
-        bench_previews(args.requests, not args.no_textures)
+        bench_previews(args.requests, textures, abstraction)
     if args.renders:
-        bench_renders(args.width, args.height, [c.strip() for c in args.renders.split(",") if c.strip()],
-                      not args.no_textures)
+        flags = (["--no-textures"] if args.no_textures else []) + (["--no-abstraction"] if args.no_abstraction else [])
+        bench_renders(args.width, args.height, [c.strip() for c in args.renders.split(",") if c.strip()], flags)
 
 
 if __name__ == "__main__":
