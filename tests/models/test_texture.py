@@ -19,7 +19,7 @@ from tf_stylefusion.model_io import (
     save_textures,
 )
 from tf_stylefusion.models.generator import StyleFusionGenerator
-from tf_stylefusion.models.texture import abstraction, high_pass, painting_texture, texture_field
+from tf_stylefusion.models.texture import high_pass, kuwahara_luma, painting_texture, texture_field
 from tf_stylefusion.training.callbacks import save_generator
 
 from ..conftest import texture
@@ -113,7 +113,7 @@ def test_abstraction_flattens_fine_detail_and_keeps_edges_sharp() -> None:
     img[:, :, 16:] = 0.8  # a vertical edge between two regions
     grain = rng.normal(0, 0.05, (1, 32, 32, 1))  # grey grain: luma detail, which is what goes
     grainy = np.clip(img + grain, 0, 1).astype(np.float32)
-    out = abstraction(tf.constant(grainy)).numpy()
+    out = kuwahara_luma(tf.constant(grainy)).numpy()
     assert out.shape == grainy.shape
     # the grain within each region falls by more than half ...
     for region in (np.s_[:, 4:28, 3:12], np.s_[:, 4:28, 20:29]):
@@ -121,7 +121,7 @@ def test_abstraction_flattens_fine_detail_and_keeps_edges_sharp() -> None:
     # ... while the edge stays a one-pixel step, not a ramp (a blur would spread it over 5 px)
     profile = out[0, 4:28].mean(axis=0).mean(axis=-1)
     assert profile[16] - profile[15] > 0.6
-    np.testing.assert_allclose(abstraction(tf.constant(img)).numpy(), img, atol=1e-6)  # flat stays
+    np.testing.assert_allclose(kuwahara_luma(tf.constant(img)).numpy(), img, atol=1e-6)  # flat stays
 
 
 def test_textures_abstract_the_picture_only_as_far_as_weights_fall_on_tiles() -> None:

@@ -36,7 +36,7 @@ from .layers import (
     reflect_pad_to_multiple,
     with_static_channels,
 )
-from .texture import MAX_TEXTURE_AMOUNT, TEXTURE_GUARD, abstraction, texture_field
+from .texture import MAX_TEXTURE_AMOUNT, TEXTURE_GUARD, kuwahara_luma, texture_field
 
 MIN_SIZE = 32
 STRIDE = 4  # total downsampling: inputs are padded to a multiple of this and cropped back
@@ -455,7 +455,7 @@ class StyleFusionGenerator(keras.Model):
             if self.abstraction > 0:
                 abstract = (self.abstraction * tf.minimum(amount, 1.0) * gate_full
                             * _tiled_weight(textures, weights, y.dtype))
-                y = y + abstract * (abstraction(y) - y)
+                y = y + abstract * (kuwahara_luma(y) - y)
             y = y + amount * gate_full * field
             # clip to [0, 1] with relus (TFLite's integer MINIMUM would share its input's scale)
             y = tf.nn.relu(y) - tf.nn.relu(y - 1.0)

@@ -10,7 +10,7 @@ photo is not flat, so skies and walls stay clean (``flat_gate``).
 
 Strokes laid over a photo's own fine detail (skin pores, fur, grain) read as marks on a
 photograph; so where a tile goes, the generator's picture is first abstracted with a Kuwahara
-filter (``abstraction``, on the luma): regions flatten into patches of paint and edges stay
+filter (``kuwahara_luma``): regions flatten into patches of paint and edges stay
 sharp, and the painting's strokes take the place of the photo's texture (docs/recipe.md,
 twentieth session).
 """
@@ -50,7 +50,7 @@ def amount_argument(amount: float | None) -> tf.Tensor | float | None:
     return tf.constant(float(amount), tf.float32)
 
 
-def abstraction(image: tf.Tensor, radius: int = ABSTRACTION_RADIUS) -> tf.Tensor:
+def kuwahara_luma(image: tf.Tensor, radius: int = ABSTRACTION_RADIUS) -> tf.Tensor:
     """``image`` ``[B, H, W, 3]`` with its luma Kuwahara-filtered: each pixel's luma becomes the
     mean of whichever of its four ``(radius + 1)²`` corner windows varies least, so fine
     photographic detail (skin, fur, grain) flattens into patches while edges stay sharp, the way
