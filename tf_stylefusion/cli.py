@@ -284,16 +284,13 @@ def _with_generator_flags(generator: "StyleFusionGenerator", args: argparse.Name
                           abstraction: float | None = None) -> "StyleFusionGenerator":
     """The generator, or a copy with ``--flat-guard``'s threshold (the gate has no weights), its
     brushwork tiles laid over at ``--texture``'s strength and the picture under them abstracted
-    by ``--abstraction`` (else ``abstraction``) when given."""
-    from .errors import ConfigError
-
+    by ``--abstraction`` (else ``abstraction``) when given. Bad values are the generator's
+    ConfigErrors, which name the flag."""
     generator = generator if args.flat_guard is None else generator.copy(flat_guard=args.flat_guard)
     if args.texture is not None:
         generator.texture_amount = args.texture
     abstraction = args.abstraction if args.abstraction is not None else abstraction
     if abstraction is not None:
-        if not 0.0 <= abstraction <= 1.0:
-            raise ConfigError(f"--abstraction {abstraction:g}: must lie in [0, 1]")
         generator.abstraction = abstraction
     return generator
 

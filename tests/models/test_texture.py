@@ -257,5 +257,7 @@ def test_abstraction_is_on_for_pictures_off_for_exports_unless_asked() -> None:
                                abstracted, atol=1e-6)
     with pytest.raises(ConfigError, match="--abstraction"):
         _with_generator_flags(g.copy(), build_parser().parse_args(["export", "--tflite", "t", "--abstraction", "2"]))
+    with pytest.raises(ConfigError, match="--texture"):  # one line from the CLI, not a traceback
+        _with_generator_flags(g.copy(), build_parser().parse_args(["export", "--tflite", "t", "--texture", "9"]))
     with pytest.raises(ValueError, match="abstraction"):
         g.abstraction = -0.5

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import GeneratorConfig
-from ..errors import StyleWeightsError
+from ..errors import ConfigError, StyleWeightsError
 from .color_stats import LUMA
 from .layers import (
     PACKAGE,
@@ -276,7 +276,7 @@ class StyleFusionGenerator(keras.Model):
     @texture_amount.setter
     def texture_amount(self, amount: float) -> None:
         if not 0.0 <= float(amount) <= MAX_TEXTURE_AMOUNT:
-            raise ValueError(f"texture amount must be in [0, {MAX_TEXTURE_AMOUNT:g}], got {amount}")
+            raise ConfigError(f"texture amount (--texture) must be in [0, {MAX_TEXTURE_AMOUNT:g}], got {amount:g}")
         self._texture.amount = float(amount)
 
     @property
@@ -288,7 +288,7 @@ class StyleFusionGenerator(keras.Model):
     @abstraction.setter
     def abstraction(self, amount: float) -> None:
         if not 0.0 <= amount <= 1.0:
-            raise ValueError(f"abstraction must be in [0, 1], got {amount}")
+            raise ConfigError(f"abstraction (--abstraction) must be in [0, 1], got {amount:g}")
         self._texture.abstraction = float(amount)
 
     def set_textures(self, textures: np.ndarray | tf.Tensor | None) -> None:
