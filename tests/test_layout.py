@@ -18,7 +18,7 @@ RANK = {
     "data": 3,
     "models": 4,
     "model_io": 5, "pretrained": 6,
-    "personalize": 7,
+    "personalize": 7, "synthesis": 7,
     "training": 8, "inference": 8,
     "deploy": 9, "evaluation": 9,
     "demo": 10, "app": 10, "cli": 11, "__init__": 12,

@@ -9,7 +9,15 @@ except ImportError as _e:  # pragma: no cover - depends on the environment
         "tf_stylefusion needs TensorFlow: pip install 'tf_stylefusion[cpu]' (CPU) or "
         "'tf_stylefusion[gpu]' (NVIDIA GPU)") from _e
 
-from .config import DataConfig, DiscriminatorConfig, GeneratorConfig, LossConfig, RunConfig, TrainConfig
+from .config import (
+    DataConfig,
+    DiscriminatorConfig,
+    GeneratorConfig,
+    LossConfig,
+    RunConfig,
+    SynthesisConfig,
+    TrainConfig,
+)
 from .deploy.saved_model import export_saved_model
 from .deploy.tflite import TFLiteStylizer, export_tflite
 from .errors import (
@@ -36,6 +44,8 @@ from .models.generator import StyleFusionGenerator
 from .models.style_encoder import StyleEncoder
 from .personalize import PersonalizeConfig, personalize
 from .pretrained import load_pack
+from .synthesis import synthesize
+from .synthesis.files import synthesize_files
 from .training.gan import StyleFusionGAN, StyleTargets
 from .training.run import TrainResult, train
 from .training.style_encoder_stage import EncoderConfig, fit_style_encoder
@@ -53,4 +63,6 @@ __all__ = [
     "encode_style_images", "fit_style_encoder", "load_style_encoder", "personalize",
     "EvalConfig", "EvalReport", "evaluate", "TileConfig", "stylize_tiled",
     "TFLiteStylizer", "export_saved_model", "export_tflite",
+    # example-based stylization
+    "SynthesisConfig", "synthesize", "synthesize_files",
 ]

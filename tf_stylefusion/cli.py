@@ -216,6 +216,11 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
                    help="tiles: measure normalisation statistics on a 1024 px copy (one small pass, "
                         "several times faster; the tone can shift) instead of exactly over the tiles")
     p.add_argument("--exact-statistics", action="store_true", help=argparse.SUPPRESS)  # the default now
+    p.add_argument("--method", choices=("generator", "synthesis"), default="generator",
+                   help="generator: the trained model (fast; every option above); synthesis: repaint "
+                        "each photo from one painting's own patches (--style-image PATH or --style NAME "
+                        "of a bundled painting; seconds per photo, --max-size default 512; no model, "
+                        "masks, strength or tiles)")
     p.set_defaults(func=cmd_stylize)
 
 
@@ -385,6 +390,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     from .inference.tiling import TileConfig
     from .model_io import load_generator, load_style_encoder
 
+    if args.method == "synthesis":
+        return _stylize_by_synthesis(args)
     args.model, args.inputs = _split_model(args.paths, 0)
     if not args.inputs:
         raise ConfigError(f"stylize: no input images after the model {args.model}")
@@ -405,6 +412,36 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         tiling = dataclasses.replace(TileConfig.for_tile_size(args.tile_size), exact_statistics=False)
     report = stylize_files(generator, args.inputs, args.out, mix.weights, max_size=args.max_size,
                            progress=True, options=options, tile_size=tiling)
+    print(f"wrote {len(report.written)} image(s) to {args.out}")
+    return _report_skipped(report.bad)
+
+
+def _stylize_by_synthesis(args: argparse.Namespace) -> int:
+    """``stylize --method synthesis``: one painting, each photo repainted from its patches."""
+    from .errors import ConfigError
+    from .inference.fusion import parse_weighted_path
+    from .synthesis.files import DEFAULT_MAX_SIZE, bundled_painting, synthesize_files
+
+    unused = [flag for flag, given in (
+        ("--mask", args.mask), ("--strength", args.strength != 1.0), ("--preserve-color", args.preserve_color),
+        ("--tile-size", args.tile_size is not None), ("--fast-statistics", args.fast_statistics),
+        ("--texture", args.texture is not None), ("--abstraction", args.abstraction is not None),
+        ("--flat-guard", args.flat_guard is not None)) if given]
+    if unused:
+        raise ConfigError(f"stylize --method synthesis does not take {', '.join(unused)} (they are the "
+                          "generator's); leave them out or use --method generator")
+    if len(args.style_image) + (args.style is not None) != 1 or (args.style and "," in args.style):
+        raise ConfigError("stylize --method synthesis repaints from one painting: give one --style-image "
+                          "PATH or one bundled --style NAME")
+    if args.style_image:
+        painting, suffix = parse_weighted_path(args.style_image[0])[0], None
+    else:
+        painting, suffix = bundled_painting(args.style.split(":")[0]), args.style.split(":")[0]
+    inputs = [p for p in args.paths if not _is_model_path(p)]
+    if not inputs:
+        raise ConfigError("stylize: no input images")
+    report = synthesize_files(inputs, painting, args.out, max_size=args.max_size or DEFAULT_MAX_SIZE,
+                              suffix=suffix, progress=True)
     print(f"wrote {len(report.written)} image(s) to {args.out}")
     return _report_skipped(report.bad)
 

@@ -491,3 +491,43 @@ def from_fields(kind: type, values: dict[str, Any] | Any) -> Any:
     if unknown:
         raise ConfigError(f"{kind.__name__} has no fields {sorted(unknown)}; known: {sorted(names)}")
     return kind(**values)
+
+
+@dataclass
+class SynthesisConfig:
+    """Example-based stylization: the photo repainted from the painting's own patches.
+
+    Coarse to fine over ``scales`` pyramid levels, each level runs the ``patch_sizes`` that fit
+    it (largest first), ``iterations`` times each: nearest painting patch for every patch of the
+    picture, robust aggregation, fusion with the photo where its structure is, colour by ranks.
+    """
+
+    scales: int = 3                     # pyramid levels, each twice the size of the one before
+    patch_sizes: tuple[int, ...] = (32, 16, 8)
+    finest_patch_scale: int = 1         # patch sizes above this index are left out at the finest level
+    gap_ratio: float = 0.5              # the picture's patches lie patch × gap_ratio apart
+    style_gap: int = 2                  # the painting's patches lie this many pixels apart
+    max_style_patches: int = 40000      # above it the painting's grid step grows (bounds the search)
+    iterations: int = 3
+    robust_power: float = 0.8           # IRLS exponent r of |x − z|^r (Elad & Milanfar); 2 is the plain mean
+    robust_steps: int = 2
+    content_weight: float = 1.0         # how strongly the photo's structure is kept where it is
+    edge_floor: float = 0.1             # share of content_weight kept on flat areas
+    noise: float = 0.2                  # std of the noise added to the coarsest start
+    style_size: float = 1.0             # the painting's longer side over the picture's longer side
+    pca_energy: float = 0.95
+    pca_max_dims: int = 64
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.patch_sizes = tuple(int(p) for p in self.patch_sizes)
+        if self.scales < 1:
+            raise ConfigError(f"synthesis scales must be ≥ 1, got {self.scales}")
+        if not self.patch_sizes or min(self.patch_sizes) < 3:
+            raise ConfigError(f"synthesis patch_sizes must be ≥ 3 pixels, got {list(self.patch_sizes)}")
+        if not 0.0 < self.gap_ratio <= 1.0:
+            raise ConfigError(f"synthesis gap_ratio must be in (0, 1], got {self.gap_ratio}")
+        if self.content_weight < 0 or self.noise < 0 or self.style_size <= 0:
+            raise ConfigError("synthesis content_weight and noise must be ≥ 0 and style_size > 0")
+        if not 0.0 < self.robust_power <= 2.0:
+            raise ConfigError(f"synthesis robust_power must be in (0, 2], got {self.robust_power}")

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..models.color_stats import LUMA
+from ..synthesis.color import match_histograms
 
 COLOR_MODES = ("luminance", "histogram")
 # Modes that look at one pixel at a time (so a tiled run applies them per tile); the others need
@@ -42,34 +43,6 @@ def transfer_luminance(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
     _check_pair(stylized, content)
     s, c = rgb_to_yiq(stylized), rgb_to_yiq(content)
     return np.clip(yiq_to_rgb(np.concatenate([s[..., :1], c[..., 1:]], axis=-1)), 0.0, 1.0)
-
-
-def match_histograms(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Remap each channel of ``source`` so its value distribution equals ``reference``'s.
-
-    Exact rank matching when both have the same number of pixels; otherwise the reference's
-    quantiles are interpolated at the source's ranks.
-    """
-    src = np.asarray(source, np.float32)
-    ref = np.asarray(reference, np.float32)
-    if src.shape[-1] != 3 or ref.shape[-1] != 3:
-        raise ConfigError("match_histograms: both images need 3 channels")
-    out = np.empty_like(src)
-    n = src[..., 0].size
-    for ch in range(3):
-        values = src[..., ch].ravel()
-        ref_sorted = np.sort(ref[..., ch].ravel())
-        order = np.argsort(values, kind="stable")
-        if ref_sorted.size == n:
-            matched = ref_sorted
-        else:
-            quantiles = (np.arange(n) + 0.5) / n
-            ref_q = (np.arange(ref_sorted.size) + 0.5) / ref_sorted.size
-            matched = np.interp(quantiles, ref_q, ref_sorted)
-        flat = np.empty(n, np.float32)
-        flat[order] = matched
-        out[..., ch] = flat.reshape(src.shape[:-1])
-    return out
 
 
 def preserve_color(stylized: np.ndarray, content: np.ndarray, mode: str) -> np.ndarray:
