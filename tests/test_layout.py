@@ -15,7 +15,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # Each stage may import from stages of a lower rank only (and from itself). Stages that share a
 # rank are siblings and must not import each other.
 RANK = {
-    "errors": 0, "fileutil": 1, "config": 2,          # foundations
+    "errors": 0, "machine": 0, "fileutil": 1, "config": 2,          # foundations
     "data": 3,
     "models": 4,
     "model_io": 5, "pretrained": 6,
