@@ -132,11 +132,12 @@ def test_harden_keeps_the_trained_generator_and_always_starts_from_it(tmp_path) 
         finish_pack(recipe, photos, run)  # no checkpoint to finish
 
 
-def test_the_pack_command_trains_its_warm_up_then_its_run_and_installs_it(tmp_path, capsys) -> None:
+def test_the_pack_command_trains_warms_up_hardens_finishes_and_installs(tmp_path, capsys) -> None:
     recipe = {
         "styles": ["wave.jpg", "udnie.jpg"], "encoder_steps": 0,
         "warmup": {"steps": 2, "losses": {"tv_weight": 0.3, "tv_of": "output"}},
         "install": {"flat_guard": 0.05},
+        "noise_tolerance": {"steps": 2, "image_size": 32, "batch_size": 2},
         "run": {"generator": {"filters": [8, 12, 16], "num_res_blocks": 1, "content_skip": True},
                 "discriminator": {"filters": 8},
                 "losses": {"loss_network": "random", "inception_network": "random"},
@@ -159,9 +160,18 @@ def test_the_pack_command_trains_its_warm_up_then_its_run_and_installs_it(tmp_pa
     assert [l.split(" ", 2)[2].split(";")[0] for l in log if " start: " in l] == [
         "start: steps -> 2 of 3", "start: steps -> 3 of 3"]
     assert any("warm-up to step 2" in l for l in log) and "recipe recipe.json" in log[0]
+    # harden, then finish: the style encoder on the last checkpoint, the hardened generator kept
+    assert main(["pack", "harden", *common]) == 0
+    assert (run / FLOAT_GENERATOR).is_file()
+    before = load_generator(run).get_weights()
+    path.write_text(json.dumps({**recipe, "encoder_steps": 2}))
+    assert main(["pack", "finish", *common]) == 0
+    assert (run / "style_encoder.keras").is_file() and checkpoint_step(run) == 3
+    assert RunConfig.from_json(run / "config.json").training.steps == 3
+    assert all(np.array_equal(a, b) for a, b in zip(load_generator(run).get_weights(), before))
     assert main(["pack", "install", "--run", str(run), "--recipe", str(path), "--dest", str(tmp_path / "pack")]) == 0
     installed = load_generator(tmp_path / "pack")
     assert installed.style_names == ["wave", "udnie"] and installed.config.flat_guard == 0.05
-    assert installed.textures is not None
+    assert installed.textures is not None and (tmp_path / "pack" / "style_encoder.keras").is_file()
     assert "installed the pack" in capsys.readouterr().out
     assert main(["pack", "install", "--run", str(tmp_path / "nothing"), "--recipe", str(path)]) == 2
