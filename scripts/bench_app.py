@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -30,8 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import machine_line  # noqa: E402
+from tf_stylefusion.machine import machine_line  # noqa: E402
 
 SAMPLE = "astronaut.jpg"  # 512x512: the largest preview area
 
@@ -69,7 +67,7 @@ def client_for_pack(textures: bool = True, abstraction: bool = True) -> tuple[An
     generator, encoder = load_pack()
     if not textures:  # the pack as it was before its brushwork tiles, for comparison
         generator.set_textures(None)
-    if not abstraction:  # the tiles as the nineteenth session laid them, for comparison
+    if not abstraction:  # the tiles without the abstraction filter, for comparison
         generator.abstraction = 0.0
     return TestClient(create_app(generator, encoder)), generator.num_styles
 

@@ -32,8 +32,7 @@ from tf_stylefusion.inference.stylize import stylize_files  # noqa: E402
 from tf_stylefusion.inference.tiling import TileConfig  # noqa: E402
 from tf_stylefusion.models.generator import StyleFusionGenerator  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import machine_line  # noqa: E402
+from tf_stylefusion.machine import machine_line  # noqa: E402
 
 
 def peak_rss_mib() -> float:

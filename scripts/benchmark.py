@@ -39,7 +39,7 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from timing import median_seconds  # noqa: E402  (scripts/timing.py)
+from timing import machine_line, median_seconds  # noqa: E402  (scripts/timing.py)
 
 NUM_STYLES = 16
 TILE = 512
@@ -254,19 +254,10 @@ def package_artifacts(workdir: Path) -> dict[str, str]:
     return found
 
 
-def machine_line() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+def software_line() -> str:
     import tensorflow as tf
 
-    return (f"{cpu}; {os.cpu_count()} logical CPUs visible; Python {platform.python_version()}, "
-            f"TensorFlow {tf.__version__}")
+    return f"Python {platform.python_version()}, TensorFlow {tf.__version__}"
 
 
 def fmt(v: Any, digits: int = 1) -> str:
@@ -387,7 +378,7 @@ def main() -> None:
             row = run_worker({**base, "part": "training"})
             rows.append(row)
             print(json.dumps(row), flush=True)
-    machine = machine_line()
+    machine = f"{machine_line()}; {software_line()}"
     from tf_stylefusion.fileutil import atomic_path, atomic_write_text
 
     with atomic_path(out / "benchmark.csv") as tmp_csv, open(tmp_csv, "w", newline="") as f:

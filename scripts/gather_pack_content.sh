@@ -2,7 +2,8 @@
 # Gathers the photos the style pack is trained on into DIR (default: pack_content/), offline-safe:
 # photographic desktop backgrounds from Debian's KDE Plasma wallpapers and the sample photos that ship inside
 # PyPI wheels (scikit-learn, matplotlib, scikit-image). None of them is one of the development
-# photos (../shared/images/content), which stay held out for measuring the pack.
+# photos the pack is measured on (scripts/measure_style_pack.py --content), which stay held out.
+# Then: stylefusion pack train --content DIR --run RUN (tf_stylefusion/training/pack.py).
 set -euo pipefail
 out="${1:-pack_content}"
 repo=$(cd "$(dirname "$0")/.." && pwd)

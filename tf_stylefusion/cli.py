@@ -349,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_train, _add_stylize, _add_styles, _add_demo, _add_personalize, _add_evaluate,
-                _add_video, _add_export, _add_app):
+                _add_video, _add_export, _add_app, _add_pack):
         add(sub)
     return parser
 
@@ -591,6 +591,59 @@ def cmd_app(args: argparse.Namespace) -> int:
     serve(app, sock, on_ready=lambda url: print(f"stylefusion app: open {url} in a browser (Ctrl+C to stop)",
                                                 flush=True))
     return 0
+
+
+# --- stylefusion pack: the ready-made style pack's training and install (training/pack.py) ---
+PACK_STAGES = {
+    "train": "train (or resume) the pack's run; the style encoder once its last step is reached",
+    "finish": "train the style encoder on the last checkpoint's generator, wherever training stopped",
+    "harden": "fine-tune the run's generator to tolerate 8-bit activations (for int8 exports)",
+    "install": "copy the finished run into the package (tf_stylefusion/pretrained/pack/), atomically",
+}
+
+
+def _add_pack(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pack", help="make the ready-made style pack: train, finish, harden, install")
+    stages = p.add_subparsers(dest="stage", required=True)
+    for stage, text in PACK_STAGES.items():
+        q = stages.add_parser(stage, help=text, description=text)
+        if stage != "install":
+            q.add_argument("--content", required=True, help="folder of training photos")
+        q.add_argument("--run", required=True, help="the pack's run folder (resumed if it exists)")
+        q.add_argument("--recipe", default=None,
+                       help="pack recipe JSON (default: the shipped tf_stylefusion/pretrained/style_pack.json)")
+        if stage == "train":
+            q.add_argument("--steps", type=int, default=None,
+                           help="stop at this step this time (default: the recipe's)")
+        if stage == "install":
+            q.add_argument("--dest", default=None,
+                           help="install into this folder instead of the package's pretrained/pack/")
+        else:
+            q.add_argument("--log", default=None,
+                           help="append each stage's start and stop to this file (default: RUN/pack_log.txt)")
+        q.set_defaults(func=cmd_pack)
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .training import pack
+
+    recipe = pack.PackRecipe.from_json(args.recipe)
+    if args.stage == "install":
+        print(f"installed the pack: {pack.install_pack(args.run, recipe, args.dest)}")
+        return 0
+    note = pack.log_to(args.log or Path(args.run) / pack.LOG_FILE)
+    if args.stage == "harden":
+        print(f"hardened generator: {pack.harden_pack(recipe, args.content, args.run, note)}")
+        return 0
+    if args.stage == "finish":
+        result = pack.finish_pack(recipe, args.content, args.run, note, verbose=_progress_verbosity())
+    else:
+        result = pack.train_pack(recipe, args.content, args.run, args.steps, note, verbose=_progress_verbosity())
+    print(f"{args.stage}: step {result.steps}; model: {result.run_dir / 'generator.keras'}")
+    return 0
+# --- end of stylefusion pack ---
 
 
 def main(argv: Sequence[str] | None = None) -> int:

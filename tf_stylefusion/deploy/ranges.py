@@ -18,6 +18,8 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from .interpreter import make_interpreter
+
 # Candidate fractions of the observed minimum and maximum (each side searched on its own).
 SHRINK = np.linspace(0.1, 1.0, 46)
 HISTOGRAM_BINS = 4096
@@ -57,8 +59,6 @@ def collect_values(calibrated: bytes, samples: Iterable[Mapping[str, np.ndarray]
                    ) -> dict[int, np.ndarray]:
     """Run the calibrate-only (float) model on ``samples`` (inputs keyed by signature name) and
     keep a random subset of every feature map's values, keyed by tensor index."""
-    from .tflite import make_interpreter  # tflite imports this module
-
     rng = np.random.default_rng(seed)
     interpreter = make_interpreter(calibrated, preserve_all_tensors=True)
     inputs = {d["name"].split(":")[0].replace("serving_default_", ""): d

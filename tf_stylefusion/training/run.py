@@ -392,7 +392,7 @@ def _polish(config: RunConfig, run_dir: Path, generator: StyleFusionGenerator,
     train polishes its checkpoint's generator again."""
     tc, dc = config.training, config.data
     crops = [c.numpy() for c in content.take(POLISH_CONTENT_CROPS)]
-    # The style pack's setting (scripts/style_pack.json): 12 % noise, 3x at the first two blocks.
+    # The style pack's setting (pretrained/style_pack.json): 12 % noise, 3x at the first two blocks.
     polish = NoiseToleranceConfig(steps=tc.polish_steps, noise=0.12, block_gains={"enc1": 3, "enc2": 3},
                                   batch_size=dc.batch_size, image_size=dc.image_size, seed=tc.seed,
                                   log_every=max(1, tc.polish_steps // 4))
