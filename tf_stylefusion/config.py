@@ -503,16 +503,15 @@ class SynthesisConfig:
     """
 
     scales: int = 3                     # pyramid levels, each twice the size of the one before
-    patch_sizes: tuple[int, ...] = (32, 16, 8)
-    finest_patch_scale: int = 1         # patch sizes above this index are left out at the finest level
+    patch_sizes: tuple[int, ...] = (64, 32, 16)
     gap_ratio: float = 0.5              # the picture's patches lie patch × gap_ratio apart
     style_gap: int = 2                  # the painting's patches lie this many pixels apart
     max_style_patches: int = 40000      # above it the painting's grid step grows (bounds the search)
     iterations: int = 3
     robust_power: float = 0.8           # IRLS exponent r of |x − z|^r (Elad & Milanfar); 2 is the plain mean
     robust_steps: int = 2
-    content_weight: float = 1.0         # how strongly the photo's structure is kept where it is
-    edge_floor: float = 0.1             # share of content_weight kept on flat areas
+    content_weight: float = 0.15        # how strongly the photo is kept on its contours
+    luma_weight: float = 8.0            # the fusion is this many times stronger in luma than in chroma
     noise: float = 0.2                  # std of the noise added to the coarsest start
     style_size: float = 1.0             # the painting's longer side over the picture's longer side
     pca_energy: float = 0.95

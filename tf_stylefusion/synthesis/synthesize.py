@@ -7,8 +7,12 @@ for each patch size and iteration:
    patches' principal subspace, chunked matrix products: ``patches.nearest``);
 2. the found patches are laid back with robust (IRLS) weights, so one bad match cannot smear
    its neighbours;
-3. the result is pulled toward the photo where the photo has structure (``structure.edge_map``);
+3. the result is pulled toward the photo on the photo's contours (``structure.edge_map``), far
+   more in luma than in colour, so faces and forms stay readable in the painting's palette;
 4. its colours take the painting's distribution by ranks.
+
+Large patches at the coarse levels carry the painting's strokes and shapes; the finest level
+leaves the largest size out.
 
 No network is involved: the strokes, edges and palette are the painting's own.
 """
@@ -52,7 +56,7 @@ def patch_plan(config: SynthesisConfig, level: int, size: tuple[int, int]) -> li
     and no patch is larger than half the level's shorter side."""
     sizes = sorted(config.patch_sizes, reverse=True)
     if level == config.scales - 1 and len(sizes) > 1:
-        sizes = sizes[config.finest_patch_scale:] or sizes[-1:]
+        sizes = sizes[1:]
     fitting = [p for p in sizes if p <= min(size) // 2]
     return fitting or [min(sizes)]
 
@@ -70,7 +74,7 @@ class _PaintingPatches:
         rng = np.random.default_rng(config.seed)
         n = int(self.values.shape[0])
         sample = self.values if n <= 20000 else tf.gather(self.values, rng.choice(n, 20000, replace=False))
-        self.mean, self.axes = P.principal_axes(sample, config.pca_energy, config.pca_max_dims)
+        self.mean, self.axes = P.principal_axes(sample, config.pca_energy, config.pca_max_dims, config.seed)
         self.keys = tf.matmul(self.values - self.mean, self.axes)
 
     def match(self, queries: tf.Tensor) -> tf.Tensor:
@@ -97,6 +101,24 @@ def _aggregate(found: tf.Tensor, rows: int, cols: int, patch: int, gap: int, sta
         if config.robust_power >= 2.0:
             break
     return picture
+
+
+# RGB → (luma, two chroma axes) and back: the photo's structure is kept in luma, where it reads,
+# while the painting's colours stay free.
+_TO_YIQ = tf.constant([[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263],
+                       [0.211456, -0.522591, 0.311135]], tf.float32)
+_FROM_YIQ = tf.linalg.inv(_TO_YIQ)
+
+
+def _fuse(picture: tf.Tensor, content: tf.Tensor, keep: tf.Tensor, luma_weight: float) -> tf.Tensor:
+    """Pull ``picture`` toward ``content`` by ``keep`` (``(X + W C) / (1 + W)``), ``luma_weight``
+    times as strongly in luma as in chroma."""
+    if luma_weight == 1.0:
+        return (picture + keep * content) / (1.0 + keep)
+    p = tf.tensordot(picture, _TO_YIQ, [[2], [1]])
+    c = tf.tensordot(content, _TO_YIQ, [[2], [1]])
+    weight = keep * tf.constant([luma_weight, 1.0, 1.0], tf.float32)
+    return tf.tensordot((p + weight * c) / (1.0 + weight), _FROM_YIQ, [[2], [1]])
 
 
 def synthesize(photo: np.ndarray, painting: np.ndarray, config: SynthesisConfig | None = None,
@@ -127,8 +149,7 @@ def synthesize(photo: np.ndarray, painting: np.ndarray, config: SynthesisConfig 
         content_l = resize(content, h, w)
         painting_l = resize(painting, max(8, round(painting.shape[0] * factor)),
                             max(8, round(painting.shape[1] * factor)))
-        keep = config.content_weight * (config.edge_floor + (1 - config.edge_floor)
-                                        * edge_map(resize(photo, h, w).numpy()))
+        keep = config.content_weight * edge_map(resize(photo, h, w).numpy())
         keep = tf.constant(keep[..., None])
         if picture is None:
             noise = rng.normal(0.0, config.noise, size=(h, w, 3)).astype(np.float32)
@@ -147,7 +168,7 @@ def synthesize(photo: np.ndarray, painting: np.ndarray, config: SynthesisConfig 
                 rows, cols = int(grid.shape[0]), int(grid.shape[1])
                 found = source.match(tf.reshape(grid, [rows * cols, -1]))
                 aggregated = _aggregate(found, rows, cols, patch, gap, padded, config)[:h, :w]
-                fused = (aggregated + keep * content_l) / (1.0 + keep)
+                fused = _fuse(aggregated, content_l, keep, config.luma_weight)
                 picture = tf.constant(match_histograms(fused.numpy(), painting_np))
                 done += 1
                 if progress:
