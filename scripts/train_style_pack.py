@@ -107,10 +107,10 @@ def install(run_dir: Path, spec: dict) -> Path:
     generator = load_generator(tmp)
     guard = spec.get("install", {}).get("flat_guard")
     if guard is not None:
-        from tf_stylefusion.config import RunConfig
+        from tf_stylefusion.config import GeneratorSettings, RunConfig
         from tf_stylefusion.training.callbacks import save_generator
 
-        generator = generator.copy(flat_guard=guard)
+        generator = generator.copy(GeneratorSettings(flat_guard=guard))
         save_generator(generator, tmp / GENERATOR_FILE)
         if (tmp / CONFIG_FILE).is_file():
             saved = RunConfig.from_json(tmp / CONFIG_FILE)
