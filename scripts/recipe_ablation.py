@@ -39,21 +39,19 @@ def parse_value(text: str):
 
 
 def apply_overrides(cfg, overrides: list[str]):
-    """``section.field=value`` (value as JSON, else a string) onto a RunConfig, validated."""
-    from tf_stylefusion.config import RunConfig, recipe_for
+    """``section.field=value`` (value as JSON, else a string) onto a RunConfig, validated; the
+    fields the recipe decided are decided again (RunConfig.updated)."""
+    from tf_stylefusion.errors import ConfigError
 
-    d = cfg.to_dict()
-    if any(item.startswith("losses.loss_network=") for item in overrides):
-        # Another loss network brings its own recipe for every field not set here.
-        for name in recipe_for("random"):
-            d["losses"][name] = None
+    changes: dict[str, dict] = {}
     for item in overrides:
         key, _, value = item.partition("=")
         section, _, name = key.partition(".")
-        if section not in d or name not in d[section]:
-            raise SystemExit(f"--set {item}: no field {key}")
-        d[section][name] = parse_value(value)
-    return RunConfig.from_dict(d)
+        changes.setdefault(section, {})[name] = parse_value(value)
+    try:
+        return cfg.updated(changes)
+    except ConfigError as e:
+        raise SystemExit(f"--set: {e}") from None
 
 
 def style_dir_for(styles: list[Path], out: Path) -> Path:

@@ -222,3 +222,37 @@ def test_a_generator_saved_before_texture_and_abstraction_were_config_fields_loa
     for key in ("texture", "abstraction"):
         del d["generator"][key]
     assert RunConfig.from_dict(d).generator.texture == 1.0
+
+
+def test_the_recipe_decides_once_and_again_after_an_update() -> None:
+    """``RunConfig.updated`` is the one fill of "None means the recipe decides": a config made
+    for one loss network and updated to another equals one made for the other directly."""
+    from tf_stylefusion.config import DataConfig, LossConfig
+
+    random = RunConfig(losses=LossConfig(loss_network="random"))
+    assert RunConfig().updated({"losses": {"loss_network": "random"}}).to_dict() == random.to_dict()
+    assert random.updated({"losses": {"loss_network": "imagenet"}}).to_dict() == RunConfig().to_dict()
+    # a generator part turned off takes the recipe's choices that need it with it
+    off = RunConfig(generator=GeneratorConfig(color_norm=False), losses=LossConfig(loss_network="random"))
+    assert random.updated({"generator": {"color_norm": False}}).to_dict() == off.to_dict()
+    # a derived field follows the field it derives from; a value given stays
+    assert RunConfig().updated({"data": {"image_size": 96}}).data.style_size == 192
+    given = RunConfig(data=DataConfig(image_size=64, style_size=100))
+    assert given.updated({"data": {"image_size": 96}}).data.style_size == 100
+    given_weight = RunConfig(losses=LossConfig(content_weight=7.0))
+    assert given_weight.updated({"losses": {"loss_network": "random"}}).losses.content_weight == 7.0
+    with pytest.raises(ConfigError, match="no field 'nope'"):
+        RunConfig().updated({"losses": {"nope": 1}})
+
+
+def test_every_setting_has_its_field_range_override_and_flag() -> None:
+    from dataclasses import fields
+
+    assert {f.name for f in fields(GeneratorSettings)} == set(SETTING_BOUNDS)
+    assert set(SETTING_BOUNDS) <= {f.name for f in fields(GeneratorConfig)}
+    for command in (["stylize", "p.png", "--out", "o"], ["export", "--tflite", "t"]):
+        args = cli.build_parser().parse_args(command)
+        assert cli._generator_settings(args) == GeneratorSettings()  # no flag: nothing overridden
+        for name, bound in SETTING_BOUNDS.items():
+            given = cli.build_parser().parse_args([*command, bound.flag, str(bound.high)])
+            assert getattr(cli._generator_settings(given), name) == bound.high

@@ -68,32 +68,26 @@ def _config_flag(p: argparse.ArgumentParser, flag: str, key: str, kind: type, he
 
 
 def train_config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The RunConfig `stylefusion train` runs: dataclass defaults, then the flags given."""
-    d = RunConfig().to_dict()
+    """The RunConfig `stylefusion train` runs: dataclass defaults, then the flags given (a flag
+    not given leaves its field to the defaults and the loss network's recipe, RunConfig.updated)."""
+    overrides: dict[str, dict[str, object]] = {section: {} for section in RunConfig().to_dict()}
     for dest, value in vars(args).items():
         if "__" in dest and value is not None:
             section, name = dest.split("__")
-            d[section][name] = list(value) if isinstance(value, (list, tuple)) else value
-    d["discriminator"]["spectral_norm"] = bool(args.spectral_norm) or d["discriminator"]["spectral_norm"]
+            overrides[section][name] = list(value) if isinstance(value, (list, tuple)) else value
+    if args.spectral_norm:
+        overrides["discriminator"]["spectral_norm"] = True
     if args.full_resolution:
-        d["generator"]["pixel_shuffle"] = False
-    # None lets the loss network's recipe decide (RECIPE_GENERATOR), as for the loss fields below.
-    d["generator"]["color_norm"] = args.color_norm
-    d["generator"]["color_mix"] = args.color_mix
-    d["data"].update(content=args.content, styles=args.style, profile=args.profile)
-    d["training"].update(encoder_steps=args.encoder_steps, base_model=args.resume,
-                         strategy=args.strategy, precision=args.precision)
+        overrides["generator"]["pixel_shuffle"] = False
+    for name in ("color_norm", "color_mix"):  # None: the loss network's recipe decides
+        if getattr(args, name) is not None:
+            overrides["generator"][name] = getattr(args, name)
+    overrides["data"].update(content=args.content, styles=args.style, profile=args.profile)
+    overrides["training"].update(encoder_steps=args.encoder_steps, base_model=args.resume,
+                                 strategy=args.strategy, precision=args.precision)
     if args.seed is not None:
-        d["data"]["seed"] = d["training"]["seed"] = args.seed
-    if args.training__color_norm_init is None:
-        d["training"]["color_norm_init"] = None  # decided by whether the colour norm is on
-    if args.data__style_size is None:
-        d["data"]["style_size"] = None  # derived from the crop size, as in DataConfig
-    # The loss network's recipe fills every loss field the user did not set (as LossConfig does).
-    for name in recipe_for(d["losses"]["loss_network"]):
-        if getattr(args, f"losses__{name}", None) is None:
-            d["losses"][name] = None
-    return RunConfig.from_dict(d)
+        overrides["data"]["seed"] = overrides["training"]["seed"] = args.seed
+    return RunConfig().updated(overrides)
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -284,16 +278,16 @@ def _add_generator_settings(p: argparse.ArgumentParser, export: bool = False) ->
     p.add_argument("--flat-guard", type=float, default=None, metavar="SPREAD",
                    help="leave regions whose local luma deviation is below SPREAD in the style's palette "
                         "but unpainted (0: paint everywhere); "
-                        + default("flat_guard", f"the model's own, {own.flat_guard:g} untrained, 0.03 in the pack"))
+                        + default("flat_guard", f"the model's own ({own.flat_guard:g} untrained, 0.03 in the pack)"))
     p.add_argument("--texture", type=float, default=None, metavar="AMOUNT",
                    help="how strongly each style's brushwork replaces the photo's fine detail where "
                         "the photo is not flat (the detail abstracted, then a tile cut from the painting "
                         "laid over): 1 = the painting's own contrast, 0 = off; models without tiles "
-                        "ignore it; " + default("texture", f"the model's own, {own.texture:g} unless saved otherwise"))
+                        "ignore it; " + default("texture", f"the model's own ({own.texture:g} untrained)"))
     p.add_argument("--abstraction", type=float, default=None, metavar="A",
                    help="how far the photo's fine detail is flattened (a Kuwahara filter on the luma) "
                         "under the tiles; "
-                        + default("abstraction", f"the model's own, {own.abstraction:g} unless saved otherwise")
+                        + default("abstraction", f"the model's own ({own.abstraction:g} untrained)")
                         + (" (it costs an int8 file about half again its time)" if export else ""))
 
 

@@ -237,6 +237,9 @@ RECIPE_GENERATOR[RANDOM_SYMMETRIC] = RECIPE_GENERATOR[RANDOM_PLAIN] = RECIPE_GEN
     RECIPE_GENERATOR[RANDOM_NETWORK]
 
 
+RECIPE_GENERATOR_FIELDS = ("color_norm", "color_mix")
+
+
 def recipe_for(loss_network: str) -> dict[str, Any]:
     """The recipe defaults for a loss network setting (a weights file counts as pretrained)."""
     return dict(RECIPES[loss_network if loss_network in RECIPES else "imagenet"])
@@ -368,6 +371,8 @@ class DataConfig:
         self.styles = [str(s) for s in self.styles]
         if self.image_size < 32:
             raise ConfigError(f"image_size must be >= 32, got {self.image_size}")
+        # Which fields were left for this config to derive (not a dataclass field: never saved).
+        self.derived = frozenset({"style_size"} if self.style_size is None else ())
         if self.style_size is None:
             self.style_size = 2 * self.image_size
         if self.batch_size < 1:
@@ -470,6 +475,14 @@ class RunConfig:
     training: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        # Every field left None for the recipe (or another field) to decide, by section: what
+        # ``updated`` decides again. Not a dataclass field: never saved.
+        self.decided: dict[str, frozenset[str]] = {
+            "generator": frozenset(n for n in RECIPE_GENERATOR_FIELDS if getattr(self.generator, n) is None),
+            "losses": self.losses.from_recipe,
+            "data": self.data.derived,
+            "training": frozenset({"color_norm_init"} if self.training.color_norm_init is None else ()),
+        }
         recipe = RECIPE_GENERATOR.get(self.losses.loss_network, {})
         asked_mix = self.generator.color_mix
         for name, value in recipe.items():
@@ -497,6 +510,24 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def updated(self, overrides: dict[str, dict[str, Any]]) -> "RunConfig":
+        """This config with ``overrides`` (``{section: {field: value}}``), validated. Every field
+        this config left to the loss network's recipe (or derived from another field) that the
+        overrides do not set is decided again, for the new values: the one place where "None
+        means the recipe decides" is settled (LossConfig and RunConfig fill them)."""
+        d = self.to_dict()
+        for section, names in self.decided.items():
+            for name in names:
+                d[section][name] = None
+        for section, values in overrides.items():
+            if section not in d:
+                raise ConfigError(f"unknown config section {section!r}; known: {sorted(d)}")
+            for name, value in values.items():
+                if name not in d[section]:
+                    raise ConfigError(f"{section} has no field {name!r}; known: {sorted(d[section])}")
+                d[section][name] = list(value) if isinstance(value, tuple) else value
+        return RunConfig.from_dict(d)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
