@@ -9,7 +9,15 @@ except ImportError as _e:  # pragma: no cover - depends on the environment
         "tf_stylefusion needs TensorFlow: pip install 'tf_stylefusion[cpu]' (CPU) or "
         "'tf_stylefusion[gpu]' (NVIDIA GPU)") from _e
 
-from .config import DataConfig, DiscriminatorConfig, GeneratorConfig, LossConfig, RunConfig, TrainConfig
+from .config import (
+    DataConfig,
+    DiscriminatorConfig,
+    GeneratorConfig,
+    GeneratorSettings,
+    LossConfig,
+    RunConfig,
+    TrainConfig,
+)
 from .deploy.saved_model import export_saved_model
 from .deploy.tflite import TFLiteStylizer, export_tflite
 from .errors import (
@@ -43,7 +51,7 @@ from .training.style_encoder_stage import EncoderConfig, fit_style_encoder
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConfigError", "DataConfig", "DiscriminatorConfig", "GeneratorConfig", "ImageError",
+    "ConfigError", "DataConfig", "DiscriminatorConfig", "GeneratorConfig", "GeneratorSettings", "ImageError",
     "LossConfig", "ModelFileError", "PatchDiscriminator", "RunConfig", "StyleFusionError",
     "StyleFusionGAN", "StyleFusionGenerator", "StyleTargets", "StyleWeightsError", "TrainConfig",
     "TrainResult", "WeightsUnavailableError", "load_generator", "normalize_weights",
