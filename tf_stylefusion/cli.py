@@ -272,22 +272,23 @@ def _add_generator_settings(p: argparse.ArgumentParser, export: bool = False) ->
 
     def default(name: str, model: str) -> str:
         bound = SETTING_BOUNDS[name]
-        said = f"export: {exported[name]:g}" if name in exported else model
+        said = f"{exported[name]:g} in exports" if name in exported else model
         return f"{bound.low:g} to {bound.high:g}; default: {said}"
 
     p.add_argument("--flat-guard", type=float, default=None, metavar="SPREAD",
                    help="leave regions whose local luma deviation is below SPREAD in the style's palette "
                         "but unpainted (0: paint everywhere); "
-                        + default("flat_guard", f"the model's own ({own.flat_guard:g} untrained, 0.03 in the pack)"))
+                        + default("flat_guard",
+                                  f"the model's own ({own.flat_guard:g} for a new model, 0.03 in the pack)"))
     p.add_argument("--texture", type=float, default=None, metavar="AMOUNT",
                    help="how strongly each style's brushwork replaces the photo's fine detail where "
                         "the photo is not flat (the detail abstracted, then a tile cut from the painting "
                         "laid over): 1 = the painting's own contrast, 0 = off; models without tiles "
-                        "ignore it; " + default("texture", f"the model's own ({own.texture:g} untrained)"))
+                        "ignore it; " + default("texture", f"the model's own ({own.texture:g} for a new model)"))
     p.add_argument("--abstraction", type=float, default=None, metavar="A",
                    help="how far the photo's fine detail is flattened (a Kuwahara filter on the luma) "
                         "under the tiles; "
-                        + default("abstraction", f"the model's own ({own.abstraction:g} untrained)")
+                        + default("abstraction", f"the model's own ({own.abstraction:g} for a new model)")
                         + (" (it costs an int8 file about half again its time)" if export else ""))
 
 

@@ -196,7 +196,7 @@ class StyleFusionGAN(keras.Model):
             raise ValueError("the palette term needs StyleTargets with palette quantiles")
         self.palette_targets = tf.constant(targets.palette) if targets.palette is not None else None
         self.seed = int(seed)
-        self.trackers = {n: keras.metrics.Mean(name=n) for n in METRIC_NAMES}
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in metric_names()}
         # Multiplies the bank's gradient (None: all of it trains), broadcast against ``[N, D]``:
         # fine-tuning a new style freezes the other rows, a held colour norm its columns.
         self.bank_mask: tf.Tensor | None = None
@@ -399,7 +399,7 @@ class StyleFusionGAN(keras.Model):
     def _record(self, g_loss: tf.Tensor, d_loss: tf.Tensor, terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         self.trackers["g_loss"].update_state(g_loss)
         self.trackers["d_loss"].update_state(d_loss)
-        for name in METRIC_NAMES[2:]:  # every per-sample term, after the two losses
+        for name in list(self.trackers)[2:]:  # every per-sample term, after the two losses
             self.trackers[name].update_state(tf.reduce_mean(terms[name]))
         return {name: t.result() for name, t in self.trackers.items()}
 
@@ -407,6 +407,7 @@ class StyleFusionGAN(keras.Model):
         return self.generator(inputs, training=training)
 
 
-# What fit() logs: the two losses, then every per-sample term (the perceptual ones and G's
-# adversarial one), each the batch mean.
-METRIC_NAMES = ("g_loss", "d_loss", *LOSS_TERMS, "adv_g")
+def metric_names() -> tuple[str, ...]:
+    """What fit() logs: the two losses, then every per-sample term (the perceptual ones and G's
+    adversarial one), each as its batch mean."""
+    return ("g_loss", "d_loss", *LOSS_TERMS, "adv_g")
