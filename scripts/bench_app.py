@@ -68,7 +68,9 @@ def client_for_pack(textures: bool = True, abstraction: bool = True) -> tuple[An
     if not textures:  # the pack as it was before its brushwork tiles, for comparison
         generator.set_textures(None)
     if not abstraction:  # the tiles without the abstraction filter, for comparison
-        generator.abstraction = 0.0
+        from tf_stylefusion.config import GeneratorSettings
+
+        generator = generator.with_settings(GeneratorSettings(abstraction=0.0))
     return TestClient(create_app(generator, encoder)), generator.num_styles
 
 

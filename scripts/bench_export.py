@@ -43,7 +43,8 @@ from tf_stylefusion.deploy.tflite import (  # noqa: E402
 )
 from tf_stylefusion.model_io import load_generator  # noqa: E402
 from tf_stylefusion.models.generator import StyleFusionGenerator  # noqa: E402
-from tf_stylefusion.models.texture import EXPORT_ABSTRACTION  # noqa: E402
+from tf_stylefusion.config import GeneratorSettings  # noqa: E402
+from tf_stylefusion.deploy.defaults import EXPORT_SETTINGS  # noqa: E402
 
 
 def folder_bytes(path: Path) -> int:
@@ -93,7 +94,7 @@ def main() -> None:
     ap.add_argument("--parity-photos", type=int, default=2)
     ap.add_argument("--styles", type=int, default=16, help="style bank size of the default generator")
     ap.add_argument("--model", help="run folder or .keras file (default: a random-weight generator)")
-    ap.add_argument("--abstraction", type=float, default=EXPORT_ABSTRACTION,
+    ap.add_argument("--abstraction", type=float, default=EXPORT_SETTINGS.abstraction,
                     help="the abstraction under the brushwork tiles, as `export --abstraction` "
                          "(default: export's, %(default)g)")
     args = ap.parse_args()
@@ -102,7 +103,7 @@ def main() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
     generator = load_generator(args.model) if args.model else StyleFusionGenerator(num_styles=args.styles)
-    generator.abstraction = args.abstraction
+    generator = generator.with_settings(GeneratorSettings(abstraction=args.abstraction))
     n = generator.num_styles
     weights = np.eye(n, dtype=np.float32)[:1]
     work = Path(tempfile.mkdtemp(prefix="bench_export_"))

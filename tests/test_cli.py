@@ -377,7 +377,7 @@ def test_cli_flat_guard_leaves_a_flat_sky_in_the_palette_and_rejects_bad_values(
     assert np.abs(plain[:, :24] - sky).mean() > 2.0
     assert main(args + ["--flat-guard", "1.5", "--out", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err
-    assert "flat_guard must be in [0, 1), got 1.5" in err and "Traceback" not in err
+    assert "flat_guard (--flat-guard) must be in [0, 1], got 1.5" in err and "Traceback" not in err
 
     # export writes the gate into the files (here a TFLite file), so a phone gets the same sky
     from tf_stylefusion.deploy.tflite import TFLiteStylizer

@@ -13,6 +13,7 @@ from .config import (
     DataConfig,
     DiscriminatorConfig,
     GeneratorConfig,
+    GeneratorSettings,
     LossConfig,
     RunConfig,
     SynthesisConfig,
@@ -53,7 +54,7 @@ from .training.style_encoder_stage import EncoderConfig, fit_style_encoder
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConfigError", "DataConfig", "DiscriminatorConfig", "GeneratorConfig", "ImageError",
+    "ConfigError", "DataConfig", "DiscriminatorConfig", "GeneratorConfig", "GeneratorSettings", "ImageError",
     "LossConfig", "ModelFileError", "PatchDiscriminator", "RunConfig", "StyleFusionError",
     "StyleFusionGAN", "StyleFusionGenerator", "StyleTargets", "StyleWeightsError", "TrainConfig",
     "TrainResult", "WeightsUnavailableError", "load_generator", "normalize_weights",

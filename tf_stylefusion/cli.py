@@ -20,8 +20,11 @@ from .config import (
     LAYOUT_COLOURS,
     LR_SCHEDULES,
     RANDOM_NETWORK,
+    SETTING_BOUNDS,
     STYLE_STATISTICS,
     TV_OF,
+    GeneratorConfig,
+    GeneratorSettings,
     RunConfig,
     recipe_for,
 )
@@ -65,32 +68,26 @@ def _config_flag(p: argparse.ArgumentParser, flag: str, key: str, kind: type, he
 
 
 def train_config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The RunConfig `stylefusion train` runs: dataclass defaults, then the flags given."""
-    d = RunConfig().to_dict()
+    """The RunConfig `stylefusion train` runs: dataclass defaults, then the flags given (a flag
+    not given leaves its field to the defaults and the loss network's recipe, RunConfig.updated)."""
+    overrides: dict[str, dict[str, object]] = {section: {} for section in RunConfig().to_dict()}
     for dest, value in vars(args).items():
         if "__" in dest and value is not None:
             section, name = dest.split("__")
-            d[section][name] = list(value) if isinstance(value, (list, tuple)) else value
-    d["discriminator"]["spectral_norm"] = bool(args.spectral_norm) or d["discriminator"]["spectral_norm"]
+            overrides[section][name] = list(value) if isinstance(value, (list, tuple)) else value
+    if args.spectral_norm:
+        overrides["discriminator"]["spectral_norm"] = True
     if args.full_resolution:
-        d["generator"]["pixel_shuffle"] = False
-    # None lets the loss network's recipe decide (RECIPE_GENERATOR), as for the loss fields below.
-    d["generator"]["color_norm"] = args.color_norm
-    d["generator"]["color_mix"] = args.color_mix
-    d["data"].update(content=args.content, styles=args.style, profile=args.profile)
-    d["training"].update(encoder_steps=args.encoder_steps, base_model=args.resume,
-                         strategy=args.strategy, precision=args.precision)
+        overrides["generator"]["pixel_shuffle"] = False
+    for name in ("color_norm", "color_mix"):  # None: the loss network's recipe decides
+        if getattr(args, name) is not None:
+            overrides["generator"][name] = getattr(args, name)
+    overrides["data"].update(content=args.content, styles=args.style, profile=args.profile)
+    overrides["training"].update(encoder_steps=args.encoder_steps, base_model=args.resume,
+                                 strategy=args.strategy, precision=args.precision)
     if args.seed is not None:
-        d["data"]["seed"] = d["training"]["seed"] = args.seed
-    if args.training__color_norm_init is None:
-        d["training"]["color_norm_init"] = None  # decided by whether the colour norm is on
-    if args.data__style_size is None:
-        d["data"]["style_size"] = None  # derived from the crop size, as in DataConfig
-    # The loss network's recipe fills every loss field the user did not set (as LossConfig does).
-    for name in recipe_for(d["losses"]["loss_network"]):
-        if getattr(args, f"losses__{name}", None) is None:
-            d["losses"][name] = None
-    return RunConfig.from_dict(d)
+        overrides["data"]["seed"] = overrides["training"]["seed"] = args.seed
+    return RunConfig().updated(overrides)
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -208,7 +205,7 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--feather", type=float, default=None, help="mask edge softness in px (default 2%% of the short side)")
     p.add_argument("--preserve-color", nargs="?", const="luminance", default=None,
                    choices=("luminance", "histogram"), help="keep the content's colours (default: luminance)")
-    _add_flat_guard(p)
+    _add_generator_settings(p)
     p.add_argument("--tile-size", type=int, default=None,
                    help="stylize in seam-free tiles when a side exceeds this (px, multiple of 4; "
                         "0: never; default: tiles of 512 above 2048² pixels)")
@@ -270,34 +267,40 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_evaluate)
 
 
-def _add_flat_guard(p: argparse.ArgumentParser) -> None:
+def _add_generator_settings(p: argparse.ArgumentParser, export: bool = False) -> None:
+    """The flags of the generator's settings (``config.GeneratorSettings``); their defaults and
+    ranges are read from the config and, for ``export``, from the export's own defaults."""
+    from .deploy.defaults import EXPORT_SETTINGS
+
+    own = GeneratorConfig()
+    exported = EXPORT_SETTINGS.overrides() if export else {}
+
+    def default(name: str, model: str) -> str:
+        bound = SETTING_BOUNDS[name]
+        said = f"{exported[name]:g} in exports" if name in exported else model
+        return f"{bound.low:g} to {bound.high:g}; default: {said}"
+
     p.add_argument("--flat-guard", type=float, default=None, metavar="SPREAD",
                    help="leave regions whose local luma deviation is below SPREAD in the style's palette "
-                        "but unpainted (default: the model's own, 0.03 in the pack; 0: paint everywhere)")
+                        "but unpainted (0: paint everywhere); "
+                        + default("flat_guard",
+                                  f"the model's own ({own.flat_guard:g} for a new model, 0.03 in the pack)"))
     p.add_argument("--texture", type=float, default=None, metavar="AMOUNT",
                    help="how strongly each style's brushwork replaces the photo's fine detail where "
                         "the photo is not flat (the detail abstracted, then a tile cut from the painting "
-                        "laid over): 1 = the painting's own contrast (the default), 0 = off; models "
-                        "without tiles ignore it")
+                        "laid over): 1 = the painting's own contrast, 0 = off; models without tiles "
+                        "ignore it; " + default("texture", f"the model's own ({own.texture:g} for a new model)"))
     p.add_argument("--abstraction", type=float, default=None, metavar="A",
                    help="how far the photo's fine detail is flattened (a Kuwahara filter on the luma) "
-                        "under the tiles, 0 to 1 (default: 1; export: 0, since it costs an int8 file "
-                        "about half again its time)")
+                        "under the tiles; "
+                        + default("abstraction", f"the model's own ({own.abstraction:g} for a new model)")
+                        + (" (it costs an int8 file about half again its time)" if export else ""))
 
 
-def _with_generator_flags(generator: "StyleFusionGenerator", args: argparse.Namespace,
-                          abstraction: float | None = None) -> "StyleFusionGenerator":
-    """The generator, or a copy with ``--flat-guard``'s threshold (the gate has no weights), its
-    brushwork tiles laid over at ``--texture``'s strength and the picture under them abstracted
-    by ``--abstraction`` (else ``abstraction``) when given. Bad values are the generator's
-    ConfigErrors, which name the flag."""
-    generator = generator if args.flat_guard is None else generator.copy(flat_guard=args.flat_guard)
-    if args.texture is not None:
-        generator.texture_amount = args.texture
-    abstraction = args.abstraction if args.abstraction is not None else abstraction
-    if abstraction is not None:
-        generator.abstraction = abstraction
-    return generator
+def _generator_settings(args: argparse.Namespace) -> GeneratorSettings:
+    """The settings the flags ask for (None where not given); bad values are its ConfigErrors,
+    which name the flag."""
+    return GeneratorSettings(flat_guard=args.flat_guard, texture=args.texture, abstraction=args.abstraction)
 
 
 def _add_video(sub: argparse._SubParsersAction) -> None:
@@ -310,7 +313,7 @@ def _add_video(sub: argparse._SubParsersAction) -> None:
                    help="weight of the flow-warped previous output, in [0, 1) (0: frame by frame)")
     p.add_argument("--max-size", type=int, default=None, help="downscale frames whose longer side exceeds this")
     p.add_argument("--tile-size", type=int, default=None, help="as for stylize")
-    _add_flat_guard(p)
+    _add_generator_settings(p)
     p.set_defaults(func=cmd_video)
 
 
@@ -329,7 +332,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
                    help="side (px) of the sample crops for integer calibration and the parity check")
     p.add_argument("--name", default=None,
                    help="file name stem (default: the run folder's or .keras file's name)")
-    _add_flat_guard(p)
+    _add_generator_settings(p, export=True)
     p.set_defaults(func=cmd_export)
 
 
@@ -395,7 +398,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     args.model, args.inputs = _split_model(args.paths, 0)
     if not args.inputs:
         raise ConfigError(f"stylize: no input images after the model {args.model}")
-    generator = _with_generator_flags(load_generator(args.model), args)
+    generator = load_generator(args.model).with_settings(_generator_settings(args))
     image_specs = [parse_weighted_path(s) for s in args.style_image]
     mix = build_mix(args.style, generator.style_names, [w for _, w in image_specs])
     # Masks are read once here, so a bad mask is one error rather than a failure per input.
@@ -531,7 +534,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         raise ConfigError("video: give [MODEL] INPUT OUTPUT")
     args.model, (args.input, args.output) = _split_model(args.paths, 2)
     config = VideoConfig(stabilize=args.stabilize, max_size=args.max_size, tile_size=args.tile_size)
-    generator = _with_generator_flags(load_generator(args.model), args)
+    generator = load_generator(args.model).with_settings(_generator_settings(args))
     weights = parse_style_spec(args.style, generator.style_names)
     report = stylize_video(generator, args.input, args.output, weights, config, progress=True)
     print(f"wrote {report.output}: {report.summary()}")
@@ -543,7 +546,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from .errors import ConfigError
     from .model_io import load_generator
-    from .models.texture import EXPORT_ABSTRACTION
     from .pretrained import resolve_model
 
     if not args.saved_model and not args.tflite:
@@ -551,8 +553,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     args.model = str(resolve_model(args.model))
     if not args.verbose:  # SavedModel writing logs every assets folder at INFO
         logging.getLogger("tensorflow").setLevel(logging.WARNING)
-    generator = _with_generator_flags(load_generator(args.model), args, EXPORT_ABSTRACTION)
-    if generator.textures is not None and generator.texture_amount > 0 and args.abstraction is None:
+    from .deploy.defaults import export_generator
+
+    settings = _generator_settings(args)  # a bad value fails before the model loads
+    # What the export functions write: the flags over the export's defaults (deploy/defaults.py).
+    generator = export_generator(load_generator(args.model), settings)
+    if generator.textures is not None and generator.config.texture > 0 and generator.config.abstraction == 0 \
+            and args.abstraction is None:
         print("brushwork: tiles carried, the abstraction under them left out for speed "
               "(--abstraction 1 for stylize's pictures, about half again an int8 file's time)")
     if args.saved_model:
@@ -560,7 +567,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         from .model_io import load_style_encoder
 
         encoder = load_style_encoder(args.model, generator)  # adds encode_style / stylize_fused
-        print(f"SavedModel: {export_saved_model(generator, args.saved_model, encoder)}"
+        print(f"SavedModel: {export_saved_model(generator, args.saved_model, encoder, settings)}"
               + (" (with the style encoder: strength and style images)" if encoder else ""))
     if args.tflite:
         from .deploy.tflite import PSNR_THRESHOLDS, export_tflite, parse_modes
@@ -568,7 +575,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         modes = parse_modes(args.quantize)
         model = Path(args.model)
         name = args.name or (model.resolve().name if model.is_dir() else model.stem)
-        results = export_tflite(generator, args.tflite, modes, name=name, size=args.size, io=args.tflite_io)
+        results = export_tflite(generator, args.tflite, modes, name=name, size=args.size, io=args.tflite_io,
+                                settings=settings)
         print(f"{'mode':<8} {'size':>10} {'PSNR vs Keras':>14}  file")
         for r in results:
             mark = "" if r.psnr >= PSNR_THRESHOLDS[r.mode] else f"  (below {PSNR_THRESHOLDS[r.mode]:.0f} dB)"

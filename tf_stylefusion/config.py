@@ -43,6 +43,66 @@ def saved_network_name(loss_network: str) -> str:
     return RANDOM_PLAIN if loss_network == RANDOM_NETWORK else loss_network
 
 
+@dataclass(frozen=True)
+class SettingBound:
+    """The range ``[low, high]`` one generator setting may take, and the flag that sets it."""
+
+    low: float
+    high: float
+    flag: str
+
+
+# The generator's settings without weights (any trained generator can take any value), each with
+# its one range. Checked only by ``check_setting``, which both GeneratorConfig (what a model is
+# saved with) and GeneratorSettings (a per-call override) call.
+# texture: up to 2, twice the painting's own contrast (1 is the default). Amounts 0.6 and 1 were
+# measured (docs/recipe.md); above 2 the tiles' light and dark mostly clip to black and white, and
+# the app's slider spans exactly this range (it reads the bound from the model's info).
+SETTING_BOUNDS: dict[str, SettingBound] = {
+    "flat_guard": SettingBound(0.0, 1.0, "--flat-guard"),
+    "texture": SettingBound(0.0, 2.0, "--texture"),
+    "abstraction": SettingBound(0.0, 1.0, "--abstraction"),
+}
+
+
+def check_setting(name: str, value: float) -> float:
+    """``value`` as a float if it lies in setting ``name``'s range, else a ConfigError naming the
+    setting and its flag."""
+    bound = SETTING_BOUNDS[name]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} ({bound.flag}): expected a number, got {value!r}") from None
+    if not bound.low <= number <= bound.high:  # NaN fails this too
+        raise ConfigError(f"{name} ({bound.flag}) must be in [{bound.low:g}, {bound.high:g}], got {number:g}")
+    return number
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    """Per-call overrides of the generator's settings (the GeneratorConfig fields of the same
+    names); None keeps the model's own. The one argument type the CLI flags, the app, the exports
+    and Python callers use to change a setting for one call."""
+
+    flat_guard: float | None = None
+    texture: float | None = None
+    abstraction: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in SETTING_BOUNDS:
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, check_setting(name, value))
+
+    def overrides(self) -> dict[str, float]:
+        """The settings this object sets (not None), by GeneratorConfig field name."""
+        return {name: getattr(self, name) for name in SETTING_BOUNDS if getattr(self, name) is not None}
+
+    def over(self, base: "GeneratorSettings | None") -> "GeneratorSettings":
+        """These settings where set, ``base``'s elsewhere (defaults that a caller may override)."""
+        return GeneratorSettings(**{**(base.overrides() if base else {}), **self.overrides()})
+
+
 @dataclass
 class GeneratorConfig:
     """Shape of the StyleFusionGenerator.
@@ -71,6 +131,13 @@ class GeneratorConfig:
     # invented ripples.
     # 0: off (the network paints everywhere). A gate without weights: any generator can take it.
     flat_guard: float = 0.0
+    # How strongly each style's brushwork tile (models/texture.py) is laid over the pictures: 1 the
+    # painting's own contrast, 0 the picture as the network paints it. Models without tiles ignore it.
+    texture: float = 1.0
+    # How far the picture is abstracted (a Kuwahara filter on the luma) where tiles are laid, 0 to
+    # 1, scaled down with the texture below 1; 0 leaves the filter out of the graph. Exports
+    # default to 0 (deploy/defaults.py: it costs an int8 file about half again its time).
+    abstraction: float = 1.0
     separable: bool = True
     pixel_shuffle: bool = True
     content_skip: bool = True
@@ -108,8 +175,8 @@ class GeneratorConfig:
             raise ConfigError("num_res_blocks must be >= 0")
         if self.coarse_blocks < 0:
             raise ConfigError("coarse_blocks must be >= 0")
-        if not 0.0 <= self.flat_guard < 1.0:
-            raise ConfigError(f"flat_guard must be in [0, 1), got {self.flat_guard}")
+        for name in SETTING_BOUNDS:
+            setattr(self, name, check_setting(name, getattr(self, name)))
         if self.flat_guard and not self.content_skip:
             raise ConfigError("flat_guard fades the residual over the content skip: it needs content_skip")
         if self.color_mix and self.color_norm is False:
@@ -168,6 +235,9 @@ RECIPES[RANDOM_SYMMETRIC] = RECIPES[RANDOM_PLAIN] = RECIPES[RANDOM_WIDE] = RECIP
 RECIPE_GENERATOR: dict[str, dict[str, Any]] = {RANDOM_NETWORK: {"color_norm": True, "color_mix": True}}
 RECIPE_GENERATOR[RANDOM_SYMMETRIC] = RECIPE_GENERATOR[RANDOM_PLAIN] = RECIPE_GENERATOR[RANDOM_WIDE] = \
     RECIPE_GENERATOR[RANDOM_NETWORK]
+
+
+RECIPE_GENERATOR_FIELDS = ("color_norm", "color_mix")
 
 
 def recipe_for(loss_network: str) -> dict[str, Any]:
@@ -301,6 +371,8 @@ class DataConfig:
         self.styles = [str(s) for s in self.styles]
         if self.image_size < 32:
             raise ConfigError(f"image_size must be >= 32, got {self.image_size}")
+        # Which fields were left for this config to derive (not a dataclass field: never saved).
+        self.derived = frozenset({"style_size"} if self.style_size is None else ())
         if self.style_size is None:
             self.style_size = 2 * self.image_size
         if self.batch_size < 1:
@@ -403,6 +475,14 @@ class RunConfig:
     training: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        # Every field left None for the recipe (or another field) to decide, by section: what
+        # ``updated`` decides again. Not a dataclass field: never saved.
+        self.decided: dict[str, frozenset[str]] = {
+            "generator": frozenset(n for n in RECIPE_GENERATOR_FIELDS if getattr(self.generator, n) is None),
+            "losses": self.losses.from_recipe,
+            "data": self.data.derived,
+            "training": frozenset({"color_norm_init"} if self.training.color_norm_init is None else ()),
+        }
         recipe = RECIPE_GENERATOR.get(self.losses.loss_network, {})
         asked_mix = self.generator.color_mix
         for name, value in recipe.items():
@@ -430,6 +510,24 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def updated(self, overrides: dict[str, dict[str, Any]]) -> "RunConfig":
+        """This config with ``overrides`` (``{section: {field: value}}``), validated. Every field
+        this config left to the loss network's recipe (or derived from another field) that the
+        overrides do not set is decided again, for the new values: the one place where "None
+        means the recipe decides" is settled (LossConfig and RunConfig fill them)."""
+        d = self.to_dict()
+        for section, names in self.decided.items():
+            for name in names:
+                d[section][name] = None
+        for section, values in overrides.items():
+            if section not in d:
+                raise ConfigError(f"unknown config section {section!r}; known: {sorted(d)}")
+            for name, value in values.items():
+                if name not in d[section]:
+                    raise ConfigError(f"{section} has no field {name!r}; known: {sorted(d[section])}")
+                d[section][name] = list(value) if isinstance(value, tuple) else value
+        return RunConfig.from_dict(d)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_stylefusion.errors import ModelFileError
+from tf_stylefusion.config import GeneratorSettings
+from tf_stylefusion.errors import ConfigError, ModelFileError
 from tf_stylefusion.inference import tiling
 from tf_stylefusion.model_io import (
     GENERATOR_FILE,
@@ -98,10 +99,10 @@ def test_textures_paint_only_where_the_photo_is_not_flat() -> None:
 
     np.testing.assert_allclose(g((flat, w)).numpy(), without(flat), atol=1e-6)  # skies stay clean
     assert np.abs(g((busy, w)).numpy() - without(busy)).mean() > 0.02
-    g.texture_amount = 0.0
-    np.testing.assert_allclose(g((busy, w)).numpy(), without(busy), atol=1e-6)
-    with pytest.raises(ValueError, match="texture amount"):
-        g.texture_amount = -1.0
+    off = g.with_settings(GeneratorSettings(texture=0.0))
+    np.testing.assert_allclose(off((busy, w)).numpy(), without(busy), atol=1e-6)
+    with pytest.raises(ConfigError, match="texture"):
+        GeneratorSettings(texture=-1.0)
     with pytest.raises(ValueError, match="one tile per style"):
         g.set_textures(np.zeros((3, 8, 8, 3), np.float32))
     assert g.copy().textures is g.textures
@@ -201,23 +202,21 @@ def test_exported_files_carry_the_texture(mode, db) -> None:
 
 
 def test_a_per_call_amount_overrides_the_generators_tiled_or_not() -> None:
-    from tf_stylefusion.errors import ConfigError
     from tf_stylefusion.inference.fusion import StylizeOptions
     from tf_stylefusion.inference.stylize import stylize_image
 
     g = textured_generator(num_res_blocks=0)
     img = photo(144, 192)
     w = np.array([0.3, 0.7], np.float32)
-    g.texture_amount = 0.5
-    half = g((img[None], w[None])).numpy()[0]
-    g.texture_amount = 1.0
-    via_options = stylize_image(g, img, w, StylizeOptions(texture=0.5), tile_size=0)
+    half = g.with_settings(GeneratorSettings(texture=0.5))((img[None], w[None])).numpy()[0]
+    assert g.config.texture == 1.0
+    via_options = stylize_image(g, img, w, StylizeOptions(settings=GeneratorSettings(texture=0.5)), tile_size=0)
     np.testing.assert_allclose(via_options, half, atol=1e-5)
-    tiled = stylize_image(g, img, w, StylizeOptions(texture=0.5), tile_size=112)
+    tiled = stylize_image(g, img, w, StylizeOptions(settings=GeneratorSettings(texture=0.5)), tile_size=112)
     assert np.abs(tiled - half).max() < 1e-3  # tiles' statistics, not the texture, differ slightly
-    assert g.texture_amount == 1.0  # the call left the generator as it was
+    assert g.config.texture == 1.0  # the call left the generator as it was
     with pytest.raises(ConfigError, match="--texture"):
-        StylizeOptions(texture=-1)
+        StylizeOptions(settings=GeneratorSettings(texture=-1))
 
 
 def test_amount_zero_for_one_call_is_the_picture_without_tiles() -> None:
@@ -231,33 +230,31 @@ def test_amount_zero_for_one_call_is_the_picture_without_tiles() -> None:
     bare.set_textures(None)
     for tile_size in (0, 64):
         want = stylize_image(bare, img, w, StylizeOptions(strength=1.0), tile_size=tile_size)
-        got = stylize_image(g, img, w, StylizeOptions(texture=0.0), tile_size=tile_size)
+        got = stylize_image(g, img, w, StylizeOptions(settings=GeneratorSettings(texture=0.0)), tile_size=tile_size)
         assert np.abs(got - want).max() < 1e-5
-    assert np.abs(stylize_image(g, img, w, StylizeOptions(texture=1.0), tile_size=0) - want).mean() > 0.01
+    on = StylizeOptions(settings=GeneratorSettings(texture=1.0))
+    assert np.abs(stylize_image(g, img, w, on, tile_size=0) - want).mean() > 0.01
 
 
 def test_abstraction_is_on_for_pictures_off_for_exports_unless_asked() -> None:
-    from tf_stylefusion.cli import _with_generator_flags, build_parser
-    from tf_stylefusion.errors import ConfigError
-    from tf_stylefusion.models.texture import EXPORT_ABSTRACTION
+    from tf_stylefusion.cli import _generator_settings, build_parser
+    from tf_stylefusion.deploy.defaults import export_generator
 
     g = textured_generator(num_res_blocks=0)
     busy = photo(64, 64)[None]
     w = np.array([[1.0, 0.0]], np.float32)
     abstracted = g((busy, w)).numpy()
     stylize = build_parser().parse_args(["stylize", "photo.jpg", "--style", "s0", "--out", "o"])
-    assert _with_generator_flags(g.copy(), stylize).abstraction == 1.0
+    assert g.with_settings(_generator_settings(stylize)).config.abstraction == 1.0
     export = build_parser().parse_args(["export", "--tflite", "t"])
-    plain = _with_generator_flags(g.copy(), export, EXPORT_ABSTRACTION)
-    assert plain.abstraction == 0.0
+    plain = export_generator(g, _generator_settings(export))
+    assert plain.config.abstraction == 0.0 and g.config.abstraction == 1.0
     # without the filter the tiles lie over the network's own picture, so the two differ
     assert np.abs(plain((busy, w)).numpy() - abstracted).mean() > 0.005
     asked = build_parser().parse_args(["export", "--tflite", "t", "--abstraction", "1"])
-    np.testing.assert_allclose(_with_generator_flags(g.copy(), asked, EXPORT_ABSTRACTION)((busy, w)).numpy(),
+    np.testing.assert_allclose(export_generator(g, _generator_settings(asked))((busy, w)).numpy(),
                                abstracted, atol=1e-6)
     with pytest.raises(ConfigError, match="--abstraction"):
-        _with_generator_flags(g.copy(), build_parser().parse_args(["export", "--tflite", "t", "--abstraction", "2"]))
+        _generator_settings(build_parser().parse_args(["export", "--tflite", "t", "--abstraction", "2"]))
     with pytest.raises(ConfigError, match="--texture"):  # one line from the CLI, not a traceback
-        _with_generator_flags(g.copy(), build_parser().parse_args(["export", "--tflite", "t", "--texture", "9"]))
-    with pytest.raises(ValueError, match="abstraction"):
-        g.abstraction = -0.5
+        _generator_settings(build_parser().parse_args(["export", "--tflite", "t", "--texture", "9"]))

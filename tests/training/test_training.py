@@ -578,3 +578,22 @@ def test_color_norm_init_defaults_to_the_painting_with_the_colour_norm_only() ->
     saved = RunConfig(losses=LossConfig(loss_network="random")).to_dict()
     del saved["training"]["color_norm_init"]  # a run saved before the option existed
     assert RunConfig.from_dict(saved).training.color_norm_init == "photo"
+
+
+def test_a_new_loss_term_is_one_registered_method(monkeypatch) -> None:
+    """Registering a term (here a second TV, weighed by ``tv_weight``) is all it takes: the
+    terms compute it, the G loss weighs it and a training step logs it under its name."""
+    from tf_stylefusion.training import gan as gan_module
+    from tf_stylefusion.training.losses import total_variation
+
+    monkeypatch.setattr(gan_module, "LOSS_TERMS", dict(gan_module.LOSS_TERMS))
+    gan_module.loss_term("tv_again", "tv_weight")(lambda self, batch: 2.0 * total_variation(batch.stylized))
+    gan = build_gan(tiny_config(2, tv_weight=0.5), style_images())
+    check_term_weighted(gan, "tv_again", 0.5)
+    terms = gan.perceptual_terms(fixed_batch()[0], gan.generator((fixed_batch()[0], tf.one_hot([0, 1], 2))),
+                                 tf.one_hot([0, 1], 2))
+    np.testing.assert_allclose(terms["tv_again"].numpy(), 2.0 * terms["tv"].numpy(), rtol=1e-5)
+    logs = gan.train_step(fixed_batch())
+    assert "tv_again" in logs and float(logs["tv_again"]) > 0
+    with pytest.raises(ValueError, match="registered twice"):
+        gan_module.loss_term("tv", "tv_weight")(lambda self, batch: batch.stylized)

@@ -5,7 +5,7 @@ The page sends its settings as JSON::
 
     {"photo": ID, "bank": [w, ...], "style_images": [{"id": ID, "weight": w}, ...],
      "strength": 0..1, "color": "off" | "luminance" | "histogram", "softness": PERCENT,
-     "texture": 0..MAX_TEXTURE, "masks": [row, ...]}
+     "texture": 0..SETTING_BOUNDS["texture"].high, "masks": [row, ...]}
 
 with one greyscale mask PNG per entry of ``masks`` (white: the style of that row goes here).
 Rows are the bank's styles, then the style images in the order listed.
@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
+from ..config import GeneratorSettings
 from ..data.images import decode_image_bytes, to_uint8
 from ..errors import ConfigError
 from ..inference.fusion import StylizeOptions
@@ -34,7 +35,6 @@ from .session import Photo, Session
 COLOR_CHOICES = {"off": None, "luminance": "luminance", "histogram": "histogram"}
 DEFAULT_SOFTNESS = 2.0  # percent of the shorter side: the package's default feather
 MAX_SOFTNESS = 20.0
-MAX_TEXTURE = 2.0  # the brushwork tiles' strength: 1 is the painting's own contrast
 # A painted mask is at most the preview's size; anything far larger is not from the page.
 MAX_MASK_PIXELS = 4_000_000
 
@@ -68,7 +68,8 @@ class CachedRows:
         return np.stack([self._rows[k] for k in keys])
 
 
-def _number(settings: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
+def _number(settings: dict[str, Any], key: str, default: float, lo: float = -np.inf,
+            hi: float = np.inf) -> float:
     value = settings.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
         raise ConfigError(f"{key}: expected a number, got {value!r}")
@@ -152,7 +153,8 @@ def parse_job(settings: dict[str, Any], masks: Sequence[bytes], session: Session
     if color not in COLOR_CHOICES:
         raise ConfigError(f"colour: {color!r}; choose one of {', '.join(COLOR_CHOICES)}")
     softness = _number(settings, "softness", DEFAULT_SOFTNESS, 0.0, MAX_SOFTNESS)
-    texture = _number(settings, "texture", generator.texture_amount, 0.0, MAX_TEXTURE)
+    # The range is the setting's own (config.SETTING_BOUNDS), checked by GeneratorSettings.
+    texture = GeneratorSettings(texture=_number(settings, "texture", generator.config.texture)).texture
     if (styles or strength < 1.0) and encoder is None:
         raise ConfigError("this model has no style encoder: strength and style images need one")
 
@@ -178,7 +180,7 @@ def parse_job(settings: dict[str, Any], masks: Sequence[bytes], session: Session
         preserve_color=COLOR_CHOICES[color], style_rows=np.stack([s.row for s in styles]) if styles else None,
         style_textures=np.stack([s.texture for s in styles]) if styles else None, encoder=encoder,
         # The model's own amount is no override: a plain mix then takes the plain (faster) path.
-        texture=None if texture == generator.texture_amount else texture)
+        settings=None if texture == generator.config.texture else GeneratorSettings(texture=texture))
     return Job(photo, np.asarray(bank + image_weights, np.float32), options, row_names)
 
 

@@ -27,6 +27,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..config import SETTING_BOUNDS
 from ..data.images import encode_image
 from ..errors import ConfigError, StyleFusionError
 from ..inference.fusion import content_row
@@ -125,7 +126,8 @@ async def model_info(request: Request) -> Response:
     return JSONResponse({
         "title": state.title, "styles": list(state.generator.style_names),
         "encoder": state.encoder is not None, "textures": state.generator.textures is not None,
-        "texture": state.generator.texture_amount, "preview_side": state.limits.preview_side,
+        "texture": state.generator.config.texture, "max_texture": SETTING_BOUNDS["texture"].high,
+        "preview_side": state.limits.preview_side,
         "max_upload_bytes": state.limits.max_upload_bytes, "max_pixels": state.limits.max_pixels,
         "colors": list(COLOR_CHOICES), "softness": DEFAULT_SOFTNESS, "max_softness": MAX_SOFTNESS})
 

@@ -32,12 +32,14 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from ..config import GeneratorSettings
 from ..data.pipelines import resize_short_side
 from ..errors import ConfigError
 from ..fileutil import atomic_dir
 from ..inference.color import RGB_TO_YIQ, YIQ_TO_RGB
 from ..models.generator import MIN_SIZE, StyleFusionGenerator
 from ..models.style_encoder import StyleEncoder
+from .defaults import export_generator
 from .exif import apply_orientation, exif_orientation
 
 log = logging.getLogger(__name__)
@@ -233,14 +235,16 @@ def build_export_archive(generator: StyleFusionGenerator,
 
 
 def export_saved_model(generator: StyleFusionGenerator, path: str | Path,
-                       encoder: StyleEncoder | None = None) -> Path:
+                       encoder: StyleEncoder | None = None, settings: GeneratorSettings | None = None) -> Path:
     """Write a TF Serving SavedModel of ``generator`` to ``path`` atomically and return it.
 
     For TF Serving, ``path`` is a numbered version folder (``models/NAME/1``). An existing
-    folder at ``path`` is replaced only once the new export is complete.
+    folder at ``path`` is replaced only once the new export is complete. ``settings`` override
+    the export's defaults (``defaults.EXPORT_SETTINGS``), which override the model's own.
     """
     if not isinstance(generator, StyleFusionGenerator):
         raise ConfigError(f"export_saved_model: expected a StyleFusionGenerator, got {type(generator).__name__}")
+    generator = export_generator(generator, settings)
     path = Path(path)
     archive = build_export_archive(generator, encoder)
     with atomic_dir(path) as tmp:

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+from ..config import GeneratorSettings
 from ..data.images import list_images, load_image, psnr
 from ..data.pipelines import center_crops
 from ..data.samples import samples_dir
@@ -34,6 +35,7 @@ from ..fileutil import atomic_write_bytes
 from ..inference.fusion import normalize_weights
 from ..models.generator import MIN_SIZE, StyleFusionGenerator
 from ..models.layers import record_variance_maxima, variance_floors
+from .defaults import export_generator
 from .integer import balanced_for_integer, check_integer_only
 from .interpreter import make_interpreter
 from .ranges import tighten_ranges
@@ -255,15 +257,19 @@ class ExportedTFLite:
 
 def export_tflite(generator: StyleFusionGenerator, out_dir: str | Path, modes: Sequence[str] = MODES,
                   name: str = "stylefusion", size: int = 256, check: bool = True,
-                  samples: str | Path | None = None, io: str = "float32") -> list[ExportedTFLite]:
+                  samples: str | Path | None = None, io: str = "float32",
+                  settings: GeneratorSettings | None = None) -> list[ExportedTFLite]:
     """Write ``<name>_<mode>.tflite`` for each mode into ``out_dir`` (atomically).
 
     ``size`` is the side of the sample crops used for the parity check and (with ``2·size``)
     for integer calibration; the files themselves accept any size. With ``check``, each file's PSNR
     against the Keras model on the sample images is measured, and each integer file's ops are
     checked with the TFLite model analyzer. ``io`` applies to the int8 file (see ``convert``).
+    ``settings`` override the export's defaults (``defaults.EXPORT_SETTINGS``), which override the
+    model's own; the files and their parity check use the result.
     """
     modes = parse_modes(modes)
+    generator = export_generator(generator, settings)
     if size < MIN_SIZE:
         raise ConfigError(f"--size {size}: must be at least {MIN_SIZE}")
     images = sample_content(size, samples)

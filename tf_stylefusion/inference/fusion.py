@@ -9,10 +9,11 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
+from ..config import GeneratorSettings
 from ..data.pipelines import resize_short_side
 from ..errors import ConfigError, ModelFileError, StyleWeightsError
 from ..models.style_encoder import StyleEncoder
-from ..models.texture import MAX_TEXTURE_AMOUNT, amount_argument, painting_texture
+from ..models.texture import amount_argument, painting_texture
 from .color import COLOR_MODES, PER_PIXEL_COLOR_MODES
 from .color import preserve_color as keep_content_colors
 from .masks import default_feather, load_mask, region_weights
@@ -146,8 +147,10 @@ class StylizeOptions:
     - ``style_rows``: ``[M, D]`` rows predicted from style images, appended after the bank; the
       weights then have N + M entries. ``style_textures`` ``[M, S, S, 3]``: their brushwork
       tiles (``style_image_textures``), laid over like the bank's when the generator has textures.
-    - ``texture``: the tiles' strength for this call (default: the generator's ``texture_amount``;
-      0 leaves the picture as the network paints it).
+    - ``settings``: the generator's settings for this call (``GeneratorSettings``: flat guard,
+      texture, abstraction; None fields keep the model's own). A texture alone is passed to the
+      traced call as a tensor (a slider does not retrace); a flat guard or abstraction that differs
+      from the model's runs a copy of the generator with it (``stylize_files`` makes it once).
     """
 
     strength: float = 1.0
@@ -157,7 +160,7 @@ class StylizeOptions:
     preserve_color: str | None = None
     style_rows: np.ndarray | None = None
     style_textures: np.ndarray | None = None
-    texture: float | None = None
+    settings: GeneratorSettings | None = None
     encoder: StyleEncoder | None = None
     anchor_content: bool = True
 
@@ -173,15 +176,27 @@ class StylizeOptions:
             raise ConfigError(f"--preserve-color {self.preserve_color!r}: choose one of {', '.join(COLOR_MODES)}")
         if self.feather is not None and self.feather < 0:
             raise ConfigError(f"--feather {self.feather:g}: must be >= 0 pixels")
-        if self.texture is not None and not 0.0 <= float(self.texture) <= MAX_TEXTURE_AMOUNT:
-            raise ConfigError(f"--texture {self.texture:g}: must lie in [0, {MAX_TEXTURE_AMOUNT:g}] "
-                              "(0 = off, 1 = the painting's contrast)")
+        if self.settings is not None and not isinstance(self.settings, GeneratorSettings):
+            raise ConfigError(f"settings: expected GeneratorSettings, got {type(self.settings).__name__}")
 
     @property
     def is_plain(self) -> bool:
         """True when the options change nothing (plain bank stylization)."""
         return (self.strength == 1.0 and not self.masks and self.preserve_color is None
-                and self.style_rows is None and self.texture is None)
+                and self.style_rows is None and not (self.settings and self.settings.overrides()))
+
+    def apply_settings(self, generator: Any) -> tuple[Any, float | None]:
+        """The generator to run (a copy when the flat guard or abstraction differ from its own)
+        and the texture to pass per call (None: the generator's own)."""
+        if self.settings is None:
+            return generator, None
+        texture = self.settings.texture
+        # Tiles turned on from a model's 0 widen the tiles' halo (tiling.receptive_radius): a copy.
+        turned_on = texture is not None and texture > 0 and generator.config.texture == 0
+        generator = generator.with_settings(GeneratorSettings(
+            flat_guard=self.settings.flat_guard, abstraction=self.settings.abstraction,
+            texture=texture if turned_on else None))
+        return generator, None if texture == generator.config.texture else texture
 
 
 def style_table(generator: Any, style_rows: np.ndarray | None) -> np.ndarray:
@@ -281,6 +296,7 @@ def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray, option
     ``tiling``'s seam-free tiles when given (every control is per pixel, or global and applied
     to the assembled image, so tiled equals untiled up to the tiles' statistics)."""
     h, w = image.shape[:2]
+    generator, texture = options.apply_settings(generator)
     table = style_table(generator, options.style_rows)
     field = fusion_weights(normalize_weights(weights, table.shape[0]), options, h, w)
     if field.partial:
@@ -303,9 +319,9 @@ def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray, option
         if tile_stats is None:
             return _run_table(generator, tf.convert_to_tensor(tile[None]),
                               tf.convert_to_tensor(tile_weights[None]), table_t, textures,
-                              amount_argument(options.texture))[0].numpy()
+                              amount_argument(texture))[0].numpy()
         return stylize_with_statistics(generator, tile, tile_weights, tile_stats, table_t, origin, textures,
-                                       options.texture)
+                                       texture)
 
     def render(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         tile = image[y0:y1, x0:x1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,10 @@ def stylize_files(generator: StyleFusionGenerator, inputs: Sequence[str | Path],
     """Stylize each input file into ``out_dir/<stem>.png``. Bad inputs are skipped and reported;
     every good one is written (atomically)."""
     out_dir = Path(out_dir)
+    if options is not None and options.settings is not None:
+        # The settings once, into the generator, not into a copy for every image.
+        generator = generator.with_settings(options.settings)
+        options = dataclasses.replace(options, settings=None)
     if not isinstance(tile_size, TileConfig):
         TileConfig.for_tile_size(tile_size)  # a bad --tile-size fails before any work
     report = StylizeReport()

@@ -169,8 +169,8 @@ def receptive_radius(generator: StyleFusionGenerator) -> int:
     if generator.config.pixel_shuffle and generator.config.content_skip:
         base += 2
     coarse = 12 + 16 * generator.config.coarse_blocks if generator.config.coarse_blocks else 0
-    textured = generator.textures is not None and generator.texture_amount > 0
-    abstracted = textured and generator.abstraction > 0
+    textured = generator.textures is not None and generator.config.texture > 0
+    abstracted = textured and generator.config.abstraction > 0
     network = base + 8 * generator.config.num_res_blocks + coarse + (ABSTRACTION_RADIUS if abstracted else 0)
     gated = generator.config.flat_guard or textured
     gate = 8 * (FLAT_WINDOW // 2) + 8 if gated else 0

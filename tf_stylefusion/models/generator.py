@@ -14,14 +14,15 @@ network's residual is faded where the photo is flat (``flat_gate``), so skies st
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import Any, Callable, Iterator, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from ..config import GeneratorConfig
-from ..errors import ConfigError, StyleWeightsError
+from ..config import GeneratorConfig, GeneratorSettings
+from ..errors import StyleWeightsError
 from .color_stats import LUMA
 from .layers import (
     PACKAGE,
@@ -36,7 +37,7 @@ from .layers import (
     reflect_pad_to_multiple,
     with_static_channels,
 )
-from .texture import MAX_TEXTURE_AMOUNT, TEXTURE_GUARD, kuwahara_luma, texture_field
+from .texture import TEXTURE_GUARD, kuwahara_luma, texture_field
 
 MIN_SIZE = 32
 STRIDE = 4  # total downsampling: inputs are padded to a multiple of this and cropped back
@@ -77,13 +78,11 @@ COLOR_NORM_INIT = ((0.25, 0.25, 0.25), (0.45, 0.45, 0.45))
 
 
 class _TextureSlot:
-    """The generator's texture tiles, their strength and how far the picture under them is
-    abstracted, out of Keras' weight tracking."""
+    """The generator's texture tiles, out of Keras' weight tracking. Data beside the model (like
+    its weights), not a setting: how they are laid is ``config.texture`` and ``config.abstraction``."""
 
     def __init__(self) -> None:
         self.tiles: tf.Tensor | None = None
-        self.amount = 1.0
-        self.abstraction = 1.0
 
 
 def _normalised(weights: tf.Tensor) -> tf.Tensor:
@@ -144,13 +143,14 @@ class StyleFusionGenerator(keras.Model):
 
     def __init__(self, num_styles: int = 1, style_names: Sequence[str] | None = None,
                  filters: Sequence[int] = (16, 32, 64), num_res_blocks: int = 4, coarse_blocks: int = 0,
-                 flat_guard: float = 0.0, separable: bool = True, pixel_shuffle: bool = True,
-                 content_skip: bool = True, norm_epsilon: float = 0.1, color_map: bool = False, color_norm: bool = False,
-                 color_mix: bool = False, **kwargs: Any):
+                 flat_guard: float = 0.0, texture: float = 1.0, abstraction: float = 1.0, separable: bool = True,
+                 pixel_shuffle: bool = True, content_skip: bool = True, norm_epsilon: float = 0.1,
+                 color_map: bool = False, color_norm: bool = False, color_mix: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.config = GeneratorConfig(num_styles=num_styles, style_names=list(style_names or []),
                                       filters=tuple(filters), num_res_blocks=num_res_blocks,
                                       coarse_blocks=int(coarse_blocks), flat_guard=float(flat_guard),
+                                      texture=float(texture), abstraction=float(abstraction),
                                       separable=separable, pixel_shuffle=pixel_shuffle,
                                       content_skip=content_skip, norm_epsilon=norm_epsilon,
                                       color_map=color_map, color_norm=bool(color_norm),
@@ -213,22 +213,21 @@ class StyleFusionGenerator(keras.Model):
         self._texture = _TextureSlot()
         self.build()
 
+    # What a config saved before a field existed meant by its absence: files from before the
+    # pixel-shuffle layout (or the content skip, ...) hold models without them, and files from
+    # before the texture and abstraction were config fields laid the tiles at full strength over a
+    # fully abstracted picture (the values the generator then held outside its config).
+    SAVED_BEFORE = {"pixel_shuffle": False, "content_skip": False, "norm_epsilon": 1e-5, "color_map": False,
+                    "color_norm": False, "color_mix": False, "texture": 1.0, "abstraction": 1.0}
+
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "StyleFusionGenerator":
-        # Files saved before the pixel-shuffle layout (or the content skip) existed hold models
-        # without them.
-        return cls(**{"pixel_shuffle": False, "content_skip": False, "norm_epsilon": 1e-5, "color_map": False,
-                      "color_norm": False, "color_mix": False, **config})
+        return cls(**{**cls.SAVED_BEFORE, **config})
 
     @classmethod
     def from_config_object(cls, config: GeneratorConfig) -> "StyleFusionGenerator":
-        return cls(num_styles=config.num_styles, style_names=config.style_names,
-                   filters=config.filters, num_res_blocks=config.num_res_blocks,
-                   coarse_blocks=config.coarse_blocks, flat_guard=config.flat_guard,
-                   separable=config.separable, pixel_shuffle=config.pixel_shuffle,
-                   content_skip=config.content_skip, norm_epsilon=config.norm_epsilon,
-                   color_map=config.color_map, color_norm=bool(config.color_norm),
-                   color_mix=config.color_mix)
+        return cls(**{**dataclasses.asdict(config), "color_norm": bool(config.color_norm),
+                      "color_mix": bool(config.color_mix)})
 
     @contextlib.contextmanager
     def norm_statistics(self, hook: Callable[[int, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
@@ -250,46 +249,26 @@ class StyleFusionGenerator(keras.Model):
             for norm in norms:
                 norm.statistics_hook = None
 
-    def copy(self, flat_guard: float | None = None) -> "StyleFusionGenerator":
+    def copy(self, settings: GeneratorSettings | None = None) -> "StyleFusionGenerator":
         """A new generator with the same configuration, weights and textures (edits to it leave
-        this one); ``flat_guard`` replaces the gate's threshold (it has no weights: any value fits them)."""
-        config = self.get_config()
-        if flat_guard is not None:
-            config["flat_guard"] = float(flat_guard)
+        this one), with ``settings`` replacing the configuration's settings where they are set
+        (none has weights: any value fits them)."""
+        config = {**self.get_config(), **(settings.overrides() if settings else {})}
         twin = StyleFusionGenerator.from_config(config)
         twin.set_weights(self.get_weights())
         twin.set_textures(self.textures)
-        twin.texture_amount = self.texture_amount
-        twin.abstraction = self.abstraction
         return twin
+
+    def with_settings(self, settings: GeneratorSettings | None) -> "StyleFusionGenerator":
+        """This generator if ``settings`` changes none of its own, else a copy with them."""
+        changed = {k: v for k, v in (settings.overrides() if settings else {}).items()
+                   if getattr(self.config, k) != v}
+        return self.copy(GeneratorSettings(**changed)) if changed else self
 
     @property
     def textures(self) -> tf.Tensor | None:
         """``[N, S, S, 3]``: each style's brushwork tile (models/texture.py), or None."""
         return self._texture.tiles
-
-    @property
-    def texture_amount(self) -> float:
-        """How strongly the tiles are laid over the pictures (0: as the network paints them)."""
-        return self._texture.amount
-
-    @texture_amount.setter
-    def texture_amount(self, amount: float) -> None:
-        if not 0.0 <= float(amount) <= MAX_TEXTURE_AMOUNT:
-            raise ConfigError(f"texture amount (--texture) must be in [0, {MAX_TEXTURE_AMOUNT:g}], got {amount:g}")
-        self._texture.amount = float(amount)
-
-    @property
-    def abstraction(self) -> float:
-        """How far the picture is abstracted where tiles are laid (models/texture.py), 0 to 1;
-        scaled down with the tiles' strength below 1. 0 leaves the filter out of the graph."""
-        return self._texture.abstraction
-
-    @abstraction.setter
-    def abstraction(self, amount: float) -> None:
-        if not 0.0 <= amount <= 1.0:
-            raise ConfigError(f"abstraction (--abstraction) must be in [0, 1], got {amount:g}")
-        self._texture.abstraction = float(amount)
 
     def set_textures(self, textures: np.ndarray | tf.Tensor | None) -> None:
         """Attach one texture tile per style (``[N, S, S, 3]``, models/texture.py); None removes them."""
@@ -380,8 +359,9 @@ class StyleFusionGenerator(keras.Model):
         row) and fine-tuning; ``weights`` mix the table's K rows. ``textures`` ``[K, S, S, 3]``
         are the rows' tiles (default: the bank's, blank past it); ``origin`` is where ``content``
         sits in a larger picture (tiled inference), so the tiles line up across pieces;
-        ``texture_amount`` overrides ``self.texture_amount`` for this call (a tensor: one trace for
-        every value a slider takes).
+        ``texture_amount`` overrides ``config.texture`` for this call (a tensor: one trace for
+        every value a slider takes; callers pass ``GeneratorSettings.texture`` through
+        ``texture.amount_argument``).
         """
         return self._forward(tf.convert_to_tensor(content), _normalised(weights), table,
                              self._textures_for(table, textures), origin, texture_amount)
@@ -406,7 +386,7 @@ class StyleFusionGenerator(keras.Model):
         h, w = tf.shape(content)[1], tf.shape(content)[2]
         x = with_static_channels(reflect_pad_to_multiple(content, self.stride), content.shape[-1])
         gate = flat_gate(x, self.config.flat_guard) if self.config.flat_guard else None
-        amount = self.texture_amount if texture_amount is None else texture_amount
+        amount = self.config.texture if texture_amount is None else texture_amount
         # A Python 0 leaves the tiles out of the graph (export --texture 0: the small files).
         if textures is not None and (isinstance(amount, tf.Tensor) or amount > 0):
             texture_gate = (gate if self.config.flat_guard == TEXTURE_GUARD
@@ -452,8 +432,8 @@ class StyleFusionGenerator(keras.Model):
             # The painting's strokes take the place of the photo's fine detail: abstract first
             # (fully from amount 1 up), then lay the tile; only as far as the weights fall on
             # rows with a tile (a photo's own row, for strength, has none and stays unabstracted).
-            if self.abstraction > 0:
-                abstract = (self.abstraction * tf.minimum(amount, 1.0) * gate_full
+            if self.config.abstraction > 0:
+                abstract = (self.config.abstraction * tf.minimum(amount, 1.0) * gate_full
                             * _tiled_weight(textures, weights, y.dtype))
                 y = y + abstract * (kuwahara_luma(y) - y)
             y = y + amount * gate_full * field
@@ -470,20 +450,7 @@ class StyleFusionGenerator(keras.Model):
         return content, weights
 
     def get_config(self) -> dict[str, Any]:
+        # Every GeneratorConfig field, so a new setting is saved (and exported) with the model.
         base = super().get_config()
-        return {
-            **{k: v for k, v in base.items() if k in ("name", "trainable", "dtype")},
-            "num_styles": self.config.num_styles,
-            "style_names": list(self.config.style_names),
-            "filters": list(self.config.filters),
-            "num_res_blocks": self.config.num_res_blocks,
-            "coarse_blocks": self.config.coarse_blocks,
-            "flat_guard": self.config.flat_guard,
-            "separable": self.config.separable,
-            "pixel_shuffle": self.config.pixel_shuffle,
-            "content_skip": self.config.content_skip,
-            "norm_epsilon": self.config.norm_epsilon,
-            "color_map": self.config.color_map,
-            "color_norm": self.config.color_norm,
-            "color_mix": self.config.color_mix,
-        }
+        return {**{k: v for k, v in base.items() if k in ("name", "trainable", "dtype")},
+                **dataclasses.asdict(self.config), "filters": list(self.config.filters)}

@@ -33,13 +33,8 @@ TEXTURE_SCALE = 384
 TEXTURE_SIGMA = 3.0
 # The photo's local luma deviation at which the texture reaches full strength (flat_gate).
 TEXTURE_GUARD = 0.03
-# The strongest the tiles may be laid over (1 is the painting's own contrast).
-MAX_TEXTURE_AMOUNT = 4.0
 # The Kuwahara filter's radius (pixels) that takes the photo's fine detail out where strokes go.
 ABSTRACTION_RADIUS = 2
-# Exported files leave the abstraction out unless asked: it costs an int8 file about half again
-# its time at 1024² (docs/recipe.md, twentieth session), and TFLite is chosen for speed.
-EXPORT_ABSTRACTION = 0.0
 
 
 def amount_argument(amount: float | None) -> tf.Tensor | float | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import keras
 import numpy as np
@@ -30,7 +31,57 @@ from .losses import (
     total_variation,
 )
 
-METRIC_NAMES = ("g_loss", "d_loss", "style", "content", "tv", "adv_g", "feature", "layout", "palette")
+
+
+@dataclass(frozen=True)
+class LossTerm:
+    """One perceptual loss term: ``compute(gan, batch)`` gives its per-sample ``[B]`` loss,
+    ``weight`` names the LossConfig field that weighs it. ``always``: computed (and logged) at
+    weight 0 too; the others are zeros then, so an unused term costs nothing."""
+
+    name: str
+    weight: str
+    always: bool
+    compute: Callable[["StyleFusionGAN", "LossBatch"], tf.Tensor]
+
+
+# Every perceptual term, in registration order. A new term is one method decorated with
+# ``loss_term`` (and its weight field in LossConfig): perceptual_terms computes it,
+# weighted_perceptual weighs it and the metrics log it under its name.
+LOSS_TERMS: dict[str, LossTerm] = {}
+
+
+TermMethod = Callable[..., tf.Tensor]
+
+
+def loss_term(name: str, weight: str, always: bool = False) -> Callable[[TermMethod], TermMethod]:
+    """Register a ``StyleFusionGAN`` method ``(self, batch: LossBatch) -> [B]`` as term ``name``."""
+    def register(method: TermMethod) -> TermMethod:
+        if name in LOSS_TERMS:
+            raise ValueError(f"loss term {name!r} registered twice")
+        LOSS_TERMS[name] = LossTerm(name, weight, always, method)
+        return method
+    return register
+
+
+class LossBatch:
+    """What a batch's loss terms share: the content, its stylization and their style weights,
+    and (each computed once, when a term first asks) the loss network's features of both and the
+    photo as the style's colour norm recoloured it."""
+
+    def __init__(self, gan: "StyleFusionGAN", content: tf.Tensor, stylized: tf.Tensor, weights: tf.Tensor):
+        self.gan, self.content, self.stylized, self.weights = gan, content, stylized, weights
+        self.size = tf.shape(content)[0]
+
+    @functools.cached_property
+    def features(self) -> list[tf.Tensor]:
+        """The loss network's features of ``[stylized; content]`` (stylized first)."""
+        return self.gan._vgg[0](tf.concat([self.stylized, self.content], axis=0))
+
+    @functools.cached_property
+    def recoloured(self) -> tf.Tensor:
+        # A target: terms against it train the residual network only.
+        return tf.stop_gradient(self.gan.generator.recoloured(self.content, self.weights))
 
 
 @dataclass
@@ -145,7 +196,7 @@ class StyleFusionGAN(keras.Model):
             raise ValueError("the palette term needs StyleTargets with palette quantiles")
         self.palette_targets = tf.constant(targets.palette) if targets.palette is not None else None
         self.seed = int(seed)
-        self.trackers = {n: keras.metrics.Mean(name=n) for n in METRIC_NAMES}
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in metric_names()}
         # Multiplies the bank's gradient (None: all of it trains), broadcast against ``[N, D]``:
         # fine-tuning a new style freezes the other rows, a held colour norm its columns.
         self.bank_mask: tf.Tensor | None = None
@@ -214,113 +265,126 @@ class StyleFusionGAN(keras.Model):
         return [tf.reduce_mean(tf.reshape(tf.square(t), [tf.shape(t)[0], -1]), axis=1) + 1e-12
                 for t in targets]
 
-    def perceptual_terms(self, content: tf.Tensor, stylized: tf.Tensor,
-                         weights: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Per-sample style, content, TV (and Inception feature) losses against mixed targets."""
-        b = tf.shape(content)[0]
-        feats = self._vgg[0](tf.concat([stylized, content], axis=0))
-        k = self.loss_config.style_windows
+    # The perceptual terms (registered in LOSS_TERMS, in this order).
+
+    @loss_term("style", "style_weight", always=True)
+    def style_term(self, batch: LossBatch) -> tf.Tensor:
+        """The style statistics of the stylized batch (per window, per scale) against each
+        sample's mixed painting targets."""
+        b, k, cfg = batch.size, self.loss_config.style_windows, self.loss_config
         style_feats = []
         for scale in self.style_scales:  # scale-major, as StyleTargets.compute orders them
-            scaled = (feats if scale == 1 else self._vgg[0](downscale(stylized, scale)))[: self.n_style_layers]
+            scaled = (batch.features if scale == 1
+                      else self._vgg[0](downscale(batch.stylized, scale)))[: self.n_style_layers]
             style_feats += [split_windows(f[:b], k) for f in scaled]
-        statistic = self.loss_config.style_statistic
-        grams, means = layer_statistics(style_feats, statistic, self.loss_config.seed)
+        grams, means = layer_statistics(style_feats, cfg.style_statistic, cfg.seed)
         # Every window of a sample is matched to that sample's (mixed) painting statistics.
-        mix = tf.repeat(weights, k * k, axis=0)
+        mix = tf.repeat(batch.weights, k * k, axis=0)
         targets = [tf.einsum("bn,ncd->bcd", mix, t) for t in self.gram_targets]
-        style = style_distance(grams, targets, self.style_norms(targets), statistic)
+        style = style_distance(grams, targets, self.style_norms(targets), cfg.style_statistic)
         if means:
             mean_targets = [tf.matmul(mix, t) for t in self.mean_targets]
             style += normalised_mse(means, mean_targets, self.style_norms(mean_targets, self.mean_norms))
-        style = tf.reduce_mean(tf.reshape(style, [b, k * k]), axis=1) / len(self.style_scales)
-        content_feats = feats[self.n_style_layers]
-        cfg = self.loss_config
-        # The recoloured photo is a target here: terms against it train the residual network only.
-        recoloured = (tf.stop_gradient(self.generator.recoloured(content, weights))
-                      if cfg.tv_of != "output" or (cfg.layout_weight > 0 and cfg.layout_colours == "residual")
-                      else None)
-        if cfg.tv_of == "output":
-            smoothed = stylized
-        else:
-            residual = stylized - recoloured
-            # "residual_light" leaves the residual's colour free: coloured texture carried colour match.
-            smoothed = luminance(residual) if cfg.tv_of == "residual_light" else residual
-        terms = {
-            "style": style,
-            "content": content_loss(content_feats[:b], content_feats[b:]),
-            "tv": total_variation(smoothed),
-        }
-        # Like the Inception term, only computed when it counts (the recipes leave it off).
-        if cfg.layout_weight <= 0:
-            terms["layout"] = tf.zeros([b])
-        elif cfg.layout_colours == "residual":
-            terms["layout"] = layout_loss(stylized, recoloured, "residual")
-        else:
-            terms["layout"] = layout_loss(stylized, content, cfg.layout_colours)
-        if self._inception[0] is not None and cfg.inception_weight > 0:
-            target = tf.matmul(weights, self.inception_targets)
-            terms["feature"] = feature_loss(self._inception[0](stylized), target)
-        else:
-            terms["feature"] = tf.zeros([b])
-        if cfg.palette_weight > 0:
-            terms["palette"] = palette_distance(stylized, tf.einsum("bn,nqd->bqd", weights, self.palette_targets))
-        else:
-            terms["palette"] = tf.zeros([b])
-        return terms
+        return tf.reduce_mean(tf.reshape(style, [b, k * k]), axis=1) / len(self.style_scales)
+
+    @loss_term("content", "content_weight", always=True)
+    def content_term(self, batch: LossBatch) -> tf.Tensor:
+        content_feats = batch.features[self.n_style_layers]
+        return content_loss(content_feats[: batch.size], content_feats[batch.size :])
+
+    @loss_term("tv", "tv_weight", always=True)
+    def tv_term(self, batch: LossBatch) -> tf.Tensor:
+        tv_of = self.loss_config.tv_of
+        if tv_of == "output":
+            return total_variation(batch.stylized)
+        residual = batch.stylized - batch.recoloured
+        # "residual_light" leaves the residual's colour free: coloured texture carried colour match.
+        return total_variation(luminance(residual) if tv_of == "residual_light" else residual)
+
+    @loss_term("feature", "inception_weight")
+    def feature_term(self, batch: LossBatch) -> tf.Tensor:
+        if self._inception[0] is None:
+            return tf.zeros([batch.size])
+        target = tf.matmul(batch.weights, self.inception_targets)
+        return feature_loss(self._inception[0](batch.stylized), target)
+
+    @loss_term("layout", "layout_weight")
+    def layout_term(self, batch: LossBatch) -> tf.Tensor:
+        colours = self.loss_config.layout_colours
+        if colours == "residual":
+            return layout_loss(batch.stylized, batch.recoloured, "residual")
+        return layout_loss(batch.stylized, batch.content, colours)
+
+    @loss_term("palette", "palette_weight")
+    def palette_term(self, batch: LossBatch) -> tf.Tensor:
+        return palette_distance(batch.stylized, tf.einsum("bn,nqd->bqd", batch.weights, self.palette_targets))
+
+    def perceptual_terms(self, content: tf.Tensor, stylized: tf.Tensor,
+                         weights: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Every registered term's per-sample loss (zeros for a term whose weight is 0)."""
+        batch = LossBatch(self, content, stylized, weights)
+        used = lambda term: term.always or getattr(self.loss_config, term.weight) > 0  # noqa: E731
+        return {term.name: term.compute(self, batch) if used(term) else tf.zeros([batch.size])
+                for term in LOSS_TERMS.values()}
 
     def weighted_perceptual(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
+        """The per-sample sum of the terms, each times its LossConfig weight."""
         cfg = self.loss_config
-        return (cfg.style_weight * terms["style"] + cfg.content_weight * terms["content"]
-                + cfg.tv_weight * terms["tv"] + cfg.inception_weight * terms["feature"]
-                + cfg.layout_weight * terms["layout"] + cfg.palette_weight * terms["palette"])
+        return tf.add_n([getattr(cfg, term.weight) * terms[term.name] for term in LOSS_TERMS.values()])
+
+    def adversarial_losses(self, style_images: tf.Tensor, style_ids: tf.Tensor, stylized: tf.Tensor,
+                           weights: tf.Tensor, pure: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """G's per-sample adversarial loss and D's loss (on pure-style samples); zeros without D."""
+        if not self.uses_discriminator:
+            return tf.zeros([tf.shape(stylized)[0]]), tf.constant(0.0)
+        kind = self.loss_config.adversarial
+        d_real = self.discriminator((style_images, tf.one_hot(style_ids, self.num_styles)), training=True)
+        d_fake = self.discriminator((stylized, weights), training=True)
+        return (generator_adversarial_loss(d_fake, kind),
+                masked_mean(discriminator_loss(d_real, d_fake, kind), pure))
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
-        # 1. pick each sample's style mix; 2. generate; 3. score reals and fakes with D;
-        # 4. G loss = style + content + TV (+ feature) + adversarial, D loss on pure-style samples;
-        # 5. update both from one tape (simultaneous gradient step).
+        # 1. each sample's style mix (one-hot; a mix_fraction blended with another style);
+        # 2. G stylizes the content with those mixes;
+        # 3. the perceptual terms (LOSS_TERMS) against each sample's mixed style targets;
+        # 4. D scores the paintings' crops (real) and the stylized batch (fake);
+        # 5. G loss = weighted terms + adversarial (pure-style samples); D loss;
+        # 6. one tape's gradients update G (the style bank at its own rate) and D.
         content, style_images, style_ids = data
-        cfg = self.loss_config
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         weights, pure = self.sample_weights(style_ids)
         with tf.GradientTape(persistent=True) as tape:
             stylized = self.generator((content, weights), training=True)
             terms = self.perceptual_terms(content, stylized, weights)
-            if self.uses_discriminator:
-                d_real = self.discriminator((style_images, tf.one_hot(style_ids, self.num_styles)),
-                                            training=True)
-                d_fake = self.discriminator((stylized, weights), training=True)
-                terms["adv_g"] = generator_adversarial_loss(d_fake, cfg.adversarial)
-                d_loss = masked_mean(discriminator_loss(d_real, d_fake, cfg.adversarial), pure)
-            else:
-                terms["adv_g"] = tf.zeros_like(terms["tv"])
-                d_loss = tf.constant(0.0)
+            terms["adv_g"], d_loss = self.adversarial_losses(style_images, style_ids, stylized, weights, pure)
             g_loss = (tf.reduce_mean(self.weighted_perceptual(terms))
-                      + cfg.adversarial_weight * masked_mean(terms["adv_g"], pure))
+                      + self.loss_config.adversarial_weight * masked_mean(terms["adv_g"], pure))
             # Optimizers sum gradients over replicas: scale to a mean over the global batch.
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
             g_scaled = self.g_optimizer.scale_loss(g_loss / replicas)
             d_scaled = self.d_optimizer.scale_loss(d_loss / replicas)
-
-        g_vars = self.generator.trainable_variables
-        g_grads = tape.gradient(g_scaled, g_vars)
-        if self.bank_mask is not None:
-            g_grads = [g * self.bank_mask if v is self.generator.bank.table else g
-                       for g, v in zip(g_grads, g_vars)]
-        if self.bank_optimizer is None:
-            self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
-        else:
-            is_bank = [v is self.generator.bank.table for v in g_vars]
-            shared = [(g, v) for g, v, b in zip(g_grads, g_vars, is_bank) if not b]
-            if shared:  # empty when only new bank rows train (add_styles)
-                self.g_optimizer.apply_gradients(shared)
-            else:
-                self.g_optimizer.iterations.assign_add(1)  # the step counter lives here
-            self.bank_optimizer.apply_gradients([(g, v) for g, v, b in zip(g_grads, g_vars, is_bank) if b])
+        self.apply_generator_gradients(tape.gradient(g_scaled, self.generator.trainable_variables))
         if self.uses_discriminator:
             d_vars = self.discriminator.trainable_variables
             self.d_optimizer.apply_gradients(zip(tape.gradient(d_scaled, d_vars), d_vars))
         del tape
         return self._record(g_loss, d_loss, terms)
+
+    def apply_generator_gradients(self, grads: Sequence[tf.Tensor]) -> None:
+        """Update G from its gradients: the style bank's masked by ``bank_mask`` and, with a
+        ``bank_optimizer``, applied by it (its own learning rate) apart from the shared weights."""
+        g_vars = self.generator.trainable_variables
+        is_bank = [v is self.generator.bank.table for v in g_vars]
+        if self.bank_mask is not None:
+            grads = [g * self.bank_mask if b else g for g, b in zip(grads, is_bank)]
+        if self.bank_optimizer is None:
+            self.g_optimizer.apply_gradients(zip(grads, g_vars))
+            return
+        shared = [(g, v) for g, v, b in zip(grads, g_vars, is_bank) if not b]
+        if shared:  # empty when only new bank rows train (add_styles)
+            self.g_optimizer.apply_gradients(shared)
+        else:
+            self.g_optimizer.iterations.assign_add(1)  # the step counter lives here
+        self.bank_optimizer.apply_gradients([(g, v) for g, v, b in zip(grads, g_vars, is_bank) if b])
 
     def test_step(self, data: Any) -> dict[str, tf.Tensor]:
         """Validation: perceptual losses of each image under a fixed style (index mod N)."""
@@ -329,15 +393,21 @@ class StyleFusionGAN(keras.Model):
         weights = tf.one_hot(tf.range(b) % self.num_styles, self.num_styles)
         stylized = self.generator((content, weights), training=False)
         terms = self.perceptual_terms(content, stylized, weights)
-        terms["adv_g"] = tf.zeros_like(terms["tv"])
+        terms["adv_g"] = tf.zeros([b])
         return self._record(tf.reduce_mean(self.weighted_perceptual(terms)), tf.constant(0.0), terms)
 
     def _record(self, g_loss: tf.Tensor, d_loss: tf.Tensor, terms: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         self.trackers["g_loss"].update_state(g_loss)
         self.trackers["d_loss"].update_state(d_loss)
-        for name in METRIC_NAMES[2:]:  # every per-sample term, after the two losses
+        for name in list(self.trackers)[2:]:  # every per-sample term, after the two losses
             self.trackers[name].update_state(tf.reduce_mean(terms[name]))
         return {name: t.result() for name, t in self.trackers.items()}
 
     def call(self, inputs: Any, training: bool | None = None) -> tf.Tensor:
         return self.generator(inputs, training=training)
+
+
+def metric_names() -> tuple[str, ...]:
+    """What fit() logs: the two losses, then every per-sample term (the perceptual ones and G's
+    adversarial one), each as its batch mean."""
+    return ("g_loss", "d_loss", *LOSS_TERMS, "adv_g")

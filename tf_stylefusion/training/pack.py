@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import RunConfig
+from ..config import GeneratorSettings, RunConfig
 from ..data.samples import samples_dir
 from ..errors import ConfigError, ModelFileError
 from ..fileutil import atomic_dir
@@ -293,7 +293,7 @@ def install_pack(run_dir: str | Path, recipe: PackRecipe, dest: str | Path | Non
             write_pack_textures(tmp, recipe)
         generator = load_generator(tmp)
         if recipe.install_flat_guard is not None:
-            generator = generator.copy(flat_guard=recipe.install_flat_guard)
+            generator = generator.copy(GeneratorSettings(flat_guard=recipe.install_flat_guard))
             save_generator(generator, tmp / GENERATOR_FILE)
             if (tmp / CONFIG_FILE).is_file():
                 saved = RunConfig.from_json(tmp / CONFIG_FILE)

@@ -438,6 +438,8 @@ async function start() {
   state.model.styles.forEach((name, i) => addRow(name, "bank", null, i === 0 ? 1 : 0));
   // Models without brushwork tiles: the slider would change nothing.
   $("texture-controls").hidden = !state.model.textures;
+  // The slider spans the setting's one range (config.SETTING_BOUNDS), as the server checks it.
+  $("texture").max = String(Math.round((state.model.max_texture ?? 2) * 100));
   $("texture").value = String(Math.round((state.model.texture ?? 1) * 100));
   $("texture-out").textContent = `${$("texture").value} %`;
   if (!state.model.encoder) {
