@@ -14,7 +14,7 @@ from PIL import Image
 from tf_stylefusion.cli import main
 
 from .conftest import texture, write
-from .helpers import moving_texture
+from .helpers import moving_texture, require_video_extra
 
 
 def train_args(folders, out: Path, steps: int = 4) -> list[str]:
@@ -308,9 +308,7 @@ def test_cli_a_bigger_feather_gives_a_softer_region_edge(tiny_model, tmp_path) -
 def test_cli_video_stabilisation_steadies_the_written_frames(tiny_model, tmp_path, capsys) -> None:
     """Measured on the written videos (not the run's own report), with the motion known: the
     input slides 2 px right and 1 px down per frame, so frame t should show frame t - 1 moved."""
-    iio = pytest.importorskip("imageio.v2", reason="needs the video extra")
-    pytest.importorskip("imageio_ffmpeg", reason="needs the video extra")
-    pytest.importorskip("cv2", reason="needs the video extra")
+    iio = require_video_extra()
 
     size, frames = 64, 8
     src = moving_texture(tmp_path / "in.mp4", frames, size, noise=0.03)
@@ -392,9 +390,7 @@ def test_cli_flat_guard_leaves_a_flat_sky_in_the_palette_and_rejects_bad_values(
 
 
 def test_cli_video_takes_the_flat_guard(tiny_model, tmp_path) -> None:
-    iio = pytest.importorskip("imageio.v2", reason="needs the video extra")
-    pytest.importorskip("imageio_ffmpeg", reason="needs the video extra")
-    pytest.importorskip("cv2", reason="needs the video extra")
+    iio = require_video_extra()
 
     src = tmp_path / "in.mp4"
     with iio.get_writer(src, format="FFMPEG", fps=4, quality=10, macro_block_size=16) as w:
