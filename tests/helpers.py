@@ -49,6 +49,14 @@ def require_video_extra() -> ModuleType:
     return iio
 
 
+def written(folder: Path, stem: str) -> Path:
+    """The one picture ``stylefusion stylize`` wrote into ``folder`` for the input named ``stem``
+    (named after the input and its style: ``stem__style.png``)."""
+    found = sorted(Path(folder).glob(f"{stem}__*.png"))
+    assert len(found) == 1, f"expected one {stem}__*.png in {folder}, found {[p.name for p in found]}"
+    return found[0]
+
+
 def distinct_styles_generator(style_names: list[str], seed: int, bank_seed: int) -> "StyleFusionGenerator":
     """A tiny generator (8/12/16 filters, one residual block) whose bank rows are far apart, as
     training would leave them, so the style weights visibly matter."""

@@ -14,6 +14,7 @@ from tf_stylefusion.errors import ModelFileError
 from tf_stylefusion.pretrained import load_pack, pack_dir, resolve_model, style_names
 
 from .conftest import texture, write
+from .helpers import written
 
 PACK_MB_LIMIT = 5.0
 
@@ -52,11 +53,11 @@ def test_cli_stylize_and_styles_default_to_the_pack(tmp_path: Path, capsys) -> N
     a, b = listed[0], listed[1]
     out = tmp_path / "out"
     assert main(["stylize", str(photo), "--style", a, "--out", str(out)]) == 0
-    plain = np.asarray(Image.open(out / "photo.png"), np.float32)
+    plain = np.asarray(Image.open(written(out, "photo")), np.float32)
     assert plain.shape == (64, 64, 3)
     # the pack's first argument may also be named explicitly
     assert main(["stylize", "pack", str(photo), "--style", a, "--out", str(tmp_path / "named")]) == 0
-    np.testing.assert_array_equal(plain, np.asarray(Image.open(tmp_path / "named" / "photo.png"), np.float32))
+    np.testing.assert_array_equal(plain, np.asarray(Image.open(written(tmp_path / "named", "photo")), np.float32))
     controls = {
         "mix": ["--style", f"{a}:0.5,{b}:0.5"],
         "mask": ["--style", f"{a},{b}", "--mask", str(mask)],
@@ -66,7 +67,7 @@ def test_cli_stylize_and_styles_default_to_the_pack(tmp_path: Path, capsys) -> N
     }
     for name, flags in controls.items():
         assert main(["stylize", str(photo), *flags, "--out", str(tmp_path / name)]) == 0, name
-        got = np.asarray(Image.open(tmp_path / name / "photo.png"), np.float32)
+        got = np.asarray(Image.open(written(tmp_path / name, "photo")), np.float32)
         assert np.abs(got - plain).mean() > 1.0, f"{name} left the picture unchanged"
 
 
@@ -80,3 +81,4 @@ def test_a_missing_pack_is_one_clear_sentence(monkeypatch, tmp_path: Path, capsy
     assert main(["stylize", str(photo), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "style pack" in err and "Traceback" not in err
+
