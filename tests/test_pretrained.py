@@ -82,3 +82,25 @@ def test_a_missing_pack_is_one_clear_sentence(monkeypatch, tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert "style pack" in err and "Traceback" not in err
 
+
+def test_demo_writes_its_contact_sheet_from_the_pack(tmp_path: Path, capsys) -> None:
+    from tf_stylefusion.data.images import list_images, load_image
+    from tf_stylefusion.data.pipelines import center_crops
+    from tf_stylefusion.demo import SHEET_SIZE
+    from tf_stylefusion.training.callbacks import sample_grid
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    sheet_path = out / "contact_sheet.png"
+    assert f"contact sheet {sheet_path}" in capsys.readouterr().out
+    # the sheet is the pack's: every bundled photo under each of its styles and a blend
+    generator, _ = load_pack()
+    photos = list_images(samples_dir() / "content")
+    content = center_crops([load_image(p, max_side=SHEET_SIZE * 2) for p in photos], SHEET_SIZE)
+    expected, labels = sample_grid(generator, content)
+    assert labels == ["content", *style_names(), f"{style_names()[0]}+{style_names()[1]}"]
+    sheet = np.asarray(Image.open(sheet_path)).astype(int)
+    assert sheet.shape == expected.shape
+    assert np.abs(sheet - expected).max() <= 2  # PNG is lossless; float rounding aside
+    stylized = sorted(p.name for p in (out / "stylized").glob("*.png"))
+    assert stylized == sorted(f"{p.stem}_{name}.png" for p in photos for name in style_names())
