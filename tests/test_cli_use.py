@@ -179,5 +179,6 @@ def test_an_unstabilised_video_summary_gives_no_stabilised_figure() -> None:
 
     plain = VideoReport(Path("o.mp4"), 8, 8.0, 2.0, None, 0.00123, stabilize=0.0).summary()
     assert "stabilised 0" not in plain and "not stabilised (--stabilize 0): warping error 0.00123" in plain
-    steady = VideoReport(Path("o.mp4"), 8, 8.0, 2.0, 0.0005, 0.00123, stabilize=VideoConfig().stabilize).summary()
+    steady = VideoReport(Path("o.mp4"), 8, 8.0, 2.0, 0.0005, 0.00123,
+                         stabilize=VideoConfig().stabilize).summary()
     assert "stabilised 0.00050 (--stabilize 0.6), frame-by-frame 0.00123" in steady

@@ -22,7 +22,8 @@ def giving_up_calls(root: Path) -> list[str]:
         tree = ast.parse(path.read_text())
         allowed: set[int] = set()
         for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef) and node.name == "missing_dependency" and path.name == "helpers.py":
+            if (isinstance(node, ast.FunctionDef) and node.name == "missing_dependency"
+                    and path.name == "helpers.py"):
                 allowed |= {n.lineno for n in ast.walk(node) if hasattr(n, "lineno")}
         # `pytest.skip.Exception` names the exception, it does not skip
         inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
@@ -39,8 +40,8 @@ def test_only_missing_dependency_skips_so_ci_cannot_go_quietly_blind() -> None:
 
 
 def test_the_rule_catches_a_skip(tmp_path: Path) -> None:
-    (tmp_path / "test_x.py").write_text("import pytest\nfrom pytest import mark\n\n"
-                                        "@mark.skipif(True, reason='r')\ndef test_a():\n    pytest.skip('no')\n")
+    source = "import pytest\nfrom pytest import mark\n\n@mark.skipif(True, reason='r')\ndef test_a():\n"
+    (tmp_path / "test_x.py").write_text(source + "    pytest.skip('no')\n")
     assert giving_up_calls(tmp_path) == ["test_x.py:4 skipif", "test_x.py:6 skip"]
 
 
@@ -70,6 +71,6 @@ def raises_blocks_with_dead_statements(root: Path) -> list[str]:
 def test_no_raises_block_holds_a_statement_that_never_runs(tmp_path: Path) -> None:
     found = raises_blocks_with_dead_statements(TESTS)
     assert not found, "one statement per pytest.raises block:\n" + "\n".join(found)
-    (tmp_path / "test_y.py").write_text("import pytest\n\ndef test_b():\n    with pytest.raises(ValueError):\n"
-                                        "        int('x')\n        int('y')\n")
+    source = "import pytest\n\ndef test_b():\n    with pytest.raises(ValueError):\n"
+    (tmp_path / "test_y.py").write_text(source + "        int('x')\n        int('y')\n")
     assert raises_blocks_with_dead_statements(tmp_path) == ["test_y.py:4"]

@@ -45,7 +45,8 @@ def pack() -> Any:
 def pack_int8(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("pack_tflite")
     # no model argument: the ready-made pack, as the README's export command
-    assert main(["export", "--tflite", str(out), "--quantize", "int8", "--size", str(SIZE), "--name", "pack"]) == 0
+    assert main(["export", "--tflite", str(out), "--quantize", "int8", "--size", str(SIZE),
+                 "--name", "pack"]) == 0
     return out / "pack_int8.tflite"
 
 
@@ -111,7 +112,8 @@ def test_the_pack_int8_file_keeps_the_readme_parity_one_hot_and_blended(pack, pa
     stylizer, images = TFLiteStylizer(pack_int8), sample_content(SIZE)
     one_hot, one_hot_worst = parity(stylizer, pack, images, list(eye))
     # every style beside the next, half and half
-    blended, blended_worst = parity(stylizer, pack, images, [(eye[i] + eye[(i + 1) % n]) / 2 for i in range(n)])
+    halves = [(eye[i] + eye[(i + 1) % n]) / 2 for i in range(n)]
+    blended, blended_worst = parity(stylizer, pack, images, halves)
     print(f"pack int8 at {SIZE} px: one-hot {one_hot:.2f} dB (worst {one_hot_worst:.2f}), "
           f"50/50 {blended:.2f} dB (worst {blended_worst:.2f})")
     assert one_hot >= PACK_INT8_DB and blended >= PACK_INT8_DB, (one_hot, blended)

@@ -154,7 +154,8 @@ class HostCheck:
     def __init__(self, app: Callable[..., Any], policy: HostPolicy):
         self.app, self.policy = app, policy
 
-    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any],
+                       send: Callable[..., Any]) -> None:
         allowed = self.policy.allowed
         if scope["type"] == "http" and allowed is not None:
             header = dict(scope.get("headers") or []).get(b"host")
@@ -163,7 +164,8 @@ class HostCheck:
                 port = (scope.get("server") or ("", "PORT"))[1]
                 response = JSONResponse(
                     {"error": f"this app does not answer to the name {name!r}: open it at "
-                              f"http://127.0.0.1:{port}/ (or the address it was started on)"}, status_code=403)
+                              f"http://127.0.0.1:{port}/ (or the address it was started on)"},
+                    status_code=403)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -75,9 +75,11 @@ class VideoReport:
         def fmt(v: float | None) -> str:
             return "n/a" if v is None else f"{v:.5f}"
 
-        speed = f"{self.frames} frames in {self.seconds:.1f} s ({self.frames / max(self.seconds, 1e-9):.2f} frames/s)"
+        rate = self.frames / max(self.seconds, 1e-9)
+        speed = f"{self.frames} frames in {self.seconds:.1f} s ({rate:.2f} frames/s)"
         if self.stabilize == 0:  # one video, frame by frame: there is no stabilised figure to give
-            return f"{speed}; not stabilised (--stabilize 0): warping error {fmt(self.warping_error_framewise)}"
+            return (f"{speed}; not stabilised (--stabilize 0): warping error "
+                    f"{fmt(self.warping_error_framewise)}")
         return (f"{speed}; warping error: stabilised {fmt(self.warping_error_stabilized)} "
                 f"(--stabilize {self.stabilize:g}), frame-by-frame {fmt(self.warping_error_framewise)}")
 

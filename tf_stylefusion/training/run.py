@@ -247,8 +247,8 @@ def _after_failure(run_dir: Path, existed: bool, before: set[Path], error: BaseE
     latest = tf.train.latest_checkpoint(str(run_dir / CHECKPOINTS_DIR))
     if latest is not None:
         if not isinstance(error, ConfigError):
-            log.warning("training failed; %s keeps its checkpoint at step %s: the same command resumes from it",
-                        run_dir, latest.rsplit("-", 1)[-1])
+            log.warning("training failed; %s keeps its checkpoint at step %s: the same command resumes "
+                        "from it", run_dir, latest.rsplit("-", 1)[-1])
         return
     if not existed:
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -464,7 +464,8 @@ def _encoder_stage(config: RunConfig, run_dir: Path, generator: StyleFusionGener
         generator, style_images, crops, config.losses, dc.style_size,
         int(round(dc.image_size * dc.content_scale)),
         EncoderConfig(steps=tc.encoder_steps, batch_size=dc.batch_size, seed=tc.seed),
-        row_ids=list(range(num_old, generator.num_styles)), verbose={0: 0, "0": 0, 2: 2, "2": 2}.get(verbose, 1),
+        row_ids=list(range(num_old, generator.num_styles)),
+        verbose={0: 0, "0": 0, 2: 2, "2": 2}.get(verbose, 1),
         held_out=held_out)
     save_style_encoder(result.encoder, target)
     return result.reconstruction_psnr
