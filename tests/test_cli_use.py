@@ -130,6 +130,18 @@ def test_two_styles_into_one_folder_keep_both_pictures(tiny_model, tmp_path, cap
     assert len(list(out.iterdir())) == 3
 
 
+def test_evaluate_finds_the_outputs_stylize_names_after_their_style(tiny_model, tmp_path) -> None:
+    from tf_stylefusion.evaluation.evaluate import find_output
+
+    photo = write(tmp_path / "photo.png", texture("photo", 48))
+    outputs = tmp_path / "outputs"
+    for style in ("a", "b"):  # the README's layout for `evaluate --outputs`: one folder per style
+        args = ["stylize", str(tiny_model), str(photo), "--style", style, "--out", str(outputs / style)]
+        assert main(args) == 0
+    assert find_output(outputs, "b", "photo") == outputs / "b" / "photo__b.png"
+    assert find_output(outputs, "a", "other") is None
+
+
 def test_python_api_keeps_plain_output_names(tiny_model, tmp_path) -> None:
     from tf_stylefusion.inference.stylize import output_names, stylize_files
     from tf_stylefusion.model_io import load_generator
