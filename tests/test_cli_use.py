@@ -54,6 +54,17 @@ def test_a_command_that_starts_tensorflow_prints_only_its_own_output() -> None:
     assert proc.stdout.splitlines() == [f"{i}\t{name}" for i, name in enumerate(names)]
 
 
+def test_export_prints_its_table_and_nothing_from_tflite(tmp_path) -> None:
+    # the TFLite converter and interpreter log from C++ ("INFO: Created TensorFlow Lite XNNPACK
+    # delegate", "fully_quantize: ..."): what is left is the package's own logging
+    proc = run_cli("export", str(ROOT / "tests" / "fixtures" / "run_v0_1"), "--tflite", str(tmp_path),
+                   "--quantize", "fp32,int8", "--size", "64")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines()[0].split() == ["mode", "size", "PSNR", "vs", "Keras", "file"]
+    foreign = [line for line in proc.stderr.splitlines() if not line.startswith("INFO tf_stylefusion.")]
+    assert not foreign, foreign
+
+
 def test_native_stderr_is_silenced_only_when_asked(capfd) -> None:
     with native_stderr_silenced(True):
         os.write(2, b"oneDNN chatter\n")

@@ -13,6 +13,7 @@ import errno
 import logging
 import os
 import sys
+import warnings
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 from .config import (
@@ -592,19 +593,35 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def native_stderr_silenced(silenced: bool = True) -> Iterator[None]:
-    """File descriptor 2 points at the null device inside the block (when ``silenced``). Native
-    libraries write there directly, past ``sys.stderr``; Python's own errors still reach the user,
-    since exceptions are printed after the block restores the descriptor."""
+    """File descriptor 2 points at the null device inside the block (when ``silenced``): native
+    libraries (TensorFlow, the TFLite converter and interpreter) write their logging there
+    directly. Python's own writes still reach the terminal: when ``sys.stderr`` is the process's
+    stderr, it and the logging handlers on it move to a copy of the real descriptor for the block;
+    exceptions are printed after it."""
     if not silenced:
         yield
         return
     sys.stderr.flush()
     saved = os.dup(2)
     null = os.open(os.devnull, os.O_WRONLY)
+    ours, moved = None, []
     try:
+        if sys.stderr is not None and sys.stderr is sys.__stderr__:
+            ours = open(os.dup(saved), "w", buffering=1, encoding=sys.stderr.encoding,
+                        errors=sys.stderr.errors)
+            moved = [h for h in logging.getLogger().handlers
+                     if isinstance(h, logging.StreamHandler) and h.stream is sys.stderr]
+            for handler in moved:
+                handler.setStream(ours)
+            sys.stderr = ours
         os.dup2(null, 2)
         yield
     finally:
+        if ours is not None:
+            sys.stderr = sys.__stderr__
+            for handler in moved:
+                handler.setStream(sys.__stderr__)
+            ours.close()
         os.dup2(saved, 2)
         os.close(saved)
         os.close(null)
@@ -635,6 +652,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # console for our own messages.
     for noisy in ("absl", "tensorflow"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    if not args.verbose:  # LiteRT's notice when the int8 calibration reads intermediate tensors
+        warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors", category=UserWarning)
     from .errors import TENSORFLOW_MISSING, StyleFusionError
 
     try:
@@ -643,7 +662,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {TENSORFLOW_MISSING}", file=sys.stderr)
         return EXIT_USER_ERROR
     try:
-        return int(args.func(args) or 0)
+        # the command's own output only: TFLite, for one, logs from C++ as it converts and runs
+        with native_stderr_silenced(not args.verbose):
+            return int(args.func(args) or 0)
     except StyleFusionError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
