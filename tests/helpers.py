@@ -2,14 +2,59 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import keras
 import numpy as np
+import pytest
 
 if TYPE_CHECKING:
     from tf_stylefusion.models.generator import StyleFusionGenerator
+
+
+def under_ci() -> bool:
+    """Whether the suite runs as CI (``CI=true``, as CI services and ``.ci/run`` set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def missing_dependency(reason: str) -> NoReturn:
+    """The one way a test gives up for want of a dependency (an extra, Chromium, a tool): skipped
+    on a developer's machine, FAILED under ``CI=true``, so a green CI run has tested every claim.
+    Usable at module level too (under CI the module then fails to collect, with ``reason``)."""
+    if under_ci():
+        pytest.fail(f"CI=true, and {reason}: install it (see .ci/run) rather than skip", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def require_module(name: str, install: str) -> ModuleType:
+    """``import name``, or ``missing_dependency`` saying how to ``install`` it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        missing_dependency(f"{name} is not installed ({e}); {install}")
+
+
+VIDEO_EXTRA = "pip install 'tf_stylefusion[video]'"
+
+
+def require_video_extra() -> ModuleType:
+    """The video extra (imageio with its ffmpeg, OpenCV); returns ``imageio.v2``."""
+    iio = require_module("imageio.v2", VIDEO_EXTRA)
+    require_module("imageio_ffmpeg", VIDEO_EXTRA)
+    require_module("cv2", VIDEO_EXTRA)
+    return iio
+
+
+def written(folder: Path, stem: str) -> Path:
+    """The one picture ``stylefusion stylize`` wrote into ``folder`` for the input named ``stem``
+    (named after the input and its style: ``stem__style.png``)."""
+    found = sorted(Path(folder).glob(f"{stem}__*.png"))
+    assert len(found) == 1, f"expected one {stem}__*.png in {folder}, found {[p.name for p in found]}"
+    return found[0]
 
 
 def distinct_styles_generator(style_names: list[str], seed: int, bank_seed: int) -> "StyleFusionGenerator":

@@ -14,7 +14,7 @@ from PIL import Image
 from tf_stylefusion.cli import main
 
 from .conftest import texture, write
-from .helpers import moving_texture
+from .helpers import moving_texture, require_video_extra, written
 
 
 def train_args(folders, out: Path, steps: int = 4) -> list[str]:
@@ -52,6 +52,7 @@ def test_train_then_stylize_end_to_end(image_folders, tmp_path: Path, capsys) ->
     assert list((run / "tensorboard").rglob("events.out.tfevents.*"))
     out = capsys.readouterr().out
     assert "trained 4 steps" in out and "style encoder: " in out and "skipped 2 unreadable file(s)" in out
+    assert "\x1b" not in out  # Keras' bars redraw with ANSI codes: only on a terminal
     bad_files = (run / "bad_files.txt").read_text()
     assert "empty.jpg" in bad_files and "empty (0 bytes)" in bad_files
     assert "notes.jpg" in bad_files and "not an image" in bad_files
@@ -76,12 +77,12 @@ def test_train_then_stylize_end_to_end(image_folders, tmp_path: Path, capsys) ->
     captured = capsys.readouterr()
     assert "bad.jpg" in captured.err and "wrote 2 image(s)" in captured.out
     for p in inputs:
-        img = np.asarray(Image.open(out / f"{p.stem}.png"))
+        img = np.asarray(Image.open(written(out, p.stem)))
         assert img.shape == (72, 72, 3)
     # the style encoder serves the controls that need one: strength and any style image
     assert main(["stylize", str(run), str(inputs[0]), "--style", "my_art_1", "--strength", "0.5",
                  "--style-image", f"{image_folders['checker']}:0.5", "--out", str(tmp_path / "fused")]) == 0
-    assert (tmp_path / "fused" / f"{inputs[0].stem}.png").is_file()
+    assert written(tmp_path / "fused", inputs[0].stem).is_file()
 
     # the same command again resumes and finishes at the requested step count
     assert main(train_args(image_folders, run, steps=6) + ["--profile", str(profile)]) == 0
@@ -233,7 +234,7 @@ def test_cli_stylize_rejects_a_bad_tile_size_on_an_image_that_tiles(tiny_model, 
         err = capsys.readouterr().err
         assert f"error: tile size must be a multiple of 4 and at least 64, got {bad}" in err, err
         assert "Traceback" not in err and not out.exists() and not tilings
-    assert main(args + ["--tile-size", "64"]) == 0 and (out / "a.png").is_file()
+    assert main(args + ["--tile-size", "64"]) == 0 and written(out, "a").is_file()
     assert [t.tile_size for t in tilings] == [64]  # the image really went through the tiles
     # left to the default, an image this small is stylized whole
     assert main(args) == 0 and len(tilings) == 1
@@ -275,7 +276,7 @@ def test_cli_preserve_color_histogram_gives_the_photo_s_histograms(tiny_model, t
     for flags, out in (([], "plain"), (["--preserve-color", "histogram"], "kept")):
         args = ["stylize", str(tiny_model), str(path), "--style", "a", *flags, "--out", str(tmp_path / out)]
         assert main(args) == 0
-    plain, kept = (np.asarray(Image.open(tmp_path / d / "photo.png")).astype(int) for d in ("plain", "kept"))
+    plain, kept = (np.asarray(Image.open(written(tmp_path / d, "photo"))).astype(int) for d in ("plain", "kept"))
     for c in range(3):
         # the same values, channel by channel (rank for rank; 8-bit rounding aside) ...
         assert np.abs(np.sort(kept[..., c], axis=None) - np.sort(photo[..., c], axis=None)).max() <= 1, c
@@ -298,7 +299,7 @@ def test_cli_a_bigger_feather_gives_a_softer_region_edge(tiny_model, tmp_path) -
         out = tmp_path / f"feather_{feather}"
         assert main(["stylize", str(tiny_model), str(photo), "--style", "a,b", "--mask", str(mask_path),
                      "--feather", feather, "--out", str(out)]) == 0
-        columns = np.asarray(Image.open(out / "grey.png"), np.float64).mean(axis=0)  # [96, 3]
+        columns = np.asarray(Image.open(written(out, "grey")), np.float64).mean(axis=0)  # [96, 3]
         return float(np.linalg.norm(np.diff(columns, axis=0), axis=1).max())
 
     sharp, soft = steepest_step("1"), steepest_step("12")
@@ -308,9 +309,7 @@ def test_cli_a_bigger_feather_gives_a_softer_region_edge(tiny_model, tmp_path) -
 def test_cli_video_stabilisation_steadies_the_written_frames(tiny_model, tmp_path, capsys) -> None:
     """Measured on the written videos (not the run's own report), with the motion known: the
     input slides 2 px right and 1 px down per frame, so frame t should show frame t - 1 moved."""
-    iio = pytest.importorskip("imageio.v2", reason="needs the video extra")
-    pytest.importorskip("imageio_ffmpeg", reason="needs the video extra")
-    pytest.importorskip("cv2", reason="needs the video extra")
+    iio = require_video_extra()
 
     size, frames = 64, 8
     src = moving_texture(tmp_path / "in.mp4", frames, size, noise=0.03)
@@ -329,7 +328,10 @@ def test_cli_video_stabilisation_steadies_the_written_frames(tiny_model, tmp_pat
     # Unstabilised, both runs write the same frames (ratio 1); stabilised, about 0.6 was seen.
     assert steady < 0.8 * plain, (steady, plain)
     report = capsys.readouterr().out
-    assert report.count("warping error: stabilised") == 2
+    # at 0 there is one video, frame by frame: no "stabilised" figure for it
+    assert report.count("warping error: stabilised") == 1 and "(--stabilize 0.6)" in report
+    assert report.count("not stabilised (--stabilize 0): warping error 0.") == 1
+    assert "\x1b" not in report  # no progress bar's ANSI codes in output that is not a terminal
 
 
 def test_the_offline_recipe_smooths_the_residual_but_old_runs_keep_output_tv() -> None:
@@ -371,7 +373,7 @@ def test_cli_flat_guard_leaves_a_flat_sky_in_the_palette_and_rejects_bad_values(
     args = ["stylize", str(tiny_model), str(path), "--style", "a"]
     assert main(args + ["--flat-guard", "0.05", "--out", str(tmp_path / "kept")]) == 0
     assert main(args + ["--out", str(tmp_path / "plain")]) == 0  # this model's own gate: none
-    kept, plain = (np.asarray(Image.open(tmp_path / d / "sky.png"), np.float32) for d in ("kept", "plain"))
+    kept, plain = (np.asarray(Image.open(written(tmp_path / d, "sky")), np.float32) for d in ("kept", "plain"))
     sky = palette_sky(tiny_model, photo)
     assert np.abs(kept[:, :24] - sky).max() <= 1.0  # 8-bit rounding
     assert np.abs(plain[:, :24] - sky).mean() > 2.0
@@ -392,9 +394,7 @@ def test_cli_flat_guard_leaves_a_flat_sky_in_the_palette_and_rejects_bad_values(
 
 
 def test_cli_video_takes_the_flat_guard(tiny_model, tmp_path) -> None:
-    iio = pytest.importorskip("imageio.v2", reason="needs the video extra")
-    pytest.importorskip("imageio_ffmpeg", reason="needs the video extra")
-    pytest.importorskip("cv2", reason="needs the video extra")
+    iio = require_video_extra()
 
     src = tmp_path / "in.mp4"
     with iio.get_writer(src, format="FFMPEG", fps=4, quality=10, macro_block_size=16) as w:

@@ -14,6 +14,7 @@ from tf_stylefusion.errors import ModelFileError
 from tf_stylefusion.pretrained import load_pack, pack_dir, resolve_model, style_names
 
 from .conftest import texture, write
+from .helpers import written
 
 PACK_MB_LIMIT = 5.0
 
@@ -52,11 +53,11 @@ def test_cli_stylize_and_styles_default_to_the_pack(tmp_path: Path, capsys) -> N
     a, b = listed[0], listed[1]
     out = tmp_path / "out"
     assert main(["stylize", str(photo), "--style", a, "--out", str(out)]) == 0
-    plain = np.asarray(Image.open(out / "photo.png"), np.float32)
+    plain = np.asarray(Image.open(written(out, "photo")), np.float32)
     assert plain.shape == (64, 64, 3)
     # the pack's first argument may also be named explicitly
     assert main(["stylize", "pack", str(photo), "--style", a, "--out", str(tmp_path / "named")]) == 0
-    np.testing.assert_array_equal(plain, np.asarray(Image.open(tmp_path / "named" / "photo.png"), np.float32))
+    np.testing.assert_array_equal(plain, np.asarray(Image.open(written(tmp_path / "named", "photo")), np.float32))
     controls = {
         "mix": ["--style", f"{a}:0.5,{b}:0.5"],
         "mask": ["--style", f"{a},{b}", "--mask", str(mask)],
@@ -66,7 +67,7 @@ def test_cli_stylize_and_styles_default_to_the_pack(tmp_path: Path, capsys) -> N
     }
     for name, flags in controls.items():
         assert main(["stylize", str(photo), *flags, "--out", str(tmp_path / name)]) == 0, name
-        got = np.asarray(Image.open(tmp_path / name / "photo.png"), np.float32)
+        got = np.asarray(Image.open(written(tmp_path / name, "photo")), np.float32)
         assert np.abs(got - plain).mean() > 1.0, f"{name} left the picture unchanged"
 
 
@@ -80,3 +81,26 @@ def test_a_missing_pack_is_one_clear_sentence(monkeypatch, tmp_path: Path, capsy
     assert main(["stylize", str(photo), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "style pack" in err and "Traceback" not in err
+
+
+def test_demo_writes_its_contact_sheet_from_the_pack(tmp_path: Path, capsys) -> None:
+    from tf_stylefusion.data.images import list_images, load_image
+    from tf_stylefusion.data.pipelines import center_crops
+    from tf_stylefusion.demo import SHEET_SIZE
+    from tf_stylefusion.training.callbacks import sample_grid
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    sheet_path = out / "contact_sheet.png"
+    assert f"contact sheet {sheet_path}" in capsys.readouterr().out
+    # the sheet is the pack's: every bundled photo under each of its styles and a blend
+    generator, _ = load_pack()
+    photos = list_images(samples_dir() / "content")
+    content = center_crops([load_image(p, max_side=SHEET_SIZE * 2) for p in photos], SHEET_SIZE)
+    expected, labels = sample_grid(generator, content)
+    assert labels == ["content", *style_names(), f"{style_names()[0]}+{style_names()[1]}"]
+    sheet = np.asarray(Image.open(sheet_path)).astype(int)
+    assert sheet.shape == expected.shape
+    assert np.abs(sheet - expected).max() <= 2  # PNG is lossless; float rounding aside
+    stylized = sorted(p.name for p in (out / "stylized").glob("*.png"))
+    assert stylized == sorted(f"{p.stem}_{name}.png" for p in photos for name in style_names())

@@ -1,55 +1,42 @@
-"""tf_stylefusion: GAN-based multi-style image style transfer and style fusion (TF / Keras 3)."""
+"""tf_stylefusion: GAN-based multi-style image style transfer and style fusion (TF / Keras 3).
+
+The public names below are imported on first use (PEP 562), so ``import tf_stylefusion.cli`` does
+not load TensorFlow: the command line decides how quietly TensorFlow starts, and ``--help`` needs
+no TensorFlow at all.
+"""
 
 from __future__ import annotations
 
-try:
-    import tensorflow as _tf  # noqa: F401
-except ImportError as _e:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "tf_stylefusion needs TensorFlow: pip install 'tf_stylefusion[cpu]' (CPU) or "
-        "'tf_stylefusion[gpu]' (NVIDIA GPU)") from _e
+import importlib
+from typing import Any
 
-from .config import (
-    DataConfig,
-    DiscriminatorConfig,
-    GeneratorConfig,
-    GeneratorSettings,
-    LossConfig,
-    RunConfig,
-    SynthesisConfig,
-    TrainConfig,
-)
-from .deploy.saved_model import export_saved_model
-from .deploy.tflite import TFLiteStylizer, export_tflite
-from .errors import (
-    ConfigError,
-    ImageError,
-    ModelFileError,
-    StyleFusionError,
-    StyleWeightsError,
-    WeightsUnavailableError,
-)
-from .evaluation.evaluate import EvalConfig, EvalReport, evaluate
-from .inference.fusion import (
-    StylizeOptions,
-    build_mix,
-    encode_style_images,
-    normalize_weights,
-    parse_style_spec,
-)
-from .inference.stylize import stylize_files, stylize_image
-from .inference.tiling import TileConfig, stylize_tiled
-from .model_io import load_generator, load_style_encoder
-from .models.discriminator import PatchDiscriminator
-from .models.generator import StyleFusionGenerator
-from .models.style_encoder import StyleEncoder
-from .personalize import PersonalizeConfig, personalize
-from .pretrained import load_pack
-from .synthesis import synthesize
-from .synthesis.files import synthesize_files
-from .training.gan import StyleFusionGAN, StyleTargets
-from .training.run import TrainResult, train
-from .training.style_encoder_stage import EncoderConfig, fit_style_encoder
+from .errors import TENSORFLOW_MISSING
+
+# public name → the module that defines it
+_EXPORTS = {
+    **dict.fromkeys(("DataConfig", "DiscriminatorConfig", "GeneratorConfig", "GeneratorSettings", "LossConfig",
+                     "RunConfig", "SynthesisConfig", "TrainConfig"), "config"),
+    "export_saved_model": "deploy.saved_model",
+    **dict.fromkeys(("TFLiteStylizer", "export_tflite"), "deploy.tflite"),
+    **dict.fromkeys(("ConfigError", "ImageError", "ModelFileError", "StyleFusionError", "StyleWeightsError",
+                     "WeightsUnavailableError"), "errors"),
+    **dict.fromkeys(("EvalConfig", "EvalReport", "evaluate"), "evaluation.evaluate"),
+    **dict.fromkeys(("StylizeOptions", "build_mix", "encode_style_images", "normalize_weights",
+                     "parse_style_spec"), "inference.fusion"),
+    **dict.fromkeys(("stylize_files", "stylize_image"), "inference.stylize"),
+    **dict.fromkeys(("TileConfig", "stylize_tiled"), "inference.tiling"),
+    **dict.fromkeys(("load_generator", "load_style_encoder"), "model_io"),
+    "PatchDiscriminator": "models.discriminator",
+    "StyleFusionGenerator": "models.generator",
+    "StyleEncoder": "models.style_encoder",
+    **dict.fromkeys(("PersonalizeConfig", "personalize"), "personalize"),
+    "load_pack": "pretrained",
+    "synthesize": "synthesis",
+    "synthesize_files": "synthesis.files",
+    **dict.fromkeys(("StyleFusionGAN", "StyleTargets"), "training.gan"),
+    **dict.fromkeys(("TrainResult", "train"), "training.run"),
+    **dict.fromkeys(("EncoderConfig", "fit_style_encoder"), "training.style_encoder_stage"),
+}
 
 __version__ = "0.1.0"
 
@@ -67,3 +54,20 @@ __all__ = [
     # example-based stylization
     "SynthesisConfig", "synthesize", "synthesize_files",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tf_stylefusion' has no attribute {name!r}")
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError(TENSORFLOW_MISSING) from e
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

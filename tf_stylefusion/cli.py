@@ -7,12 +7,14 @@ kept for bugs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import errno
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Sequence
+import warnings
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from .config import (
     ADVERSARIAL_KINDS,
@@ -33,10 +35,9 @@ if TYPE_CHECKING:  # the CLI imports its heavy modules lazily
     from .data.images import BadFiles
     from .models.generator import StyleFusionGenerator
 
-# TensorFlow's C++ start-up chatter hides our own messages; users can still override this.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 EXIT_USER_ERROR = 2
+# Set (to anything but 0) to see TensorFlow's start-up logging and debug messages, as --verbose does.
+VERBOSE_ENV = "STYLEFUSION_VERBOSE"
 # A full disk, a read-only or quota-limited folder, no write permission.
 MODEL_OR_PACK = "run folder or .keras file (default: the ready-made style pack)"
 DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
@@ -193,8 +194,11 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
                    help="an optional model (run folder or .keras file; default: the ready-made style "
                         "pack), then image files")
     p.add_argument("--style", default=None, help="NAME[:W][,NAME[:W]...], e.g. wave:0.7,udnie:0.3")
-    p.add_argument("--out", required=True, help="output folder (one PNG per input, named after it)")
-    p.add_argument("--max-size", type=int, default=None, help="downscale inputs whose longer side exceeds this")
+    p.add_argument("--out", required=True,
+                   help="output folder: one PNG per input, named after it and the style "
+                        "(photo__wave.png; a blend photo__wave-70+udnie-30.png)")
+    p.add_argument("--max-size", type=int, default=None,
+                   help="downscale inputs whose longer side exceeds this (default: full size)")
     p.add_argument("--style-image", action="append", default=[], metavar="PATH[:W]",
                    help="any style image (needs the model's style encoder); mixes with --style; repeat")
     p.add_argument("--strength", type=float, default=1.0,
@@ -247,7 +251,7 @@ def _add_personalize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, default=256, help="shorter side at which images are analysed")
     p.add_argument("--loss-network", default="random",
                    help="VGG19 weights: random (offline, default), imagenet (download) or a weights FILE")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="clustering seed")
     p.set_defaults(func=cmd_personalize)
 
 
@@ -311,8 +315,10 @@ def _add_video(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style", required=True, help="NAME[:W][,NAME[:W]...], e.g. wave:0.7,udnie:0.3")
     p.add_argument("--stabilize", type=float, default=0.6,
                    help="weight of the flow-warped previous output, in [0, 1) (0: frame by frame)")
-    p.add_argument("--max-size", type=int, default=None, help="downscale frames whose longer side exceeds this")
-    p.add_argument("--tile-size", type=int, default=None, help="as for stylize")
+    p.add_argument("--max-size", type=int, default=None,
+                   help="downscale frames whose longer side exceeds this (default: full size)")
+    p.add_argument("--tile-size", type=int, default=None,
+                   help="as for stylize (default: tiles of 512 above 2048² pixels)")
     _add_generator_settings(p)
     p.set_defaults(func=cmd_video)
 
@@ -347,18 +353,42 @@ def _add_app(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_app)
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Every default a user meets is in ``--help``: an option whose help text does not state its
+    default gets ``(default: X)``. Nothing is added for required options, switches that are off,
+    and options with no value (None, '', []), whose help says what leaving them out does."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        value = action.default
+        if ("default" in text.lower() or action.required or not action.option_strings
+                or value in (None, False, "", [], argparse.SUPPRESS)):
+            return text
+        return f"{text} (default: {str(_shown(value)).replace('%', '%%')})"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stylefusion", description="GAN style transfer and style fusion")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser = argparse.ArgumentParser(prog="stylefusion", description="GAN style transfer and style fusion",
+                                     formatter_class=DefaultsHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help=f"debug logging, and TensorFlow's start-up logging (also: {VERBOSE_ENV}=1)")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_train, _add_stylize, _add_styles, _add_demo, _add_personalize, _add_evaluate,
                 _add_video, _add_export, _add_app, _add_pack):
         add(sub)
+    for command in sub.choices.values():  # sub-parsers do not inherit the formatter
+        command.formatter_class = DefaultsHelpFormatter
     return parser
 
 
+def _on_terminal() -> bool:
+    """Progress bars redraw themselves with ANSI codes: only on a terminal, never into a file."""
+    return sys.stdout.isatty()
+
+
 def _progress_verbosity() -> int:
-    return 1 if sys.stdout.isatty() else 2
+    """Keras' verbosity: the live bar on a terminal, one plain line per epoch otherwise."""
+    return 1 if _on_terminal() else 2
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -380,6 +410,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .data.images import load_image
     from .errors import ConfigError
     from .inference.fusion import (
@@ -389,7 +421,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         parse_weighted_path,
         style_image_textures,
     )
-    from .inference.stylize import stylize_files
+    from .inference.stylize import mix_label, stylize_files
     from .inference.tiling import TileConfig
     from .model_io import load_generator, load_style_encoder
 
@@ -413,8 +445,11 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     tiling = args.tile_size
     if args.fast_statistics:
         tiling = dataclasses.replace(TileConfig.for_tile_size(args.tile_size), exact_statistics=False)
+    # Named after the style: another --style into the same --out writes beside, not over.
+    label = mix_label(mix, [*generator.style_names, *(Path(p).stem for p, _ in image_specs)],
+                      shares=not options.masks, strength=options.strength)
     report = stylize_files(generator, args.inputs, args.out, mix.weights, max_size=args.max_size,
-                           progress=True, options=options, tile_size=tiling)
+                           progress=_on_terminal(), options=options, tile_size=tiling, label=label)
     print(f"wrote {len(report.written)} image(s) to {args.out}")
     return _report_skipped(report.bad)
 
@@ -444,7 +479,7 @@ def _stylize_by_synthesis(args: argparse.Namespace) -> int:
     if not inputs:
         raise ConfigError("stylize: no input images")
     report = synthesize_files(inputs, painting, args.out, max_size=args.max_size or DEFAULT_MAX_SIZE,
-                              suffix=suffix, progress=True)
+                              suffix=suffix, progress=_on_terminal())
     print(f"wrote {len(report.written)} image(s) to {args.out}")
     return _report_skipped(report.bad)
 
@@ -514,7 +549,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     config = EvalConfig(loss_network=args.loss_network, inception_weights=args.inception_weights,
                         image_size=args.image_size)
     report = evaluate(args.content, args.style, args.out, model=args.model, outputs=args.outputs,
-                      config=config, progress=True)
+                      config=config, progress=_on_terminal())
     overall = report.results["overall"]
     print(" ".join(f"{k}={v:.4g}" for k, v in overall.items() if isinstance(v, float)))
     reason = report.results["fid_kid"]["reason"]
@@ -536,7 +571,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     config = VideoConfig(stabilize=args.stabilize, max_size=args.max_size, tile_size=args.tile_size)
     generator = load_generator(args.model).with_settings(_generator_settings(args))
     weights = parse_style_spec(args.style, generator.style_names)
-    report = stylize_video(generator, args.input, args.output, weights, config, progress=True)
+    report = stylize_video(generator, args.input, args.output, weights, config, progress=_on_terminal())
     print(f"wrote {report.output}: {report.summary()}")
     return 0
 
@@ -654,18 +689,80 @@ def cmd_pack(args: argparse.Namespace) -> int:
 # --- end of stylefusion pack ---
 
 
+@contextlib.contextmanager
+def native_stderr_silenced(silenced: bool = True) -> Iterator[None]:
+    """File descriptor 2 points at the null device inside the block (when ``silenced``): native
+    libraries (TensorFlow, the TFLite converter and interpreter) write their logging there
+    directly. Python's own writes still reach the terminal: when ``sys.stderr`` is the process's
+    stderr, it and the logging handlers on it move to a copy of the real descriptor for the block;
+    exceptions are printed after it."""
+    if not silenced:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    ours, moved = None, []
+    try:
+        if sys.stderr is not None and sys.stderr is sys.__stderr__:
+            ours = open(os.dup(saved), "w", buffering=1, encoding=sys.stderr.encoding,
+                        errors=sys.stderr.errors)
+            moved = [h for h in logging.getLogger().handlers
+                     if isinstance(h, logging.StreamHandler) and h.stream is sys.stderr]
+            for handler in moved:
+                handler.setStream(ours)
+            sys.stderr = ours
+        os.dup2(null, 2)
+        yield
+    finally:
+        if ours is not None:
+            sys.stderr = sys.__stderr__
+            for handler in moved:
+                handler.setStream(sys.__stderr__)
+            ours.close()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def start_tensorflow(verbose: bool) -> None:
+    """Import TensorFlow and Keras, quietly unless ``verbose``: TensorFlow's libraries print about
+    a dozen lines as they load (oneDNN, CPU features, absl's pre-initialisation notice), and
+    since TF 2.20 some ignore TF_CPP_MIN_LOG_LEVEL, so the load itself runs with stderr silenced.
+    A TF_CPP_MIN_LOG_LEVEL the user set is kept."""
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with native_stderr_silenced(not verbose):
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+
+
+def _is_verbose(args: argparse.Namespace) -> bool:
+    return bool(args.verbose) or os.environ.get(VERBOSE_ENV, "0") not in ("", "0")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # --help and usage errors end here, before TensorFlow
+    args.verbose = _is_verbose(args)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     # absl (TF checkpointing) and tf.distribute log every save and all-reduce at INFO; keep the
     # console for our own messages.
     for noisy in ("absl", "tensorflow"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
-    from .errors import StyleFusionError
+    if not args.verbose:  # LiteRT's notice when the int8 calibration reads intermediate tensors
+        warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors", category=UserWarning)
+    from .errors import TENSORFLOW_MISSING, StyleFusionError
 
     try:
-        return int(args.func(args) or 0)
+        start_tensorflow(args.verbose)
+    except ImportError:
+        print(f"error: {TENSORFLOW_MISSING}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    try:
+        # the command's own output only: TFLite, for one, logs from C++ as it converts and runs
+        with native_stderr_silenced(not args.verbose):
+            return int(args.func(args) or 0)
     except StyleFusionError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR

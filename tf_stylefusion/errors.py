@@ -30,3 +30,7 @@ class WeightsUnavailableError(StyleFusionError):
 
 class ModelFileError(StyleFusionError):
     """A model file or run folder is missing or is not a tf_stylefusion model."""
+
+
+TENSORFLOW_MISSING = ("tf_stylefusion needs TensorFlow: pip install 'tf_stylefusion[cpu]' (CPU) or "
+                      "'tf_stylefusion[gpu]' (NVIDIA GPU)")

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ..helpers import require_module
+
 
 def require_app_extra() -> None:
-    """Skip the calling test module when the app extra's libraries are not installed."""
+    """The app extra's libraries, or the calling module is skipped (failed under CI=true)."""
     for module in ("starlette", "uvicorn", "python_multipart", "httpx"):
-        pytest.importorskip(module, reason=f"the app extra ({module}) is not installed")
+        require_module(module, "pip install 'tf_stylefusion[app,test]'")
 
 
 @pytest.fixture(scope="session")

@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ..helpers import missing_dependency, require_module
 from .conftest import encoded, require_app_extra, sample_photo
 
 require_app_extra()
-pytest.importorskip("selenium", reason="selenium is not installed (the test extra)")
+require_module("selenium", "pip install 'tf_stylefusion[test]'")
 
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: E402
@@ -39,7 +40,7 @@ def chromium_paths() -> tuple[str, str]:
     binary = next((p for p in CHROMIUM if Path(p).is_file()), None) or shutil.which("chromium")
     driver = CHROMEDRIVER if Path(CHROMEDRIVER).is_file() else shutil.which("chromedriver")
     if not binary or not driver:
-        pytest.skip("headless Chromium is not installed: apt-get install -y chromium chromium-driver")
+        missing_dependency("headless Chromium is not installed: apt-get install -y chromium chromium-driver")
     return binary, driver
 
 
@@ -62,7 +63,7 @@ def browser(downloads: Path) -> Iterator[Any]:
     try:
         driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
     except WebDriverException as e:
-        pytest.skip(f"headless Chromium does not start here: {e.msg}")
+        missing_dependency(f"headless Chromium does not start here: {e.msg}")
     yield driver
     driver.quit()
 

@@ -24,6 +24,7 @@ from tf_stylefusion.inference.stylize import stylize_image
 from tf_stylefusion.models.generator import MIN_SIZE, StyleFusionGenerator
 
 from ..conftest import texture
+from ..helpers import written as written_for
 
 W, H = 48, 40  # every valid corpus image is at least 32 px on its short side
 
@@ -185,7 +186,7 @@ def test_batch_stylize_writes_every_good_output_and_reports_every_bad(
     good = [n for n in corpus if expected_ok(n)]
     assert f"wrote {len(good)} image(s)" in captured.out
     for name in good:
-        written = out / f"{corpus[name].stem}.png"
+        written = written_for(out, corpus[name].stem)
         assert written.is_file(), name
         assert Image.open(written).size == Image.open(corpus[name]).size or name == "exif_rotated.jpg"
     for name in corpus:

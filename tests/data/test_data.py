@@ -83,7 +83,7 @@ def test_split_is_deterministic_and_stable(tmp_path: Path) -> None:
 
 
 def test_tfds_source_offline_with_mock_data() -> None:
-    tfds = pytest.importorskip("tensorflow_datasets")
+    import tensorflow_datasets as tfds  # a core dependency: no skip
     with tfds.testing.mock_data(num_examples=3):
         ds = data_lib.content_crops("tfds:cycle_gan/monet2photo:trainB", 32, 1.25, BadFiles())
         batch = next(iter(ds.batch(2)))

@@ -22,11 +22,10 @@ from tf_stylefusion.deploy.saved_model import export_saved_model
 from tf_stylefusion.models.generator import StyleFusionGenerator
 
 from ..conftest import texture
-from ..helpers import distinct_styles_generator
+from ..helpers import distinct_styles_generator, require_module
 
-grpc = pytest.importorskip("grpc")
-pytest.importorskip("tensorflow_serving.apis",
-                    reason="pip install --no-deps tensorflow-serving-api (README test command)")
+grpc = require_module("grpc", "pip install grpcio (TensorFlow brings it)")
+require_module("tensorflow_serving.apis", "pip install --no-deps tensorflow-serving-api (README test command)")
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -30,7 +30,7 @@ from tf_stylefusion.evaluation.metrics import psnr
 from tf_stylefusion.models.generator import StyleFusionGenerator
 
 from ..conftest import texture
-from ..helpers import distinct_styles_generator, signature_names
+from ..helpers import distinct_styles_generator, missing_dependency, signature_names
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["wave", "scream", "udnie"]
@@ -86,7 +86,7 @@ assert not any(k.startswith("tf_stylefusion") for k in sys.modules), "tf_stylefu
 def test_saved_model_cli_lists_the_signatures(saved_model) -> None:
     cli = Path(sys.executable).with_name("saved_model_cli")
     if not cli.exists():
-        pytest.skip("saved_model_cli is not installed beside this Python")
+        missing_dependency("saved_model_cli is not installed beside this Python (it comes with TensorFlow)")
     proc = subprocess.run([str(cli), "show", "--dir", str(saved_model), "--all"],
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})

@@ -26,6 +26,7 @@ from tf_stylefusion.models.generator import StyleFusionGenerator
 from tf_stylefusion.models.style_encoder import StyleEncoder
 
 from ..conftest import texture, write
+from ..helpers import written
 
 SIZE = 64
 
@@ -229,7 +230,7 @@ def test_cli_stylize_with_fusion_controls(generator, encoder, tmp_path: Path, ca
                 style_rows=rows, encoder=encoder)
     weights = np.array([0.5, 0.0, 0.5])
     expected = stylize_image(generator, img, weights, StylizeOptions(**full))
-    got = load_image(out / "in.png")
+    got = load_image(written(out, "in"))
     assert psnr(got, expected) > 40
     for left_out in ({"strength": 1.0}, {"masks": []}, {"preserve_color": None}):
         assert psnr(got, stylize_image(generator, img, weights, StylizeOptions(**{**full, **left_out}))) < 35

@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-iio = pytest.importorskip("imageio.v2", reason="needs the video extra")
-pytest.importorskip("imageio_ffmpeg", reason="needs the video extra")
-pytest.importorskip("cv2", reason="needs the video extra")
+from ..helpers import require_video_extra
+
+iio = require_video_extra()
 
 from tf_stylefusion.cli import main  # noqa: E402
 from tf_stylefusion.errors import ImageError  # noqa: E402

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import socket
 import threading
 from collections import OrderedDict
@@ -102,6 +103,78 @@ class AppState:
 
 class ForeignOrigin(StyleFusionError):
     """A request sent by a page from another site (a browser adds its Origin)."""
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
+
+
+def host_name(header: str) -> str:
+    """``Host`` header → the bare host: ``[::1]:8765`` → ``::1``, ``LocalHost.:80`` → ``localhost``."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    name, sep, port = header.rpartition(":")
+    return (name if sep and port.isdigit() else header).rstrip(".")
+
+
+def allowed_hosts(bound: str) -> Callable[[str], bool]:
+    """Which ``Host`` names the app answers to when listening on address ``bound``: this
+    machine's loopback names and the bound address. Bound to every address (0.0.0.0, the page
+    opened to the network), any IP address too: a DNS-rebinding page reaches the app under a
+    name of its own, never under an IP address."""
+    names = LOOPBACK_HOSTS | {host_name(f"[{bound}]" if ":" in bound else bound)}
+    wildcard = bound in WILDCARD_ADDRESSES
+
+    def allowed(name: str) -> bool:
+        if name in names:
+            return True
+        if wildcard:
+            with contextlib.suppress(ValueError):
+                ipaddress.ip_address(name)
+                return True
+        return False
+
+    return allowed
+
+
+class HostPolicy:
+    """The ``Host`` names the app answers to: unchecked until the server is bound
+    (``limit_hosts``); an app driven in-process (tests, benchmarks) has no socket to protect."""
+
+    def __init__(self) -> None:
+        self.allowed: Callable[[str], bool] | None = None
+
+
+class HostCheck:
+    """ASGI middleware: refuse every request whose ``Host`` names this machine by a name it was
+    not opened under. A page on evil.example whose DNS answer is switched to 127.0.0.1 (DNS
+    rebinding) passes the Origin check, since to the browser the app then is evil.example, but
+    its requests still say ``Host: evil.example``."""
+
+    def __init__(self, app: Callable[..., Any], policy: HostPolicy):
+        self.app, self.policy = app, policy
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any],
+                       send: Callable[..., Any]) -> None:
+        allowed = self.policy.allowed
+        if scope["type"] == "http" and allowed is not None:
+            header = dict(scope.get("headers") or []).get(b"host")
+            name = host_name(header.decode("latin-1")) if header is not None else None
+            if name is not None and not allowed(name):
+                port = (scope.get("server") or ("", "PORT"))[1]
+                response = JSONResponse(
+                    {"error": f"this app does not answer to the name {name!r}: open it at "
+                              f"http://127.0.0.1:{port}/ (or the address it was started on)"},
+                    status_code=403)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def limit_hosts(app: Starlette, bound: str) -> None:
+    """Answer only to the ``Host`` names ``allowed_hosts(bound)`` permits (see ``HostCheck``)."""
+    app.state.host_policy.allowed = allowed_hosts(bound)
 
 
 def _state(request: Request) -> AppState:
@@ -251,6 +324,8 @@ def create_app(generator: StyleFusionGenerator, encoder: StyleEncoder | None = N
         exception_handlers={StyleFusionError: user_error, Exception: unexpected_error},
         lifespan=lifespan)
     app.state.stylefusion = state
+    app.state.host_policy = HostPolicy()
+    app.add_middleware(HostCheck, policy=app.state.host_policy)
     return app
 
 
@@ -297,6 +372,7 @@ def load_app(model: str | Path, *, limits: Limits | None = None) -> Starlette:
 
 def serve(app: Starlette, sock: socket.socket, on_ready: Callable[[str], None] | None = None) -> None:
     """Serve ``app`` on a socket from ``bind`` until interrupted; ``on_ready`` gets the page's URL."""
+    limit_hosts(app, sock.getsockname()[0])
     server = _server(app)
     if on_ready is not None:
         on_ready(address(sock))
@@ -308,6 +384,7 @@ def serve(app: Starlette, sock: socket.socket, on_ready: Callable[[str], None] |
 def background_server(app: Starlette, host: str = DEFAULT_HOST, port: int = 0) -> Iterator[str]:
     """Serve ``app`` in a thread (tests, screenshots); yields the page's URL, stops on exit."""
     sock = bind(host, port)
+    limit_hosts(app, sock.getsockname()[0])
     server = _server(app)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

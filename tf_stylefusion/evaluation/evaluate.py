@@ -34,6 +34,7 @@ from ..data.images import IMAGE_EXTENSIONS, BadFiles, contact_sheet, encode_imag
 from ..data.pipelines import StyleSource, load_or_report, resolve_styles
 from ..errors import ConfigError, ImageError, WeightsUnavailableError
 from ..fileutil import atomic_write_bytes, atomic_write_text
+from ..inference.stylize import LABEL_SEPARATOR
 from ..model_io import CONFIG_FILE, SPLITS_FILE
 from ..models.generator import MIN_SIZE
 from ..models.loss_networks import inception_features, vgg_features
@@ -117,10 +118,13 @@ def resolve_content(content: Sequence[str | Path]) -> list[Path]:
 
 
 def find_output(outputs: Path, style: str, stem: str) -> Path | None:
+    """``OUTPUTS/<style>/<stem>.<ext>``, or ``<stem>__<style>.png`` as `stylefusion stylize
+    --style <style> --out OUTPUTS/<style>` names it."""
     for ext in IMAGE_EXTENSIONS:
-        p = outputs / style / f"{stem}{ext}"
-        if p.is_file():
-            return p
+        for name in (f"{stem}{ext}", f"{stem}{LABEL_SEPARATOR}{style}{ext}"):
+            p = outputs / style / name
+            if p.is_file():
+                return p
     return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -15,7 +16,7 @@ import tensorflow as tf
 from ..data.images import BadFiles, load_image, save_image, validate_image_array
 from ..errors import ImageError
 from ..models.generator import MIN_SIZE, StyleFusionGenerator
-from .fusion import StylizeOptions, normalize_weights, stylize_fused
+from .fusion import StyleMix, StylizeOptions, normalize_weights, stylize_fused
 from .tiling import TileConfig, resolve_tiling, stylize_tiled
 
 log = logging.getLogger(__name__)
@@ -64,23 +65,47 @@ class StylizeReport:
     bad: BadFiles = field(default_factory=BadFiles)
 
 
-def output_names(inputs: Sequence[Path], suffix: str = ".png") -> list[str]:
-    """One output name per input, named after the input's stem; clashes get ``_2``, ``_3``..."""
+def mix_label(mix: StyleMix, row_names: Sequence[str], *, shares: bool = True, strength: float = 1.0) -> str:
+    """What an output is named after: the rows of ``mix`` in the order the user named them
+    (``row_names``: the bank's style names, then the style images' stems), each with its share in
+    percent when there are several (``wave-70+udnie-30``; names alone when ``shares`` is False, as
+    when masks place the styles), and ``-strength50`` below full strength. So the same photo in
+    another style, blend or strength gets another file instead of overwriting the first."""
+    several = len(mix.order) > 1
+    parts = []
+    for row in mix.order:
+        name = _FILE_UNSAFE.sub("_", str(row_names[row])).strip("._") or f"style{row}"
+        parts.append(f"{name}-{round(100 * float(mix.weights[row]))}" if shares and several else name)
+    label = "+".join(parts)
+    if strength < 1.0:
+        label += f"-strength{round(100 * strength)}"
+    return label
+
+
+_FILE_UNSAFE = re.compile(r"[^\w.+-]+")
+LABEL_SEPARATOR = "__"
+
+
+def output_names(inputs: Sequence[Path], suffix: str = ".png", label: str | None = None) -> list[str]:
+    """One output name per input, named after the input's stem (``photo.png``), or the stem and
+    ``label`` (``photo__wave.png``; see ``mix_label``); clashes get ``_2``, ``_3``..."""
     seen: dict[str, int] = {}
     names = []
+    tail = f"{LABEL_SEPARATOR}{label}{suffix}" if label else suffix
     for p in inputs:
         stem = Path(p).stem
         seen[stem] = seen.get(stem, 0) + 1
-        names.append(f"{stem}{suffix}" if seen[stem] == 1 else f"{stem}_{seen[stem]}{suffix}")
+        names.append(f"{stem}{tail}" if seen[stem] == 1 else f"{stem}_{seen[stem]}{tail}")
     return names
 
 
 def stylize_files(generator: StyleFusionGenerator, inputs: Sequence[str | Path], out_dir: str | Path,
                   weights: np.ndarray, *, max_size: int | None = None, progress: bool = True,
                   options: StylizeOptions | None = None,
-                  tile_size: int | TileConfig | None = None) -> StylizeReport:
-    """Stylize each input file into ``out_dir/<stem>.png``. Bad inputs are skipped and reported;
-    every good one is written (atomically)."""
+                  tile_size: int | TileConfig | None = None, label: str | None = None) -> StylizeReport:
+    """Stylize each input file into ``out_dir/<stem>.png``, or ``out_dir/<stem>__<label>.png``
+    with a ``label`` (``mix_label``: the CLI names every output after its style). Bad inputs are
+    skipped and reported; every good one is written (atomically)."""
     out_dir = Path(out_dir)
     if options is not None and options.settings is not None:
         # The settings once, into the generator, not into a copy for every image.
@@ -91,7 +116,7 @@ def stylize_files(generator: StyleFusionGenerator, inputs: Sequence[str | Path],
     report = StylizeReport()
     paths = [Path(p) for p in inputs]
     bar = keras.utils.Progbar(len(paths), unit_name="image") if progress else None
-    for i, (path, name) in enumerate(zip(paths, output_names(paths))):
+    for i, (path, name) in enumerate(zip(paths, output_names(paths, label=label))):
         try:
             img = load_image(path, max_side=max_size, min_side=MIN_SIZE)
             out = stylize_image(generator, img, weights, options, tile_size=tile_size)

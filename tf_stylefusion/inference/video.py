@@ -67,16 +67,21 @@ class VideoReport:
     frames: int
     fps: float
     seconds: float
-    warping_error_stabilized: float | None
+    warping_error_stabilized: float | None  # None when not stabilised (stabilize 0)
     warping_error_framewise: float | None
+    stabilize: float = VideoConfig.stabilize
 
     def summary(self) -> str:
         def fmt(v: float | None) -> str:
             return "n/a" if v is None else f"{v:.5f}"
 
-        return (f"{self.frames} frames in {self.seconds:.1f} s ({self.frames / max(self.seconds, 1e-9):.2f} "
-                f"frames/s); warping error: stabilised {fmt(self.warping_error_stabilized)}, "
-                f"frame-by-frame {fmt(self.warping_error_framewise)}")
+        rate = self.frames / max(self.seconds, 1e-9)
+        speed = f"{self.frames} frames in {self.seconds:.1f} s ({rate:.2f} frames/s)"
+        if self.stabilize == 0:  # one video, frame by frame: there is no stabilised figure to give
+            return (f"{speed}; not stabilised (--stabilize 0): warping error "
+                    f"{fmt(self.warping_error_framewise)}")
+        return (f"{speed}; warping error: stabilised {fmt(self.warping_error_stabilized)} "
+                f"(--stabilize {self.stabilize:g}), frame-by-frame {fmt(self.warping_error_framewise)}")
 
 
 def _video_modules() -> tuple[Any, Any]:
@@ -193,5 +198,5 @@ def stylize_video(generator: StyleFusionGenerator, src: str | Path, dst: str | P
             raise ImageError(src, "the video has no frames")
     seconds = time.perf_counter() - start
     return VideoReport(dst, frames, fps, seconds,
-                       float(np.mean(errors_stable)) if errors_stable else None,
-                       float(np.mean(errors_raw)) if errors_raw else None)
+                       float(np.mean(errors_stable)) if errors_stable and config.stabilize > 0 else None,
+                       float(np.mean(errors_raw)) if errors_raw else None, config.stabilize)

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import logging
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,12 +219,50 @@ def _content_split(config: RunConfig, run_dir: Path) -> tuple[list[Path] | None,
 
 def train(config: RunConfig, run_dir: str | Path, *, verbose: int | str = "auto",
           callbacks: Sequence[keras.callbacks.Callback] = ()) -> TrainResult:
-    """Train (or resume, if ``run_dir`` holds checkpoints of the same run) and save the generator."""
+    """Train (or resume, if ``run_dir`` holds checkpoints of the same run) and save the generator.
+
+    A run that fails before its first checkpoint (no network for the ImageNet weights, a bad
+    style file, an interrupted first step) removes what it wrote (and the folder, if it made it),
+    so the next try starts clean; a failure after a checkpoint keeps the run for the same command
+    to resume, and says so in a warning."""
     start = time.time()
     # First, before any TF op: multi-worker collectives can only be configured at startup.
     strategy = make_strategy(config.training.strategy)
     run_dir = Path(run_dir)
+    existed = run_dir.exists()
+    before = set(run_dir.iterdir()) if existed and run_dir.is_dir() else set()
     run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _train(config, run_dir, strategy, start, verbose, callbacks)
+    except BaseException as e:
+        if is_chief(strategy):
+            _after_failure(run_dir, existed, before, e)
+        raise
+
+
+def _after_failure(run_dir: Path, existed: bool, before: set[Path], error: BaseException) -> None:
+    """After a failed ``train``: with a checkpoint, say that the same command resumes it (unless
+    the error was the user's, which says what to do itself); without one, remove what the run
+    put into its folder (the folder too, if it made it)."""
+    latest = tf.train.latest_checkpoint(str(run_dir / CHECKPOINTS_DIR))
+    if latest is not None:
+        if not isinstance(error, ConfigError):
+            log.warning("training failed; %s keeps its checkpoint at step %s: the same command resumes "
+                        "from it", run_dir, latest.rsplit("-", 1)[-1])
+        return
+    if not existed:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    else:  # the user's folder: only what this run added goes
+        for child in set(run_dir.iterdir()) - before:
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+    log.warning("training failed before its first checkpoint; removed the half-made run %s", run_dir)
+
+
+def _train(config: RunConfig, run_dir: Path, strategy: tf.distribute.Strategy, start: float,
+           verbose: int | str, callbacks: Sequence[keras.callbacks.Callback]) -> TrainResult:
     keras.utils.set_random_seed(config.training.seed)
     bad = BadFiles()
 
@@ -425,7 +464,8 @@ def _encoder_stage(config: RunConfig, run_dir: Path, generator: StyleFusionGener
         generator, style_images, crops, config.losses, dc.style_size,
         int(round(dc.image_size * dc.content_scale)),
         EncoderConfig(steps=tc.encoder_steps, batch_size=dc.batch_size, seed=tc.seed),
-        row_ids=list(range(num_old, generator.num_styles)), verbose=verbose not in (0, "0"),
+        row_ids=list(range(num_old, generator.num_styles)),
+        verbose={0: 0, "0": 0, 2: 2, "2": 2}.get(verbose, 1),
         held_out=held_out)
     save_style_encoder(result.encoder, target)
     return result.reconstruction_psnr

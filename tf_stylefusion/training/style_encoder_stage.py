@@ -85,7 +85,7 @@ def _random_crops(images: Sequence[np.ndarray], count: int, rng: np.random.Gener
 def fit_style_encoder(generator: StyleFusionGenerator, style_images: Sequence[Sequence[np.ndarray]],
                       content: np.ndarray, losses: LossConfig | None = None, style_size: int = 256,
                       content_size: int | None = None, config: EncoderConfig | None = None,
-                      row_ids: Sequence[int] | None = None, verbose: bool = False,
+                      row_ids: Sequence[int] | None = None, verbose: bool | int = False,
                       held_out: np.ndarray | None = None) -> EncoderFitResult:
     """Train a StyleEncoder for ``generator`` (frozen).
 
@@ -180,7 +180,8 @@ def fit_style_encoder(generator: StyleFusionGenerator, style_images: Sequence[Se
                 "reconstruction": reconstruction}
 
     history: dict[str, list[float]] = {}
-    bar = keras.utils.Progbar(config.steps, unit_name="step") if verbose else None
+    # verbose 2 (Keras' meaning): one plain line at the end, no redrawn bar (output to a file)
+    bar = keras.utils.Progbar(config.steps, unit_name="step", verbose=int(verbose)) if verbose else None
     for i in range(config.steps):
         logs = step(tf.constant([config.seed, i], tf.int32))
         for k, v in logs.items():
