@@ -352,3 +352,30 @@ def test_static_files_ship_as_package_data() -> None:
     assert "app/static/*" in data
     extras = pyproject["project"]["optional-dependencies"]
     assert {d.split(">")[0] for d in extras["app"]} == {"starlette", "uvicorn", "python-multipart"}
+
+
+def test_best_quality_repaints_from_the_one_selected_painting(client: TestClient, photo: dict[str, Any],
+                                                               pack) -> None:
+    names = list(pack[0].style_names)
+    wave = names.index("wave")
+    r = preview(client, settings(photo["id"], len(names), style=wave), url="/api/render-best")
+    picture = image_of(r)
+    assert picture.shape == (H, W, 3)
+    assert "photo__wave_best.png" in r.headers["content-disposition"]
+    # The synthesis' picture, not the generator's: made of the painting's patches.
+    generated = image_of(preview(client, settings(photo["id"], len(names), style=wave)))
+    assert mean_diff(picture, generated) > 0.03
+    two = settings(photo["id"], len(names), bank=[1.0, 1.0] + [0.0] * (len(names) - 2))
+    r = preview(client, two, url="/api/render-best")
+    assert r.status_code == 400 and "one painting" in r.json()["error"]
+
+
+def test_best_quality_takes_an_uploaded_painting(client: TestClient, photo: dict[str, Any], pack) -> None:
+    stripes = np.zeros((80, 80, 3), np.float32)
+    stripes[:, ::8] = [0.9, 0.8, 0.1]
+    style = upload(client, encoded((stripes * 255).astype(np.uint8), "PNG"), "stripes.png", url="/api/styles").json()
+    s = settings(photo["id"], len(pack[0].style_names), bank=[0.0] * len(pack[0].style_names),
+                 style_images=[{"id": style["id"], "weight": 1.0}])
+    picture = image_of(preview(client, s, url="/api/render-best"))
+    # The painting's palette: yellow stripes on black, nothing of the photo's colours.
+    assert picture.shape == (H, W, 3) and picture[..., 2].mean() < 0.1

@@ -47,6 +47,7 @@ from .rendering import (
     stylize_preview,
     warm_up,
 )
+from .best import best_quality_job, render_best
 from .session import Limits, Photo, Session, UnknownUpload
 from .uploads import UploadTooLarge, read_form
 
@@ -274,16 +275,31 @@ async def preview(request: Request) -> Response:
     return Response(data, media_type="image/png", headers={"X-Render-Ms": f"{ms:.0f}"})
 
 
-async def render(request: Request) -> Response:
-    state = _state(request)
-    settings, masks = await _job_form(request)
-    name, data = await state.exclusive(_render_png, state, settings, masks)
-    filename = f"{Path(name).stem or 'photo'}_stylized.png"
+def _png_download(data: bytes, filename: str) -> Response:
     # Sent in pieces from memory: nothing is written to disk.
     chunks = (data[i:i + STREAM_CHUNK] for i in range(0, len(data), STREAM_CHUNK))
     return StreamingResponse(chunks, media_type="image/png", headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}",
         "Content-Length": str(len(data))})
+
+
+async def render(request: Request) -> Response:
+    state = _state(request)
+    settings, masks = await _job_form(request)
+    name, data = await state.exclusive(_render_png, state, settings, masks)
+    return _png_download(data, f"{Path(name).stem or 'photo'}_stylized.png")
+
+
+def _best_png(state: AppState, settings: dict[str, Any]) -> tuple[str, bytes]:
+    photo, painting, style = best_quality_job(settings, state.session, state.generator)
+    return f"{Path(photo.name).stem or 'photo'}__{Path(style).stem}_best.png", png_bytes(render_best(photo, painting))
+
+
+async def render_best_quality(request: Request) -> Response:
+    state = _state(request)
+    settings, _ = await _job_form(request)
+    filename, data = await state.exclusive(_best_png, state, settings)
+    return _png_download(data, filename)
 
 
 async def user_error(request: Request, exc: Exception) -> Response:
@@ -319,6 +335,7 @@ def create_app(generator: StyleFusionGenerator, encoder: StyleEncoder | None = N
             Route("/api/styles", add_style_image, methods=["POST"]),
             Route("/api/preview", preview, methods=["POST"]),
             Route("/api/render", render, methods=["POST"]),
+            Route("/api/render-best", render_best_quality, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         exception_handlers={StyleFusionError: user_error, Exception: unexpected_error},

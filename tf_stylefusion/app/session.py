@@ -61,12 +61,13 @@ class Photo:
 @dataclass
 class StyleImage:
     """An uploaded style image, reduced to the style row the encoder predicts for it and its
-    brushwork tile (models/texture.py)."""
+    brushwork tile (models/texture.py); ``path`` keeps the upload for example-based synthesis."""
 
     id: str
     name: str
     row: np.ndarray
     texture: np.ndarray | None = None
+    path: Path | None = None
 
 
 def _safe_name(name: str) -> str:
@@ -142,7 +143,7 @@ class Session:
             path.unlink(missing_ok=True)
             raise
         style = StyleImage(upload_id, name, encode_style_images(encoder, [image])[0],
-                           style_image_textures([image])[0])
+                           style_image_textures([image])[0], path)
         self._remember(self._styles, upload_id, style, self.limits.max_style_images)
         return style
 

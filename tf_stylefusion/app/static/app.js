@@ -349,6 +349,7 @@ function choosePhoto(file) {
     $("placeholder").hidden = true;
     $("photo-info").textContent = `${photo.name}: ${photo.width}×${photo.height} px`;
     $("render").disabled = false;
+    $("render-best").disabled = false;
     $("download").hidden = true;
   });
 }
@@ -360,25 +361,26 @@ function addStyleImage(file) {
   });
 }
 
-async function renderFullSize() {
+// The full-size render (the generator) and the best-quality one (example-based synthesis)
+// differ in their route, what the status says, and the file's name.
+async function renderTo(url, buttonId, what, suffix) {
   if (!state.photo) return;
-  const button = $("render");
+  const button = $(buttonId);
   button.disabled = true;
-  $("status").textContent = `Rendering ${state.photo.width}×${state.photo.height}…`;
+  $("status").textContent = `Rendering ${what}…`;
   const started = performance.now();
   try {
-    const response = await fetch("/api/render", {method: "POST", body: await jobForm()});
+    const response = await fetch(url, {method: "POST", body: await jobForm()});
     if (!response.ok) throw new Error(await errorText(response));
     const blob = await response.blob();
     const link = $("download");
     if (link.href && link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
     link.href = URL.createObjectURL(blob);
-    link.download = `${state.photo.name.replace(/\.[^.]*$/, "") || "photo"}_stylized.png`;
+    link.download = `${state.photo.name.replace(/\.[^.]*$/, "") || "photo"}${suffix}.png`;
     link.hidden = false;
     link.dataset.version = String(Number(link.dataset.version || 0) + 1);
     link.click();
-    $("status").textContent = `Rendered ${state.photo.width}×${state.photo.height} in ` +
-      `${((performance.now() - started) / 1000).toFixed(1)} s`;
+    $("status").textContent = `Rendered ${what} in ${((performance.now() - started) / 1000).toFixed(1)} s`;
     clearError();
   } catch (e) {
     $("status").textContent = "";
@@ -386,6 +388,15 @@ async function renderFullSize() {
   } finally {
     button.disabled = false;
   }
+}
+
+function renderFullSize() {
+  if (!state.photo) return;
+  return renderTo("/api/render", "render", `${state.photo.width}×${state.photo.height}`, "_stylized");
+}
+
+function renderBestQuality() {
+  return renderTo("/api/render-best", "render-best", "at best quality (seconds)", "_best");
 }
 
 // ---------- wiring ----------
@@ -423,6 +434,7 @@ function setupControls() {
     if (state.rows.some((r) => r.painted)) schedulePreview();
   });
   $("render").addEventListener("click", renderFullSize);
+  $("render-best").addEventListener("click", renderBestQuality);
 }
 
 async function start() {
