@@ -168,7 +168,7 @@ def main() -> None:
     ap.add_argument("--skip-previews", action="store_true")
     ap.add_argument("--no-textures", action="store_true", help="the pack without its brushwork tiles")
     ap.add_argument("--no-abstraction", action="store_true",
-                    help="the tiles without the abstraction under them (generator.abstraction = 0)")
+                    help="the tiles without the abstraction under them (abstraction 0)")
     ap.add_argument("--render-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     textures, abstraction = not args.no_textures, not args.no_abstraction

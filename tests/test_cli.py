@@ -156,9 +156,9 @@ def test_the_offline_recipe_brings_the_colour_norm_unless_told_otherwise() -> No
     assert parse("--color-norm", "--color-mix").generator.color_mix is True
     with pytest.raises(ConfigError, match="color_mix needs"):
         parse("--loss-network", "random", "--no-color-norm", "--color-mix")
-    seventh = RunConfig(losses=LossConfig(loss_network="random")).to_dict()
-    del seventh["generator"]["color_mix"]  # a run saved before the colour transform: without it
-    loaded = RunConfig.from_dict(seventh).generator
+    before_mix = RunConfig(losses=LossConfig(loss_network="random")).to_dict()
+    del before_mix["generator"]["color_mix"]  # a run saved before the colour transform: without it
+    loaded = RunConfig.from_dict(before_mix).generator
     assert loaded.color_norm is True and loaded.color_mix is False
 
 

@@ -26,7 +26,7 @@ RANDOM_SYMMETRIC = "random-symmetric"
 RANDOM_PLAIN = "random-plain"
 # VGG19's layout with twice the filters, drawn as "random" is: a richer texture descriptor at the
 # loss optimum (He, Wang & Hopcroft 2016), yet trained generators came out worse (docs/recipe.md,
-# seventeenth and eighteenth sessions); an option, not the recipe.
+# table rows 53 and 54, 2026-12-02); an option, not the recipe.
 RANDOM_WIDE = "random-wide"
 RANDOM_WIDE_WIDTH = 2
 
@@ -217,7 +217,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     # dome over a night sky) at no cost in style match (docs/recipe.md, rows res30 and the
     # residual-layout pack). Total variation of the residual alone (not of the photo's edges)
     # smooths the fine lattice and streaks the residual network paints, and the meter's style
-    # match and separation rise with it (docs/recipe.md, thirteenth session).
+    # match and separation rise with it (docs/recipe.md, the recipe's residual TV).
     "random": {"style_weight": 1.0, "content_weight": 3.0, "tv_weight": 50.0, "tv_of": "residual",
                "adversarial_weight": 0.0,
                "style_statistic": "mean_cov", "style_layers": VGG_STYLE_LAYERS[:4],

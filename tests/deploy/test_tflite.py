@@ -195,7 +195,7 @@ def test_int8_with_uint8_io_takes_pixels(trained, exported, tmp_path) -> None:
 
 
 def test_int8_mse_ranges_are_applied_and_lose_nothing(trained, exported) -> None:
-    """The gain is the style pack's (about 2 dB, bench_export.py; the eighth session's pack 31.4–33.7
+    """The gain is the style pack's (about 2 dB, bench_export.py; an earlier pack 31.4–33.7
     against 29.2–31.5 dB on 4 photos); this tiny model's features have light tails (34.3 against
     34.1 dB without the colour transform, 32.65 against 32.80 with it), so here: different
     ranges, no more than a rounding's loss, still integer only."""

@@ -12,7 +12,7 @@ Strokes laid over a photo's own fine detail (skin pores, fur, grain) read as mar
 photograph; so where a tile goes, the generator's picture is first abstracted with a Kuwahara
 filter (``kuwahara_luma``): regions flatten into patches of paint and edges stay
 sharp, and the painting's strokes take the place of the photo's texture (docs/recipe.md,
-twentieth session).
+table rows 61-63, 2026-12-02).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from PIL import Image
 TEXTURE_SIZE = 192
 TEXTURE_PATCH = 32
 # The painting's longer side when patches are cut from it: the scale whose strokes the meter and
-# the sheets were judged at (384 px pictures, docs/recipe.md, nineteenth session).
+# the sheets were judged at (384 px pictures, docs/recipe.md, table rows 57 and 58).
 TEXTURE_SCALE = 384
 # The high pass: the painting minus its Gaussian blur at this sigma (pixels at TEXTURE_SCALE).
 TEXTURE_SIGMA = 3.0
