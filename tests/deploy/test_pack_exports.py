@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from tf_stylefusion.cli import main
+from tf_stylefusion.config import GeneratorSettings
+from tf_stylefusion.deploy.defaults import EXPORT_SETTINGS
 from tf_stylefusion.deploy.tflite import TFLiteStylizer, sample_content
 from tf_stylefusion.evaluation.metrics import psnr
 from tf_stylefusion.model_io import GENERATOR_FILE, TEXTURES_FILE, load_generator, save_textures
@@ -37,8 +39,8 @@ EDGE_OPS = {"QUANTIZE", "DEQUANTIZE"}
 @pytest.fixture(scope="module")
 def pack() -> Any:
     generator, _ = load_pack()
-    generator.abstraction = 0.0  # what `export` writes unless --abstraction is given (checked below)
-    return generator
+    # What `export` writes unless --abstraction is given (checked below).
+    return generator.with_settings(GeneratorSettings(abstraction=EXPORT_SETTINGS.abstraction))
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +133,8 @@ def test_cli_export_leaves_the_abstraction_out_unless_asked(tmp_path, capsys) ->
     save_textures(model / TEXTURES_FILE, np.stack([painting_texture([a / 255.0], size=48, patch=16, seed=i)
                                                    for i, a in enumerate(arts)]), g.style_names)
     g = load_generator(model)
-    assert g.textures is not None and g.texture_amount > 0
-    assert g.abstraction == 1.0  # the model's own setting: what stylize uses
+    assert g.textures is not None and g.config.texture > 0
+    assert g.config.abstraction == 1.0  # the model's own setting: what stylize uses
     photo = np.clip(np.random.default_rng(1).normal(0.5, 0.2, (64, 64, 3)), 0, 1).astype(np.float32)
 
     def exported(*flags: str) -> np.ndarray:
@@ -142,8 +144,7 @@ def test_cli_export_leaves_the_abstraction_out_unless_asked(tmp_path, capsys) ->
         return TFLiteStylizer(out / "m_fp32.tflite")(photo, np.array([1.0, 0.0]))
 
     def keras_at(abstraction: float) -> np.ndarray:
-        twin = g.copy()
-        twin.abstraction = abstraction
+        twin = g.copy(GeneratorSettings(abstraction=abstraction))
         return twin((photo[None], np.array([[1.0, 0.0]], np.float32)), training=False)[0].numpy()
 
     default = exported()
