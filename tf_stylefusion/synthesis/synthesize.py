@@ -143,18 +143,14 @@ def synthesize(photo: np.ndarray, painting: np.ndarray, config: SynthesisConfig 
     total = sum(len(plan) for plan in plans) * config.iterations
     done = 0
 
-    # The photo's contours, found at the coarsest level's size so that fur, foliage and grain
-    # (edges everywhere at full size) count as texture for the painting to replace, and only
-    # the forms' outlines hold the photo.
-    coarse = sizes[0]
-    contours = edge_map(resize(photo, *coarse).numpy())[..., None]
     picture = None
     for level, (h, w) in enumerate(sizes):
         factor = h / height
         content_l = resize(content, h, w)
         painting_l = resize(painting, max(8, round(painting.shape[0] * factor)),
                             max(8, round(painting.shape[1] * factor)))
-        keep = config.content_weight * resize(contours, h, w)
+        keep = config.content_weight * edge_map(resize(photo, h, w).numpy())
+        keep = tf.constant(keep[..., None])
         if picture is None:
             noise = rng.normal(0.0, config.noise, size=(h, w, 3)).astype(np.float32)
             picture = content_l + noise
