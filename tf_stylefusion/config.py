@@ -197,7 +197,7 @@ class DiscriminatorConfig:
             raise ConfigError("discriminator filters, num_layers and num_scales must be >= 1")
 
 
-# The loss recipe each kind of loss network trains best with (measured: scripts/recipe_ablation.py,
+# The loss recipe each kind of loss network trains best with (measured: the table in
 # docs/recipe.md). A LossConfig field left at None takes its network's value; "imagenet" is the
 # classic recipe of pretrained VGG19, "random" the offline one (any weights file counts as
 # pretrained).
