@@ -202,3 +202,10 @@ def test_a_corrupt_photo_shows_a_message_on_the_page(page: Any, tmp_path: Path) 
     WebDriverWait(driver, TIMEOUT).until(lambda d: d.find_element(By.ID, "message").is_displayed())
     text = driver.find_element(By.ID, "message").text
     assert text.startswith("broken.jpg: ") and "corrupt" in text and "Traceback" not in text
+    # Seen without scrolling, in a 1280×800 window: the message and the render's status.
+    driver.set_window_size(1280, 800)
+    for element in ("message", "status", "render"):
+        top, bottom, height = driver.execute_script(
+            f"const r = document.getElementById('{element}').getBoundingClientRect();"
+            "return [r.top, r.bottom, window.innerHeight];")
+        assert 0 <= top and bottom <= height, f"#{element} at {top:.0f}-{bottom:.0f} px, window {height} px"
