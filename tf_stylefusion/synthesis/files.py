@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from ..config import SynthesisConfig
 from ..data.images import IMAGE_EXTENSIONS, BadFiles, load_image, save_image
 from ..data.samples import samples_dir
@@ -42,7 +44,7 @@ def bundled_painting(name: str) -> Path:
                       f"{', '.join(known)}, or give any painting with --style-image")
 
 
-def load_painting(path: str | Path) -> "object":
+def load_painting(path: str | Path) -> np.ndarray:
     """The painting as float32 ``[H, W, 3]`` (ImageError naming the file if it cannot be used)."""
     return load_image(path, max_side=PAINTING_READ_SIDE, min_side=16)
 
