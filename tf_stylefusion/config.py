@@ -606,8 +606,8 @@ class SynthesisConfig:
     style_gap: int = 2                  # the painting's patches lie this many pixels apart
     max_style_patches: int = 40000      # above it the painting's grid step grows (bounds the search)
     iterations: int = 3
-    robust_power: float = 0.8           # IRLS exponent r of |x − z|^r (Elad & Milanfar); 2 is the plain mean
-    robust_steps: int = 2
+    robust_power: float = 0.5           # IRLS exponent r of |x − z|^r; 2 is the plain mean
+    robust_steps: int = 3
     content_weight: float = 0.15        # how strongly the photo is kept on its contours
     luma_weight: float = 8.0            # the fusion is this many times stronger in luma than in chroma
     noise: float = 0.2                  # std of the noise added to the coarsest start
