@@ -11,7 +11,7 @@ from ..errors import ConfigError
 from ..models.generator import StyleFusionGenerator
 from ..synthesis import synthesize
 from ..synthesis.files import DEFAULT_MAX_SIZE, bundled_painting, load_painting
-from ..synthesis.synthesize import resize
+from ..synthesis.synthesize import rescale
 from .rendering import _weights
 from .session import Photo, Session
 
@@ -50,6 +50,5 @@ def render_best(photo: Photo, painting: np.ndarray) -> np.ndarray:
     image = photo.preview
     side = max(image.shape[:2])
     if side > DEFAULT_MAX_SIZE:
-        scale = DEFAULT_MAX_SIZE / side
-        image = resize(image, round(image.shape[0] * scale), round(image.shape[1] * scale)).numpy()
+        image = rescale(image, DEFAULT_MAX_SIZE / side, minimum=1).numpy()
     return synthesize(image, painting)

@@ -13,19 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from ..models.color_stats import LUMA
-from ..synthesis.color import match_histograms
+from ..synthesis.color import RGB_TO_YIQ, YIQ_TO_RGB, match_histograms
 
 COLOR_MODES = ("luminance", "histogram")
 # Modes that look at one pixel at a time (so a tiled run applies them per tile); the others need
 # the whole image's statistics.
 PER_PIXEL_COLOR_MODES = ("luminance",)
-
-# NTSC YIQ: Y is luma, I and Q are the two chroma axes.
-RGB_TO_YIQ = np.array([LUMA,
-                       [0.595716, -0.274453, -0.321263],
-                       [0.211456, -0.522591, 0.311135]], np.float64)
-YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ)
 
 
 def rgb_to_yiq(image: np.ndarray) -> np.ndarray:

@@ -1,7 +1,10 @@
-"""Colour by ranks: a picture takes another's distribution of values, channel by channel (numpy).
+"""Colour by ranks, and luma apart from colour (numpy).
 
-Used by example-based synthesis to keep its picture in the painting's palette between
-iterations, and by colour preservation to give a stylized picture the photo's palette back.
+``match_histograms``: a picture takes another's distribution of values, channel by channel;
+example-based synthesis keeps its picture in the painting's palette with it, colour
+preservation gives a stylized picture the photo's palette back. ``RGB_TO_YIQ``: luma and two
+chroma axes, for work that treats light and colour apart (synthesis' fusion, luminance
+preservation, the SavedModel's colour option).
 """
 
 from __future__ import annotations
@@ -9,6 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
+from ..models.color_stats import LUMA
+
+# NTSC YIQ: Y is luma, I and Q are the two chroma axes.
+RGB_TO_YIQ = np.array([LUMA,
+                       [0.595716, -0.274453, -0.321263],
+                       [0.211456, -0.522591, 0.311135]], np.float64)
+YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ)
 
 
 def match_histograms(source: np.ndarray, reference: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+from ..models.color_stats import LUMA
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -36,7 +36,7 @@ def edge_map(image: np.ndarray, sigma: float = 1.0, spread: float = 2.0) -> np.n
     Normalised by the 95th percentile of the gradient so the map means the same on a dark and a
     bright photo; ``spread`` (pixels) widens each contour.
     """
-    luma = gaussian_blur(np.asarray(image, np.float32) @ LUMA, sigma)
+    luma = gaussian_blur(np.asarray(image, np.float32) @ np.asarray(LUMA, np.float32), sigma)
     gy, gx = np.gradient(luma)
     magnitude = np.sqrt(gx * gx + gy * gy)
     scale = float(np.percentile(magnitude, 95))

@@ -27,7 +27,7 @@ import tensorflow as tf
 from ..config import SynthesisConfig
 from ..data.images import validate_image_array
 from . import patches as P
-from .color import match_histograms
+from .color import RGB_TO_YIQ, YIQ_TO_RGB, match_histograms
 from .structure import edge_map
 
 Progress = Callable[[int, int], None]
@@ -40,6 +40,11 @@ def resize(image: np.ndarray | tf.Tensor, height: int, width: int) -> tf.Tensor:
     """Area-aware resize of ``[H, W, C]`` (antialiased when shrinking)."""
     return tf.image.resize(tf.convert_to_tensor(image, tf.float32), [height, width],
                            method="bilinear", antialias=True)
+
+
+def rescale(image: np.ndarray | tf.Tensor, factor: float, minimum: int = 8) -> tf.Tensor:
+    """``image`` resized by ``factor`` (each side at least ``minimum`` pixels)."""
+    return resize(image, max(minimum, round(image.shape[0] * factor)), max(minimum, round(image.shape[1] * factor)))
 
 
 def level_sizes(height: int, width: int, scales: int) -> list[tuple[int, int]]:
@@ -85,29 +90,24 @@ class _PaintingPatches:
 
 def _aggregate(found: tf.Tensor, rows: int, cols: int, patch: int, gap: int, start: tf.Tensor,
                config: SynthesisConfig) -> tf.Tensor:
-    """Lay the found patches ``[N, D]`` back on the padded grid with IRLS weights."""
+    """Lay the found patches ``[N, D]`` back on the padded grid: their mean where they overlap,
+    or (``robust_power`` below 2) IRLS on ``|x - z|^r``, starting from ``start``."""
     grid = tf.reshape(found, [rows, cols, -1])
     ones = tf.ones([rows, cols, patch * patch * 3], tf.float32)
+    if config.robust_power >= 2.0:
+        return P.fold(grid, patch, gap) / tf.maximum(P.fold(ones, patch, gap), 1e-8)
     picture = start
-    weights = None
-    for step in range(config.robust_steps + 1):
-        if step == 0 and config.robust_power >= 2.0:
-            weights = tf.ones([rows, cols, 1], tf.float32)
-        elif step > 0 or weights is None:
-            residual = tf.reduce_sum(tf.square(P.extract(picture, patch, gap) - grid), axis=-1, keepdims=True)
-            # |x - z|^r as a weighted least squares: weight |x - z|^(r - 2).
-            weights = tf.pow(residual / (patch * patch * 3) + 1e-4, (config.robust_power - 2.0) / 2.0)
+    for _ in range(config.robust_steps + 1):
+        residual = tf.reduce_sum(tf.square(P.extract(picture, patch, gap) - grid), axis=-1, keepdims=True)
+        # |x - z|^r as a weighted least squares: weight |x - z|^(r - 2).
+        weights = tf.pow(residual / (patch * patch * 3) + 1e-4, (config.robust_power - 2.0) / 2.0)
         picture = P.fold(grid * weights, patch, gap) / tf.maximum(P.fold(ones * weights, patch, gap), 1e-8)
-        if config.robust_power >= 2.0:
-            break
     return picture
 
 
-# RGB → (luma, two chroma axes) and back: the photo's structure is kept in luma, where it reads,
-# while the painting's colours stay free.
-_TO_YIQ = tf.constant([[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263],
-                       [0.211456, -0.522591, 0.311135]], tf.float32)
-_FROM_YIQ = tf.linalg.inv(_TO_YIQ)
+# The photo's structure is kept in luma, where it reads, while the painting's colours stay free.
+_TO_YIQ = tf.constant(RGB_TO_YIQ, tf.float32)
+_FROM_YIQ = tf.constant(YIQ_TO_RGB, tf.float32)
 
 
 def _fuse(picture: tf.Tensor, content: tf.Tensor, keep: tf.Tensor, luma_weight: float) -> tf.Tensor:
@@ -134,9 +134,7 @@ def synthesize(photo: np.ndarray, painting: np.ndarray, config: SynthesisConfig 
     rng = np.random.default_rng(config.seed)
 
     side = min(MAX_PAINTING_SIDE, max(16, round(max(height, width) * config.style_size)))
-    ratio = side / max(painting.shape[:2])
-    painting = resize(painting, max(8, round(painting.shape[0] * ratio)),
-                      max(8, round(painting.shape[1] * ratio))).numpy()
+    painting = rescale(painting, side / max(painting.shape[:2])).numpy()
     content = match_histograms(photo, painting)
     sizes = level_sizes(height, width, config.scales)
     plans = [patch_plan(config, level, size) for level, size in enumerate(sizes)]
@@ -145,10 +143,8 @@ def synthesize(photo: np.ndarray, painting: np.ndarray, config: SynthesisConfig 
 
     picture = None
     for level, (h, w) in enumerate(sizes):
-        factor = h / height
         content_l = resize(content, h, w)
-        painting_l = resize(painting, max(8, round(painting.shape[0] * factor)),
-                            max(8, round(painting.shape[1] * factor)))
+        painting_l = rescale(painting, h / height)
         keep = config.content_weight * edge_map(resize(photo, h, w).numpy())
         keep = tf.constant(keep[..., None])
         if picture is None:
