@@ -12,32 +12,26 @@ from ..models.generator import StyleFusionGenerator
 from ..synthesis import synthesize
 from ..synthesis.files import DEFAULT_MAX_SIZE, bundled_painting, load_painting
 from ..synthesis.synthesize import rescale
-from .rendering import _weights
-from .session import Photo, Session
+from .rendering import parse_styles
+from .session import Photo, Session, StyleImage
 
 
 def best_quality_job(settings: dict[str, Any], session: Session,
                      generator: StyleFusionGenerator) -> tuple[Photo, np.ndarray, str]:
     """The photo, the painting and its name for the one style the page's sliders select.
     ConfigError when none or several are selected, or a bank style has no painting."""
-    photo = session.photo(str(settings.get("photo", "")))
-    bank = _weights(settings.get("bank", []), "style sliders")
-    images = settings.get("style_images", [])
-    if not isinstance(images, list) or not all(isinstance(s, dict) for s in images):
-        raise ConfigError("style_images: expected a list of {id, weight}")
-    chosen = [("bank", i) for i, w in enumerate(bank) if w > 0]
-    chosen += [("image", str(s.get("id", ""))) for s in images
-               if _weights([s.get("weight", 0.0)], "style image sliders")[0] > 0]
+    photo, bank, styles, image_weights = parse_styles(settings, session, generator)
+    chosen = ([name for name, w in zip(generator.style_names, bank) if w > 0]
+              + [style for style, w in zip(styles, image_weights) if w > 0])
     if len(chosen) != 1:
         raise ConfigError(f"best quality repaints from one painting: {len(chosen)} styles are selected; "
                           "set one style's slider and the others to 0")
-    kind, key = chosen[0]
-    if kind == "image":
-        style = session.style_image(key)
-        if style.path is None:
-            raise ConfigError(f"style image {style.name}: its file is no longer kept; add it again")
-        return photo, load_painting(style.path), style.name
-    name = generator.style_names[key]
+    choice = chosen[0]
+    if isinstance(choice, StyleImage):
+        if choice.path is None:
+            raise ConfigError(f"style image {choice.name}: its file is no longer kept; add it again")
+        return photo, load_painting(choice.path), choice.name
+    name = choice
     try:
         return photo, load_painting(bundled_painting(name)), name
     except ConfigError:

@@ -30,7 +30,7 @@ from ..inference.stylize import stylize_image
 from ..models.color_stats import LUMA
 from ..models.generator import StyleFusionGenerator
 from ..models.style_encoder import StyleEncoder
-from .session import Photo, Session
+from .session import Photo, Session, StyleImage
 
 COLOR_CHOICES = {"off": None, "luminance": "luminance", "histogram": "histogram"}
 DEFAULT_SOFTNESS = 2.0  # percent of the shorter side: the package's default feather
@@ -131,11 +131,10 @@ class Job:
     row_names: list[str]
 
 
-def parse_job(settings: dict[str, Any], masks: Sequence[bytes], session: Session,
-              generator: StyleFusionGenerator, encoder: CachedRows | None,
-              soft_masks: SoftMasks | None = None) -> Job:
-    """Check the page's settings and mask PNGs and turn them into a Job. Raises ConfigError (or
-    the package's image and weight errors) naming the setting and the problem."""
+def parse_styles(settings: dict[str, Any], session: Session, generator: StyleFusionGenerator
+                 ) -> tuple[Photo, list[float], list[StyleImage], list[float]]:
+    """The page's photo and style sliders: one weight per bank style, then the style images and
+    their weights. ConfigError naming the setting when one is malformed."""
     photo = session.photo(str(settings.get("photo", "")))
     bank = _weights(settings.get("bank", []), "style sliders")
     if len(bank) != generator.num_styles:
@@ -145,6 +144,15 @@ def parse_job(settings: dict[str, Any], masks: Sequence[bytes], session: Session
         raise ConfigError("style_images: expected a list of {id, weight}")
     styles = [session.style_image(str(s.get("id", ""))) for s in images]
     image_weights = _weights([s.get("weight", 0.0) for s in images], "style image sliders")
+    return photo, bank, styles, image_weights
+
+
+def parse_job(settings: dict[str, Any], masks: Sequence[bytes], session: Session,
+              generator: StyleFusionGenerator, encoder: CachedRows | None,
+              soft_masks: SoftMasks | None = None) -> Job:
+    """Check the page's settings and mask PNGs and turn them into a Job. Raises ConfigError (or
+    the package's image and weight errors) naming the setting and the problem."""
+    photo, bank, styles, image_weights = parse_styles(settings, session, generator)
     row_names = list(generator.style_names) + [s.name for s in styles]
     if not any(w > 0 for w in bank + image_weights):
         raise ConfigError("every style slider is at 0: give at least one style a weight")
