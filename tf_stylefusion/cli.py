@@ -143,6 +143,15 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                  "match the style in each window of a k x k grid over the picture (1: the whole picture)")
     _config_flag(p, "--style-scales", "losses.style_scales", int,
                  "match the style after K x K average pooling, for each K given (1: as is)", nargs="+", metavar="K")
+    _config_flag(p, "--teacher", "data.teacher", str,
+                 "also learn from a teacher: each painting's example-based synthesis of some training "
+                 "photos (made once, cached in the run folder; seconds a picture)", choices=("synthesis",))
+    _config_flag(p, "--teacher-photos", "data.teacher_photos", int, "how many training photos the teacher paints")
+    _config_flag(p, "--teacher-size", "data.teacher_size", int, "the teacher's pictures' longer side (px)")
+    _config_flag(p, "--teacher-weight", "losses.teacher_weight", float,
+                 "pixel distance to the teacher's picture (with --teacher)")
+    _config_flag(p, "--teacher-feature-weight", "losses.teacher_feature_weight", float,
+                 "the loss network's feature distance to the teacher's picture (with --teacher)")
     _config_flag(p, "--adversarial", "losses.adversarial", str, choices=ADVERSARIAL_KINDS)
     _config_flag(p, "--adversarial-weight", "losses.adversarial_weight", float)
     p.add_argument("--spectral-norm", action="store_true", help="spectral norm in the discriminator")

@@ -16,6 +16,7 @@ LR_SCHEDULES = ("constant", "cosine")
 COLOR_NORM_INITS = ("photo", "painting", "painting_fixed")
 LAYOUT_COLOURS = ("channel", "linear", "monotone", "residual")
 TV_OF = ("output", "residual", "residual_light")
+TEACHERS = ("", "synthesis")
 VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 
 # Random VGG19 loss networks: "random" names the offline default, the symmetric filters (no
@@ -288,6 +289,11 @@ class LossConfig:
     # distribution against the painting's, along 16 directions in RGB, so a painting's few strong
     # colours are asked for and not only their mean and covariance. 0 leaves it off.
     palette_weight: float = 0.0
+    # With a teacher (DataConfig.teacher): the mean absolute difference to the teacher's picture
+    # of the same photo and style, and the loss network's features' normalised distance to its
+    # features. Pure-style samples only (a blend has no teacher picture).
+    teacher_weight: float = 10.0
+    teacher_feature_weight: float = 1.0
     adversarial: str = "lsgan"
     # Style loss per layer divided by the mean square of each sample's own target Gram
     # ("target") or of the whole bank's ("bank"); see StyleFusionGAN.style_norms.
@@ -339,7 +345,7 @@ class LossConfig:
         if self.style_normalization not in ("target", "bank"):
             raise ConfigError(f"style_normalization must be target or bank, got {self.style_normalization!r}")
         for name in ("style_weight", "content_weight", "tv_weight", "layout_weight", "adversarial_weight",
-                     "inception_weight", "palette_weight"):
+                     "inception_weight", "palette_weight", "teacher_weight", "teacher_feature_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -366,6 +372,13 @@ class DataConfig:
     test_fraction: float = 0.0
     cache: bool = True
     seed: int = 0
+    # "synthesis": the generator also learns from a teacher, each painting's example-based
+    # synthesis (tf_stylefusion/synthesis) of ``teacher_photos`` training photos at
+    # ``teacher_size`` px (longer side), made once and cached in the run folder
+    # (training/teacher.py); "": from the loss networks only.
+    teacher: str = ""
+    teacher_photos: int = 16
+    teacher_size: int = 512
 
     def __post_init__(self) -> None:
         self.styles = [str(s) for s in self.styles]
@@ -387,6 +400,13 @@ class DataConfig:
             raise ConfigError("validation_fraction must be in [0, 1)")
         if not 0.0 <= self.test_fraction < 1.0 - self.validation_fraction:
             raise ConfigError("test_fraction must be >= 0 and validation_fraction + test_fraction < 1")
+        if self.teacher not in TEACHERS:
+            raise ConfigError(f"teacher must be one of {', '.join(repr(t) for t in TEACHERS)}, got {self.teacher!r}")
+        if self.teacher and self.teacher_photos < 1:
+            raise ConfigError(f"teacher_photos must be >= 1, got {self.teacher_photos}")
+        if self.teacher and self.teacher_size < self.image_size:
+            raise ConfigError(f"teacher_size ({self.teacher_size}) must be >= image_size ({self.image_size}): "
+                              "the training crops are cut from the teacher's pictures")
 
 
 @dataclass

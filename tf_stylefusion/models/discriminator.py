@@ -2,6 +2,8 @@
 
 Each scale scores overlapping patches; the score is ``head(h) + <h, embed(weights)>`` (the
 projection discriminator of Miyato & Koyama), so one network judges every style of the bank.
+A conditional discriminator also sees the photo beside the picture (pix2pix, Isola et al. 2017):
+it judges whether the picture is that style's painting *of that photo*.
 """
 
 from __future__ import annotations
@@ -54,16 +56,18 @@ class PatchScale(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class PatchDiscriminator(keras.Model):
-    """Scores ``images`` ``[B, H, W, 3]`` in [0, 1] as belonging to the style mix ``weights``.
+    """Scores ``images`` ``[B, H, W, 3]`` in [0, 1] as belonging to the style mix ``weights``;
+    ``conditional``: inputs ``(images, weights, photos)``, the photo each image was made from.
 
     Returns a list with one ``[B, h, w, 1]`` logit map per scale (full, ½, ¼ ...).
     """
 
     def __init__(self, num_styles: int = 1, filters: int = 32, num_layers: int = 3,
-                 num_scales: int = 2, spectral_norm: bool = False, **kwargs: Any):
+                 num_scales: int = 2, spectral_norm: bool = False, conditional: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.num_styles, self.filters, self.num_layers = int(num_styles), int(filters), int(num_layers)
         self.num_scales, self.spectral_norm = int(num_scales), bool(spectral_norm)
+        self.conditional = bool(conditional)
         self.scales = [PatchScale(num_styles, filters, num_layers, spectral_norm, name=f"scale{i}")
                        for i in range(num_scales)]
         self.downsample = keras.layers.AveragePooling2D(3, strides=2, padding="same")
@@ -73,14 +77,18 @@ class PatchDiscriminator(keras.Model):
         if self.built:
             return
         with tf.init_scope():
-            self.call((tf.zeros([1, 32, 32, 3]), tf.ones([1, self.num_styles])))
+            photo = (tf.zeros([1, 32, 32, 3]),) if self.conditional else ()
+            self.call((tf.zeros([1, 32, 32, 3]), tf.ones([1, self.num_styles]), *photo))
         self.built = True
 
     def call(self, inputs: Any, training: bool | None = None) -> list[tf.Tensor]:
-        images, weights = inputs
+        images, weights, *photo = inputs
+        if len(photo) != int(self.conditional):
+            raise ValueError(f"PatchDiscriminator(conditional={self.conditional}) takes "
+                             f"{'(images, weights, photos)' if self.conditional else '(images, weights)'}")
         weights = tf.cast(weights, images.dtype)
         outputs = []
-        x = images
+        x = tf.concat([images, tf.cast(photo[0], images.dtype)], axis=-1) if photo else images
         for i, scale in enumerate(self.scales):
             if i:
                 x = self.downsample(x)
@@ -92,4 +100,4 @@ class PatchDiscriminator(keras.Model):
         return {**{k: v for k, v in base.items() if k in ("name", "trainable", "dtype")},
                 "num_styles": self.num_styles, "filters": self.filters,
                 "num_layers": self.num_layers, "num_scales": self.num_scales,
-                "spectral_norm": self.spectral_norm}
+                "spectral_norm": self.spectral_norm, "conditional": self.conditional}

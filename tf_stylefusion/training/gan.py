@@ -67,16 +67,25 @@ def loss_term(name: str, weight: str, always: bool = False) -> Callable[[TermMet
 class LossBatch:
     """What a batch's loss terms share: the content, its stylization and their style weights,
     and (each computed once, when a term first asks) the loss network's features of both and the
-    photo as the style's colour norm recoloured it."""
+    photo as the style's colour norm recoloured it. With a teacher: ``teacher``, its picture of
+    each sample's photo and style, and ``pure``, 1 for the samples whose mix is one style (only
+    they have a teacher picture)."""
 
-    def __init__(self, gan: "StyleFusionGAN", content: tf.Tensor, stylized: tf.Tensor, weights: tf.Tensor):
+    def __init__(self, gan: "StyleFusionGAN", content: tf.Tensor, stylized: tf.Tensor, weights: tf.Tensor,
+                 teacher: tf.Tensor | None = None, pure: tf.Tensor | None = None):
         self.gan, self.content, self.stylized, self.weights = gan, content, stylized, weights
+        self.teacher, self.pure = teacher, pure
         self.size = tf.shape(content)[0]
 
     @functools.cached_property
     def features(self) -> list[tf.Tensor]:
         """The loss network's features of ``[stylized; content]`` (stylized first)."""
         return self.gan._vgg[0](tf.concat([self.stylized, self.content], axis=0))
+
+    @functools.cached_property
+    def teacher_features(self) -> list[tf.Tensor]:
+        """The loss network's features of the teacher's pictures."""
+        return self.gan._vgg[0](self.teacher)
 
     @functools.cached_property
     def recoloured(self) -> tf.Tensor:
@@ -169,7 +178,7 @@ class StyleFusionGAN(keras.Model):
     def __init__(self, generator: StyleFusionGenerator, discriminator: PatchDiscriminator,
                  vgg: VGGFeatures, targets: StyleTargets, losses: LossConfig | None = None,
                  mix_fraction: float = 0.25, inception: InceptionFeatures | None = None,
-                 seed: int = 0, **kwargs: Any):
+                 seed: int = 0, paired: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -196,6 +205,12 @@ class StyleFusionGAN(keras.Model):
             raise ValueError("the palette term needs StyleTargets with palette quantiles")
         self.palette_targets = tf.constant(targets.palette) if targets.palette is not None else None
         self.seed = int(seed)
+        # Paired (a teacher): the batches' second element is the teacher's picture of each
+        # sample's photo, the target of the teacher terms and D's real side, with the photo as D's
+        # condition (pix2pix); otherwise it is a crop of the painting, D's unconditioned real side.
+        self.paired = bool(paired)
+        if self.paired and not discriminator.conditional:
+            raise ValueError("a paired (teacher) GAN needs a discriminator conditioned on the photo")
         self.trackers = {n: keras.metrics.Mean(name=n) for n in metric_names()}
         # Multiplies the bank's gradient (None: all of it trains), broadcast against ``[N, D]``:
         # fine-tuning a new style freezes the other rows, a held colour norm its columns.
@@ -319,10 +334,28 @@ class StyleFusionGAN(keras.Model):
     def palette_term(self, batch: LossBatch) -> tf.Tensor:
         return palette_distance(batch.stylized, tf.einsum("bn,nqd->bqd", batch.weights, self.palette_targets))
 
-    def perceptual_terms(self, content: tf.Tensor, stylized: tf.Tensor,
-                         weights: tf.Tensor) -> dict[str, tf.Tensor]:
+    @loss_term("teacher", "teacher_weight")
+    def teacher_term(self, batch: LossBatch) -> tf.Tensor:
+        """Mean absolute difference to the teacher's picture (pure-style samples)."""
+        if batch.teacher is None:
+            return tf.zeros([batch.size])
+        return tf.reduce_mean(tf.abs(batch.stylized - batch.teacher), axis=[1, 2, 3]) * batch.pure
+
+    @loss_term("teacher_feature", "teacher_feature_weight")
+    def teacher_feature_term(self, batch: LossBatch) -> tf.Tensor:
+        """The loss network's features (every style layer and the content layer) against the
+        teacher picture's, each normalised by the teacher's mean square (pure-style samples)."""
+        if batch.teacher is None:
+            return tf.zeros([batch.size])
+        mine = [f[: batch.size] for f in batch.features]
+        per_layer = [content_loss(f, t) for f, t in zip(mine, batch.teacher_features)]
+        return tf.add_n(per_layer) / len(per_layer) * batch.pure
+
+    def perceptual_terms(self, content: tf.Tensor, stylized: tf.Tensor, weights: tf.Tensor,
+                         teacher: tf.Tensor | None = None, pure: tf.Tensor | None = None
+                         ) -> dict[str, tf.Tensor]:
         """Every registered term's per-sample loss (zeros for a term whose weight is 0)."""
-        batch = LossBatch(self, content, stylized, weights)
+        batch = LossBatch(self, content, stylized, weights, teacher, pure)
         used = lambda term: term.always or getattr(self.loss_config, term.weight) > 0  # noqa: E731
         return {term.name: term.compute(self, batch) if used(term) else tf.zeros([batch.size])
                 for term in LOSS_TERMS.values()}
@@ -332,30 +365,34 @@ class StyleFusionGAN(keras.Model):
         cfg = self.loss_config
         return tf.add_n([getattr(cfg, term.weight) * terms[term.name] for term in LOSS_TERMS.values()])
 
-    def adversarial_losses(self, style_images: tf.Tensor, style_ids: tf.Tensor, stylized: tf.Tensor,
+    def adversarial_losses(self, content: tf.Tensor, real: tf.Tensor, style_ids: tf.Tensor, stylized: tf.Tensor,
                            weights: tf.Tensor, pure: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """G's per-sample adversarial loss and D's loss (on pure-style samples); zeros without D."""
+        """G's per-sample adversarial loss and D's loss (on pure-style samples); zeros without D.
+        ``real``: the painting's crops, or (paired) the teacher's pictures of ``content``, which
+        then conditions D on both sides."""
         if not self.uses_discriminator:
             return tf.zeros([tf.shape(stylized)[0]]), tf.constant(0.0)
         kind = self.loss_config.adversarial
-        d_real = self.discriminator((style_images, tf.one_hot(style_ids, self.num_styles)), training=True)
-        d_fake = self.discriminator((stylized, weights), training=True)
+        condition = (content,) if self.paired else ()
+        d_real = self.discriminator((real, tf.one_hot(style_ids, self.num_styles), *condition), training=True)
+        d_fake = self.discriminator((stylized, weights, *condition), training=True)
         return (generator_adversarial_loss(d_fake, kind),
                 masked_mean(discriminator_loss(d_real, d_fake, kind), pure))
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
         # 1. each sample's style mix (one-hot; a mix_fraction blended with another style);
         # 2. G stylizes the content with those mixes;
-        # 3. the perceptual terms (LOSS_TERMS) against each sample's mixed style targets;
-        # 4. D scores the paintings' crops (real) and the stylized batch (fake);
+        # 3. the perceptual terms (LOSS_TERMS) against each sample's mixed style targets (and,
+        #    paired, the teacher's picture);
+        # 4. D scores the paintings' crops or the teacher's pictures (real) and the stylized batch (fake);
         # 5. G loss = weighted terms + adversarial (pure-style samples); D loss;
         # 6. one tape's gradients update G (the style bank at its own rate) and D.
-        content, style_images, style_ids = data
+        content, real, style_ids = data
         weights, pure = self.sample_weights(style_ids)
         with tf.GradientTape(persistent=True) as tape:
             stylized = self.generator((content, weights), training=True)
-            terms = self.perceptual_terms(content, stylized, weights)
-            terms["adv_g"], d_loss = self.adversarial_losses(style_images, style_ids, stylized, weights, pure)
+            terms = self.perceptual_terms(content, stylized, weights, real if self.paired else None, pure)
+            terms["adv_g"], d_loss = self.adversarial_losses(content, real, style_ids, stylized, weights, pure)
             g_loss = (tf.reduce_mean(self.weighted_perceptual(terms))
                       + self.loss_config.adversarial_weight * masked_mean(terms["adv_g"], pure))
             # Optimizers sum gradients over replicas: scale to a mean over the global batch.

@@ -9,6 +9,7 @@ Run folder layout::
     checkpoints/       G, D and both optimizers, for resume
     samples/           sample grids (PNG); tensorboard/ scalars and images
     bad_files.txt      every input that was skipped, and why (only if any)
+    teacher/           the teacher's pictures (only with a teacher; training/teacher.py)
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from .distribute import is_chief, make_strategy, precision_policy, wrap_optimize
 from .gan import StyleFusionGAN, StyleTargets
 from .noise_tolerance import NoiseToleranceConfig, harden_for_integer
 from .style_encoder_stage import EncoderConfig, fit_style_encoder, save_style_encoder
+from .teacher import choose_photos, teacher_dataset, teacher_set
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,10 @@ def _check_resume_compatible(run_dir: Path, config: RunConfig) -> None:
             f"{run_dir} holds a run whose learning rate {_schedule_words(old.training)}; this command "
             f"asks for one that {_schedule_words(config.training)}, which its saved optimizer cannot "
             f"resume. Keep its schedule, fall over the last steps only (--lr-decay-steps), or use a new --out folder.")
+    if old.data.teacher != config.data.teacher:
+        raise ConfigError(
+            f"{run_dir} holds a run trained with teacher {old.data.teacher or 'none'!r}; this command asks "
+            f"for {config.data.teacher or 'none'!r}. Pass the same --teacher to resume it, or use a new --out folder.")
     if old.losses.loss_network != config.losses.loss_network:
         raise ConfigError(
             f"{run_dir} holds a run trained with the loss network {old.losses.loss_network!r}; this "
@@ -173,10 +179,11 @@ def build_gan(config: RunConfig, style_images: Sequence[Sequence[np.ndarray]],
                                         lc.style_statistic, lc.style_scales, lc.seed)
         generator = generator or StyleFusionGenerator.from_config_object(config.generator)
         dc = config.discriminator
+        paired = bool(config.data.teacher)
         discriminator = PatchDiscriminator(generator.num_styles, dc.filters, dc.num_layers,
-                                           dc.num_scales, dc.spectral_norm)
+                                           dc.num_scales, dc.spectral_norm, conditional=paired)
         gan = StyleFusionGAN(generator, discriminator, vgg, targets, lc, tc.mix_fraction,
-                             inception, seed=tc.seed)
+                             inception, seed=tc.seed, paired=paired)
         g_opt = wrap_optimizer(keras.optimizers.Adam(learning_rate(tc, tc.g_learning_rate)), tc.precision)
         d_opt = wrap_optimizer(keras.optimizers.Adam(tc.d_learning_rate, beta_1=0.5), tc.precision)
         bank_opt = None
@@ -294,10 +301,13 @@ def _train(config: RunConfig, run_dir: Path, strategy: tf.distribute.Strategy, s
                                      paths=train_paths, cache=dc.cache)
     # DataConfig.batch_size is per replica; Keras splits the global batch across replicas.
     global_batch = dc.batch_size * strategy.num_replicas_in_sync
-    crops = data_lib.style_crops(style_images, dc.image_size, dc.seed)
-    if num_old:  # the new styles' rows follow the base model's
-        crops = crops.map(lambda im, sid: (im, sid + num_old))
-    dataset = data_lib.training_dataset(content, crops, global_batch)
+    if dc.teacher:
+        dataset = _teacher_dataset(config, run_dir, strategy, sources, train_paths, global_batch, num_old, bad)
+    else:
+        crops = data_lib.style_crops(style_images, dc.image_size, dc.seed)
+        if num_old:  # the new styles' rows follow the base model's
+            crops = crops.map(lambda im, sid: (im, sid + num_old))
+        dataset = data_lib.training_dataset(content, crops, global_batch)
 
     tiles = None
     if is_chief(strategy):
@@ -384,6 +394,21 @@ def _train(config: RunConfig, run_dir: Path, strategy: tf.distribute.Strategy, s
     generator.set_textures(tiles)  # after training: they are laid over pictures, not trained with
     return TrainResult(run_dir, generator, history, int(step.numpy()), resumed_from,
                        time.time() - start, bad.items, encoder_psnr)
+
+
+def _teacher_dataset(config: RunConfig, run_dir: Path, strategy: tf.distribute.Strategy,
+                     sources: Sequence[data_lib.StyleSource], train_paths: Sequence[Path] | None,
+                     global_batch: int, num_old: int, bad: BadFiles) -> tf.data.Dataset:
+    """Paired batches from the teacher's pictures of some training photos (training/teacher.py),
+    cached in the run folder (each non-chief worker keeps its own copy)."""
+    dc = config.data
+    if train_paths is None:
+        raise ConfigError(f"--teacher {dc.teacher} needs a folder of photos as --content, not {dc.content}")
+    cache_dir = run_dir if is_chief(strategy) else (
+        run_dir / WORKERS_DIR / f"task_{strategy.cluster_resolver.task_id}")
+    photos = choose_photos(train_paths, dc.teacher_photos, dc.seed)
+    teacher = teacher_set(cache_dir, photos, sources, dc, bad)
+    return teacher_dataset(teacher, dc.image_size, global_batch, dc.seed, first_style=num_old)
 
 
 def write_run_textures(run_dir: Path, sources: Sequence[data_lib.StyleSource], names: Sequence[str],
