@@ -211,3 +211,35 @@ def test_teacher_settings_are_checked_and_a_run_cannot_resume_under_another_teac
     taught = RunConfig.from_dict({**cfg.to_dict(), "data": {**cfg.to_dict()["data"], "teacher": "synthesis"}})
     with pytest.raises(ConfigError, match="teacher"):
         _check_resume_compatible(tmp_path, taught)
+
+
+def test_train_teacher_flags_reach_the_run_config() -> None:
+    from tf_stylefusion.cli import build_parser, train_config_from_args
+
+    base = ["train", "--content", "photos", "--style", "a.jpg", "--out", "run", "--loss-network", "random"]
+    got = train_config_from_args(build_parser().parse_args(
+        base + ["--teacher", "synthesis", "--teacher-photos", "5", "--teacher-weight", "2"]))
+    assert (got.data.teacher, got.data.teacher_photos, got.losses.teacher_weight) == ("synthesis", 5, 2.0)
+    assert train_config_from_args(build_parser().parse_args(base)).data.teacher == ""
+
+
+def test_train_with_a_teacher_writes_its_pictures_once_and_a_resume_reuses_them(image_folders, tmp_path: Path,
+                                                                              caplog) -> None:
+    from tf_stylefusion.training.run import train
+
+    cfg = RunConfig().updated({
+        "data": {"content": str(image_folders["content"]), "image_size": 32, "batch_size": 2,
+                 "styles": [str(image_folders["stripes"]), str(image_folders["checker"])],
+                 "teacher": "synthesis", "teacher_size": 48, "teacher_photos": 2},
+        "losses": {"loss_network": "random", "adversarial_weight": 0.1},
+        "generator": {"filters": [8, 12, 16], "num_res_blocks": 1},
+        "training": {"steps": 2, "checkpoint_every": 2, "tensorboard": False}})
+    run = tmp_path / "run"
+    with caplog.at_level(logging.INFO, logger="tf_stylefusion.training.teacher"):
+        first = train(cfg, run, verbose=0)
+    assert first.history["teacher"][0] > 0 and first.history["adv_g"][0] > 0
+    assert len(list((run / TEACHER_DIR).rglob("*.png"))) == 4 and "4 made, 0 reused" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="tf_stylefusion.training.teacher"):
+        train(cfg.updated({"training": {"steps": 4}}), run, verbose=0)
+    assert "0 made, 4 reused" in caplog.text
