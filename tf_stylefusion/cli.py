@@ -145,7 +145,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                  "match the style after K x K average pooling, for each K given (1: as is)", nargs="+", metavar="K")
     _config_flag(p, "--teacher", "data.teacher", str,
                  "also learn from a teacher: each painting's example-based synthesis of some training "
-                 "photos (made once, cached in the run folder; seconds a picture)", choices=("synthesis",))
+                 "photos (made once, cached in the run folder; seconds a picture). It brings its recipe "
+                 "(config.TEACHER_RECIPE): adversarial weight 1, --d-lr 0.001 and, offline, content 0.3, "
+                 "layout 3, tv 5", choices=("synthesis",))
     _config_flag(p, "--teacher-photos", "data.teacher_photos", int, "how many training photos the teacher paints")
     _config_flag(p, "--teacher-size", "data.teacher_size", int, "the teacher's pictures' longer side (px)")
     _config_flag(p, "--teacher-weight", "losses.teacher_weight", float,
@@ -156,7 +158,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _config_flag(p, "--adversarial-weight", "losses.adversarial_weight", float)
     p.add_argument("--spectral-norm", action="store_true", help="spectral norm in the discriminator")
     _config_flag(p, "--lr", "training.g_learning_rate", float, "generator learning rate")
-    _config_flag(p, "--d-lr", "training.d_learning_rate", float, "discriminator learning rate")
+    _config_flag(p, "--d-lr", "training.d_learning_rate", float, "discriminator learning rate (0.001 with --teacher)")
     _config_flag(p, "--lr-schedule", "training.lr_schedule", str,
                  "constant, or cosine: both generator rates fall to a tenth by the last step", choices=LR_SCHEDULES)
     _config_flag(p, "--lr-decay-steps", "training.lr_decay_steps", int,

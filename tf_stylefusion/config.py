@@ -240,6 +240,16 @@ RECIPE_GENERATOR[RANDOM_SYMMETRIC] = RECIPE_GENERATOR[RANDOM_PLAIN] = RECIPE_GEN
 
 RECIPE_GENERATOR_FIELDS = ("color_norm", "color_mix")
 
+# What a teacher (DataConfig.teacher) changes in a recipe, for the fields the recipe decided: the
+# conditional discriminator carries the strokes (weight 1, at 5x the rate), and the offline
+# recipe's regularisers, which hold the picture to the recoloured photo, are a tenth (docs/teacher.md,
+# the student's ablation). The loss-network recipe's other fields stay.
+TEACHER_RECIPE: dict[str, dict[str, float]] = {
+    "losses": {"adversarial_weight": 1.0, "content_weight": 0.3, "layout_weight": 3.0, "tv_weight": 5.0},
+    "training": {"d_learning_rate": 1e-3},
+}
+D_LEARNING_RATE = 2e-4  # the discriminator's rate without a teacher
+
 
 def recipe_for(loss_network: str) -> dict[str, Any]:
     """The recipe defaults for a loss network setting (a weights file counts as pretrained)."""
@@ -415,7 +425,8 @@ class TrainConfig:
 
     steps: int = 1000
     g_learning_rate: float = 2e-3
-    d_learning_rate: float = 2e-4
+    # None: 2e-4, or the teacher recipe's (TEACHER_RECIPE) with a teacher.
+    d_learning_rate: float | None = None
     mix_fraction: float = 0.25
     # The style bank's learning rate over the shared weights'. Each bank row sees only its own
     # style's samples, so at one rate the shared convolutions learn an average look long before
@@ -501,8 +512,17 @@ class RunConfig:
             "generator": frozenset(n for n in RECIPE_GENERATOR_FIELDS if getattr(self.generator, n) is None),
             "losses": self.losses.from_recipe,
             "data": self.data.derived,
-            "training": frozenset({"color_norm_init"} if self.training.color_norm_init is None else ()),
+            "training": frozenset(n for n in ("color_norm_init", "d_learning_rate")
+                                  if getattr(self.training, n) is None),
         }
+        if self.data.teacher:
+            offline = self.losses.loss_network in RECIPE_GENERATOR
+            for name, value in TEACHER_RECIPE["losses"].items():
+                if name in self.losses.from_recipe and (offline or name == "adversarial_weight"):
+                    setattr(self.losses, name, value)
+        if self.training.d_learning_rate is None:
+            self.training.d_learning_rate = (TEACHER_RECIPE["training"]["d_learning_rate"] if self.data.teacher
+                                             else D_LEARNING_RATE)
         recipe = RECIPE_GENERATOR.get(self.losses.loss_network, {})
         asked_mix = self.generator.color_mix
         for name, value in recipe.items():

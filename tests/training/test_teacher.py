@@ -243,3 +243,21 @@ def test_train_with_a_teacher_writes_its_pictures_once_and_a_resume_reuses_them(
     with caplog.at_level(logging.INFO, logger="tf_stylefusion.training.teacher"):
         train(cfg.updated({"training": {"steps": 4}}), run, verbose=0)
     assert "0 made, 4 reused" in caplog.text
+
+
+def test_a_teacher_brings_its_recipe_where_the_recipe_decides_and_a_given_value_wins() -> None:
+    from tf_stylefusion.config import RECIPES, TEACHER_RECIPE, LossConfig
+
+    plain = RunConfig(losses=LossConfig(loss_network="random"))
+    taught = plain.updated({"data": {"teacher": "synthesis"}})
+    for name, value in TEACHER_RECIPE["losses"].items():
+        assert getattr(taught.losses, name) == value != RECIPES["random"][name], name
+    assert taught.training.d_learning_rate == TEACHER_RECIPE["training"]["d_learning_rate"]
+    back = taught.updated({"data": {"teacher": ""}})  # decided again, not kept
+    assert back.losses.tv_weight == RECIPES["random"]["tv_weight"] and back.training.d_learning_rate == 2e-4
+    given = plain.updated({"data": {"teacher": "synthesis"}, "losses": {"tv_weight": 7.0},
+                           "training": {"d_learning_rate": 5e-4}})
+    assert given.losses.tv_weight == 7.0 and given.training.d_learning_rate == 5e-4
+    # ImageNet's recipe keeps its own regularisers; the discriminator's part applies.
+    online = RunConfig().updated({"data": {"teacher": "synthesis"}})
+    assert online.losses.adversarial_weight == 1.0 and online.losses.layout_weight == RECIPES["imagenet"]["layout_weight"]
