@@ -112,11 +112,10 @@ def test_a_conditional_discriminator_judges_the_picture_with_its_photo() -> None
     assert not np.allclose(a.numpy(), b.numpy())
     with pytest.raises(ValueError, match="photos"):
         d((x, w))
+    gan = build_gan(tiny_config(1), style_images()[:1])
+    targets = _targets(gan)
     with pytest.raises(ValueError, match="conditioned on the photo"):
-        cfg = tiny_config(1)
-        gan = build_gan(cfg, style_images()[:1])
-        StyleFusionGAN(gan.generator, gan.discriminator, gan._vgg[0],
-                       _targets(gan), gan.loss_config, paired=True)
+        StyleFusionGAN(gan.generator, gan.discriminator, gan._vgg[0], targets, gan.loss_config, paired=True)
 
 
 def _targets(gan: StyleFusionGAN):
