@@ -96,6 +96,23 @@ def test_strength_interpolates_rows_not_pixels(generator, encoder) -> None:
     np.testing.assert_allclose(anchored, np.clip(direct + (1 - s) * (img - own_out), 0, 1), atol=1e-5)
 
 
+def test_the_photo_is_shrunk_for_its_row_a_strip_at_a_time_to_the_bit() -> None:
+    """content_row shrinks a (16 MP) photo in strips of columns, so TensorFlow never holds it
+    whole as float: the same numbers as one resize_short_side, for float and uint8 photos,
+    shrinking or enlarging, whatever the strip."""
+    from tf_stylefusion.data.pipelines import resize_short_side
+    from tf_stylefusion.inference.fusion import shrink_short_side
+
+    rng = np.random.default_rng(0)
+    for (h, w), size, strip in (((150, 230), 64, 40), ((230, 150), 96, 512), ((60, 70), 128, 16)):
+        u8 = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        as_float = u8.astype(np.float32) / 255.0
+        whole = resize_short_side(tf.convert_to_tensor(as_float), size).numpy()
+        assert min(whole.shape[:2]) == size
+        np.testing.assert_array_equal(shrink_short_side(as_float, size, strip), whole)
+        np.testing.assert_array_equal(shrink_short_side(u8, size, strip), whole)
+
+
 def test_strength_errors(generator) -> None:
     with pytest.raises(StyleWeightsError, match="strength"):
         StylizeOptions(strength=1.5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tf_stylefusion.data.images import psnr
+from tf_stylefusion.data.images import psnr, to_uint8
 from tf_stylefusion.inference import tiling
 from tf_stylefusion.inference.fusion import StylizeOptions, encode_style_images
 from tf_stylefusion.inference.stylize import stylize_image
@@ -60,6 +60,19 @@ def test_each_fusion_control_tiled_equals_untiled(generator, encoder, name: str)
     plain = stylize_image(generator, img, WEIGHTS, tile_size=0)
     assert np.abs(whole - plain).mean() > 0.01  # the control changed the picture
     assert np.abs(tiled - whole).max() < 2e-3
+
+
+@pytest.mark.parametrize("name", ["two styles split by a mask", "one mask for one style + strength",
+                                  "strength + luminance", "histogram", "style image"])
+def test_each_fusion_control_on_a_uint8_photo_gives_the_float_photos_picture(generator, encoder, name) -> None:
+    """The app's full-size render: the uint8 photo read a tile at a time, the picture finished to
+    uint8 a band of rows at a time, equals converting both whole, to the bit."""
+    weights, options = cases(encoder)[name]
+    img = to_uint8(photo(H, W))
+    expected = stylize_image(generator, img.astype(np.float32) / 255.0, weights, options, tile_size=EXACT)
+    out = stylize_image(generator, img, weights, options, tile_size=EXACT, uint8=True)
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, to_uint8(expected))
 
 
 def test_a_mask_tiled_with_downscaled_statistics_has_no_seams(generator, encoder) -> None:

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from tf_stylefusion.data.images import load_image
+from tf_stylefusion.data.images import load_image, to_uint8
 from tf_stylefusion.errors import ConfigError
 from tf_stylefusion.evaluation.metrics import psnr
 from tf_stylefusion.inference import tiling
@@ -136,6 +136,56 @@ def soft_halves(h: int, w: int) -> np.ndarray:
     weights = np.zeros((h, w, 3), np.float32)
     weights[..., 0], weights[..., 2] = left, 1 - left
     return weights
+
+
+def test_tiles_blended_a_band_of_rows_at_a_time_equal_a_whole_image_sum_to_the_bit() -> None:
+    """blend_tiles holds one tile-tall float band, not the whole picture: every pixel must still
+    sum the same tiles in the same order, and each band be finished once, top to bottom."""
+    g = styled_generator(num_res_blocks=1)
+    h, w, cfg = 150, 170, tiling.TileConfig(tile_size=64, overlap=32)
+
+    def render(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        return np.random.default_rng(1000 * y0 + x0).random((y1 - y0, x1 - x0, 3), dtype=np.float32)
+
+    context = min(tiling.receptive_radius(g), cfg.overlap // 2)
+    whole, total = np.zeros((h, w, 3), np.float32), np.zeros((h, w, 1), np.float32)
+    for sy in tiling.axis_spans(h, 64, 32, g.stride):
+        for sx in tiling.axis_spans(w, 64, 32, g.stride):
+            blend = tiling.feather(sy, sx, h, w, 32, context)
+            whole[sy[0]:sy[1], sx[0]:sx[1]] += render(*sy, *sx) * blend
+            total[sy[0]:sy[1], sx[0]:sx[1]] += blend
+    whole /= total
+    assert len(tiling.axis_spans(h, 64, 32, g.stride)) >= 3  # bands carry overlap more than once
+
+    np.testing.assert_array_equal(tiling.blend_tiles(g, h, w, cfg, render), whole)
+    bands: list[tuple[int, np.dtype]] = []
+
+    def finish(band: np.ndarray) -> np.ndarray:
+        bands.append((band.shape[0], band.dtype))
+        return to_uint8(band)
+
+    out = tiling.blend_tiles(g, h, w, cfg, render, finish)
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, to_uint8(whole))
+    assert sum(n for n, _ in bands) == h and max(n for n, _ in bands) <= 64 + 3
+    assert all(dtype == np.float32 for _, dtype in bands)
+
+
+def test_a_uint8_image_is_read_a_tile_at_a_time_as_its_float_copy_would_be() -> None:
+    g = styled_generator(num_res_blocks=1)
+    img = to_uint8(photo(150, 200))
+    cfg = tiling.TileConfig(tile_size=128, overlap=64)
+    as_float = img.astype(np.float32) / 255.0
+    np.testing.assert_array_equal(tiling.image_region(img, 10, 70, 30, 90), as_float[10:70, 30:90])
+    expected = stylize_image(g, as_float, WEIGHTS, tile_size=cfg)
+    np.testing.assert_array_equal(stylize_image(g, img, WEIGHTS, tile_size=cfg), expected)
+    np.testing.assert_array_equal(stylize_image(g, img, WEIGHTS, tile_size=cfg, uint8=True), to_uint8(expected))
+    # untiled, and the downscaled statistics' box filter, read it the same way
+    np.testing.assert_array_equal(stylize_image(g, img, WEIGHTS, tile_size=0, uint8=True),
+                                  to_uint8(stylize_image(g, as_float, WEIGHTS, tile_size=0)))
+    fast = tiling.TileConfig(tile_size=64, overlap=32, stats_size=80, exact_statistics=False)
+    np.testing.assert_array_equal(stylize_image(g, img, WEIGHTS, tile_size=fast),
+                                  stylize_image(g, as_float, WEIGHTS, tile_size=fast))
 
 
 @pytest.mark.parametrize("color_norm,per_pixel", [(False, False), (True, False), (True, True)])

@@ -121,16 +121,21 @@ def decode_image_bytes(data: bytes, name: str = "<bytes>", *, max_side: int | No
     return _decode(io.BytesIO(data), name, max_side, min_side, max_pixels)
 
 
-def validate_image_array(arr: object, name: str = "image") -> np.ndarray:
+def validate_image_array(arr: object, name: str = "image", keep_uint8: bool = False) -> np.ndarray:
     """Check an in-memory image (``[H, W, 3]`` or ``[B, H, W, 3]``, uint8 or float in [0, 1]) and
-    return it as float32. Raises ImageError for wrong shape, NaN/inf or out-of-range values."""
+    return it as float32, or a uint8 one as it is with ``keep_uint8`` (for callers that convert a
+    region at a time). Raises ImageError for wrong shape, NaN/inf or out-of-range values."""
     a = np.asarray(arr)
     if a.ndim not in (3, 4) or a.shape[-1] != 3:
         raise ImageError(name, f"expected shape [H, W, 3] or [B, H, W, 3], got {list(a.shape)}")
     if a.size == 0:
         raise ImageError(name, "is empty")
     if a.dtype == np.uint8:
-        return a.astype(np.float32) / 255.0
+        if keep_uint8:
+            return a
+        f = a.astype(np.float32)
+        f /= 255.0  # in place: one float copy, not two
+        return f
     if not np.issubdtype(a.dtype, np.floating):
         raise ImageError(name, f"dtype {a.dtype} is not supported; use uint8 or float in [0, 1]")
     a = a.astype(np.float32, copy=False)  # no copy of a valid float32 image: large ones are large

@@ -115,12 +115,17 @@ def load_or_report(path: Path, bad: BadFiles, max_side: int | None, min_side: in
         return None
 
 
+def short_side_shape(height_width: tf.Tensor, size: int | float) -> tf.Tensor:
+    """``[new_h, new_w]`` (int32) that ``resize_short_side`` gives an image of ``height_width``."""
+    shape = tf.cast(height_width, tf.float32)
+    scale = tf.cast(size, tf.float32) / tf.reduce_min(shape)
+    return tf.cast(tf.math.ceil(shape * scale), tf.int32)
+
+
 def resize_short_side(image: tf.Tensor, size: int | float) -> tf.Tensor:
     """Resize an image ``[H, W, C]`` or a batch ``[B, H, W, C]`` so the shorter side is ``size``
     (antialiased when shrinking)."""
-    shape = tf.cast(tf.shape(image)[-3:-1], tf.float32)
-    scale = tf.cast(size, tf.float32) / tf.reduce_min(shape)
-    new = tf.cast(tf.math.ceil(shape * scale), tf.int32)
+    new = short_side_shape(tf.shape(image)[-3:-1], size)
     return tf.image.resize(image, new, method="bilinear", antialias=True)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import GeneratorSettings
-from ..data.pipelines import resize_short_side
+from ..data.pipelines import resize_short_side, short_side_shape
 from ..errors import ConfigError, ModelFileError, StyleWeightsError
 from ..models.style_encoder import StyleEncoder
 from ..models.texture import amount_argument, painting_texture
@@ -18,7 +18,8 @@ from .color import COLOR_MODES, PER_PIXEL_COLOR_MODES
 from .color import preserve_color as keep_content_colors
 from .masks import default_feather, load_mask, region_weights
 from .masks import feather as feather_mask
-from .tiling import TileConfig, blend_tiles, per_weights_rank, statistics_for, stylize_with_statistics
+from .tiling import (BandFinisher, TileConfig, blend_tiles, image_region, per_weights_rank, statistics_for,
+                     stylize_with_statistics)
 
 
 def normalize_weights(weights: object, num_styles: int, name: str = "style_weights") -> np.ndarray:
@@ -223,10 +224,34 @@ def style_image_textures(images: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([painting_texture([im]) for im in images])
 
 
+# Columns of the photo turned into float at a time when shrinking it for its style row.
+SHRINK_STRIP = 512
+
+
+def shrink_short_side(image: np.ndarray, size: int, strip: int = SHRINK_STRIP) -> np.ndarray:
+    """``resize_short_side(image, size)`` of an ``[H, W, 3]`` image (float in [0, 1] or uint8),
+    to the bit, without a float copy of the whole image: at 16 MP a 192 MB tensor that would
+    stay in TensorFlow's memory pool for good.
+
+    The antialiased resize (``ScaleAndTranslate``) runs down the columns first, then along the
+    rows, each pass on its own axis. So strips of ``strip`` columns shrunk in height alone (width
+    kept: weights 0, 1, 0, an exact copy), then joined and shrunk in width alone, give the same
+    numbers as one call on the whole image."""
+    h, w = image.shape[:2]
+    new_h, new_w = (int(v) for v in short_side_shape(tf.constant([h, w]), size).numpy())
+    columns = []
+    for x0 in range(0, w, strip):
+        x1 = min(w, x0 + strip)
+        columns.append(tf.image.resize(image_region(image, 0, h, x0, x1), [new_h, x1 - x0], method="bilinear",
+                                       antialias=True))
+    tall = tf.concat(columns, axis=1)  # [new_h, W, 3]
+    return tf.image.resize(tall, [new_h, new_w], method="bilinear", antialias=True).numpy()
+
+
 def content_row(encoder: StyleEncoder, image: np.ndarray) -> np.ndarray:
-    """The content image's own style row ``[D]`` (the encoder applied at its ``content_size``)."""
-    small = resize_short_side(tf.convert_to_tensor(image, tf.float32), encoder.content_size).numpy()
-    return encoder.predict_rows([small], own_colors=True)[0]
+    """The content image's own style row ``[D]`` (the encoder applied at its ``content_size``);
+    ``image`` float in [0, 1] or uint8, shrunk a strip at a time (``shrink_short_side``)."""
+    return encoder.predict_rows([shrink_short_side(image, encoder.content_size)], own_colors=True)[0]
 
 
 @per_weights_rank
@@ -290,11 +315,13 @@ def fusion_weights(weights: np.ndarray, options: StylizeOptions, height: int, wi
 
 
 def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray, options: StylizeOptions,
-                  tiling: TileConfig | None = None) -> np.ndarray:
-    """Stylize one float ``[H, W, 3]`` image with a mix ``[K]`` or ``[H, W, K]`` over the bank
-    plus ``options.style_rows``, applying strength, masks and colour preservation; in
-    ``tiling``'s seam-free tiles when given (every control is per pixel, or global and applied
-    to the assembled image, so tiled equals untiled up to the tiles' statistics)."""
+                  tiling: TileConfig | None = None, finish: BandFinisher | None = None) -> np.ndarray:
+    """Stylize one ``[H, W, 3]`` image (float in [0, 1], or uint8 with ``tiling``: read a tile at
+    a time) with a mix ``[K]`` or ``[H, W, K]`` over the bank plus ``options.style_rows``,
+    applying strength, masks and colour preservation; in ``tiling``'s seam-free tiles when given
+    (every control is per pixel, or global and applied to the assembled image, so tiled equals
+    untiled up to the tiles' statistics). Returns float32, or what ``finish`` makes of it (with
+    tiles and per-pixel colour, a band of rows at a time: ``tiling.blend_tiles``)."""
     h, w = image.shape[:2]
     generator, texture = options.apply_settings(generator)
     table = style_table(generator, options.style_rows)
@@ -324,7 +351,7 @@ def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray, option
                                        texture)
 
     def render(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        tile = image[y0:y1, x0:x1]
+        tile = image_region(image, y0, y1, x0, x1)
         out = run(tile, field.region(y0, y1, x0, x1), stats, (y0, x0))
         if anchor:
             # The generator's reconstruction of the photo differs from it slightly; adding that
@@ -336,7 +363,11 @@ def stylize_fused(generator: Any, image: np.ndarray, weights: np.ndarray, option
             out = keep_content_colors(out, tile, options.preserve_color)
         return out
 
+    whole_image_color = options.preserve_color is not None and options.preserve_color not in PER_PIXEL_COLOR_MODES
+    if tiling is not None and not whole_image_color:
+        return blend_tiles(generator, h, w, tiling, render, finish)  # finished a band of rows at a time
     out = render(0, h, 0, w) if tiling is None else blend_tiles(generator, h, w, tiling, render)
-    if options.preserve_color and options.preserve_color not in PER_PIXEL_COLOR_MODES:
-        out = keep_content_colors(out, image, options.preserve_color)
-    return out.astype(np.float32, copy=False)
+    if whole_image_color:
+        out = keep_content_colors(out, image_region(image, 0, h, 0, w), options.preserve_color)
+    out = out.astype(np.float32, copy=False)
+    return out if finish is None else finish(out)

@@ -13,43 +13,49 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..data.images import BadFiles, load_image, save_image, validate_image_array
+from ..data.images import BadFiles, load_image, save_image, to_uint8, validate_image_array
 from ..errors import ImageError
 from ..models.generator import MIN_SIZE, StyleFusionGenerator
 from .fusion import StyleMix, StylizeOptions, normalize_weights, stylize_fused
-from .tiling import TileConfig, resolve_tiling, stylize_tiled
+from .tiling import TileConfig, image_region, resolve_tiling, stylize_tiled
 
 log = logging.getLogger(__name__)
 
 
 def stylize_image(generator: StyleFusionGenerator, image: np.ndarray, weights: np.ndarray,
                   options: StylizeOptions | None = None, *,
-                  tile_size: int | TileConfig | None = None) -> np.ndarray:
+                  tile_size: int | TileConfig | None = None, uint8: bool = False) -> np.ndarray:
     """Stylize one ``[H, W, 3]`` image (float in [0, 1] or uint8) with weights ``[N]`` (one mix)
-    or ``[H, W, N]`` (a mix per pixel). Returns float32 ``[H, W, 3]`` in [0, 1].
+    or ``[H, W, N]`` (a mix per pixel). Returns float32 ``[H, W, 3]`` in [0, 1], or with
+    ``uint8`` the same picture as uint8 (``to_uint8`` of it).
 
     ``options`` adds the fusion controls (strength, region masks, colour preservation, rows
     predicted from style images: then weights have N + M entries); see ``StylizeOptions``.
     Large images are stylized in seam-free tiles (``tiling``): ``tile_size`` None tiles
     automatically above 2048² pixels, 0 never tiles, N tiles when a side exceeds N; a
-    TileConfig gives full control (e.g. exact statistics). Fusion controls are tiled too."""
-    img = validate_image_array(image, "image")
+    TileConfig gives full control (e.g. exact statistics). Fusion controls are tiled too.
+    Tiled, a uint8 image is read as float a tile at a time and a ``uint8`` result is converted a
+    band of rows at a time, so neither is ever held in full as float (at 16 MP, 192 MB each)."""
+    img = validate_image_array(image, "image", keep_uint8=True)  # uint8 stays so for the tiles
     if img.ndim != 3:
         raise ImageError("image", f"expected one [H, W, 3] image, got shape {list(img.shape)}")
     h, w = img.shape[:2]
     if min(h, w) < MIN_SIZE:
         raise ImageError("image", f"is {w}×{h} pixels; the generator needs at least {MIN_SIZE}×{MIN_SIZE}")
     tiling = resolve_tiling(tile_size, h, w)
+    if tiling is None:
+        img = image_region(img, 0, h, 0, w)  # stylized whole: as float
+    finish = to_uint8 if uint8 else None
     if options is not None and not options.is_plain:
-        return stylize_fused(generator, img, weights, options, tiling)
+        return stylize_fused(generator, img, weights, options, tiling, finish)
     weights = normalize_weights(weights, generator.num_styles)
     if weights.ndim == 3 and weights.shape[:2] != (h, w):
         raise ImageError("style weights", f"per-pixel weights are {weights.shape[1]}×{weights.shape[0]}, "
                                           f"the image is {w}×{h}")
     if tiling is not None:
-        return stylize_tiled(generator, img, weights, tiling)
-    out = _run_graph(generator, tf.convert_to_tensor(img[None]), tf.convert_to_tensor(weights[None]))
-    return out[0].numpy()
+        return stylize_tiled(generator, img, weights, tiling, finish)
+    out = _run_graph(generator, tf.convert_to_tensor(img[None]), tf.convert_to_tensor(weights[None]))[0].numpy()
+    return out if finish is None else finish(out)
 
 
 @tf.function(reduce_retracing=True)

@@ -23,7 +23,10 @@ Two things make tiles seam-free:
 
 Tile origins are multiples of the generator's stride, so every tile's downsampled feature grid is
 aligned with the whole image's. Peak memory is bounded by the tile size, not the image size:
-the image, the output and one weight plane are held in full (~28 bytes a pixel).
+only the image and the output are held in full (and a fusion's region masks, 4 bytes a pixel
+each), as uint8 when they are given and asked for so (3 bytes a pixel each: a uint8 image is
+turned into float a tile at a time, and the output a band of finished rows at a time,
+``blend_tiles``), otherwise as float32 (12 bytes a pixel each).
 """
 
 from __future__ import annotations
@@ -74,6 +77,14 @@ def per_weights_rank(fn: Callable) -> Callable:
 
     call.__doc__, call.__name__ = fn.__doc__, fn.__name__
     return call
+
+
+def image_region(image: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    """Rows ``y0:y1`` and columns ``x0:x1`` of an ``[H, W, 3]`` image as float32 in [0, 1]. A uint8
+    image is converted here, a region at a time, with the same arithmetic as converting it whole
+    (``validate_image_array``), so a 16 MP photo is never held as float (192 MB)."""
+    region = image[y0:y1, x0:x1]
+    return region.astype(np.float32) / 255.0 if region.dtype == np.uint8 else region
 
 
 def weights_at(weights: Weights, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
@@ -202,11 +213,12 @@ def feather(span_y: tuple[int, int], span_x: tuple[int, int], height: int, width
 
 
 def _box_reduce(array: np.ndarray, k: int, band: int = 32) -> np.ndarray:
-    """Mean over k×k blocks, computed in bands of output rows to keep temporaries small."""
+    """Mean over k×k blocks, computed in bands of output rows to keep temporaries small (a uint8
+    image is read as float in [0, 1], a band at a time)."""
     hk, wk, c = array.shape[0] // k, array.shape[1] // k, array.shape[2]
     out = np.empty((hk, wk, c), np.float32)
     for y in range(0, hk, band):
-        rows = array[y * k: min(hk, y + band) * k, : wk * k]
+        rows = image_region(array, y * k, min(hk, y + band) * k, 0, wk * k)
         out[y: y + band] = rows.reshape(-1, k, wk, k, c).mean(axis=(1, 3), dtype=np.float32)
     return out
 
@@ -233,6 +245,7 @@ def _downscale(image: np.ndarray, weights: Weights, max_side: int) -> tuple[tf.T
         image = _box_reduce(image, k)
         weights = _box_reduce_field(weights, h, w, k)
     else:
+        image = image_region(image, 0, h, 0, w)
         weights = weights_at(weights, 0, h, 0, w)
     return tf.convert_to_tensor(image[None]), tf.convert_to_tensor(weights[None])
 
@@ -331,9 +344,9 @@ def exact_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights
         total, sq, mass, count = 0.0, 0.0, 0.0, 0.0
         for (y0, y1), (cy0, cy1), (x0, x1), (cx0, cx1) in tiles:
             tile_weights = weights_at(weights, y0, y1, x0, x1)
-            s1, s2, m, n = _layer_sums(generator, tf.convert_to_tensor(image[None, y0:y1, x0:x1]),
-                                       tf.convert_to_tensor(tile_weights[None]), layer, table_t, means,
-                                       variances, tf.constant([cy0, cy1, cx0, cx1]))
+            tile = tf.convert_to_tensor(image_region(image, y0, y1, x0, x1)[None])
+            s1, s2, m, n = _layer_sums(generator, tile, tf.convert_to_tensor(tile_weights[None]), layer, table_t,
+                                       means, variances, tf.constant([cy0, cy1, cx0, cx1]))
             total, sq, mass, count = total + s1.numpy(), sq + s2.numpy(), mass + m.numpy(), count + float(n)
         # One weight group covering every pixel (a mix) gives the whole image's moments.
         sums = (total[None], sq[None], mass[None])
@@ -378,40 +391,70 @@ def statistics_for(generator: StyleFusionGenerator, image: np.ndarray, weights: 
 
 
 TileRenderer = Callable[[int, int, int, int], np.ndarray]
+# Maps a band of finished float32 rows [h, W, 3] to the output's (e.g. data.images.to_uint8).
+BandFinisher = Callable[[np.ndarray], np.ndarray]
 
 
 def blend_tiles(generator: StyleFusionGenerator, height: int, width: int, config: TileConfig,
-                render: TileRenderer) -> np.ndarray:
+                render: TileRenderer, finish: BandFinisher | None = None) -> np.ndarray:
     """Pass 2: ``render(y0, y1, x0, x1)`` → ``[h, w, 3]`` for each overlapping tile, cross-faded
-    into one float32 ``[height, width, 3]`` image. Whatever ``render`` does per pixel (a blend
-    with the photo, a colour transfer) is then seam-free too."""
+    into one ``[height, width, 3]`` image: float32, or what ``finish`` makes of each band of rows.
+    Whatever ``render`` does per pixel (a blend with the photo, a colour transfer) is then
+    seam-free too.
+
+    Tiles are added a row of tiles at a time into a float accumulator one tile tall; the rows no
+    later tile reaches are then divided by their blend weights, passed through ``finish`` and
+    stored, and the overlap carried on. Every pixel sums the same tiles in the same order as a
+    whole-image accumulator would, so the result is the same to the bit, while the float planes
+    held are one tile tall (at 16 MP: 40 MB instead of 256 MB; 48 MB more for a uint8 output
+    instead of 192 MB for a float one)."""
     # Pixels closer than the receptive radius to an inner tile edge are discarded when the overlap
     # allows it: every pixel kept is then computed exactly as in the untiled image.
     context = min(receptive_radius(generator), config.overlap // 2)
-    out = np.zeros((height, width, 3), np.float32)
-    total = np.zeros((height, width, 1), np.float32)
-    for sy in axis_spans(height, config.tile_size, config.overlap, generator.stride):
-        for sx in axis_spans(width, config.tile_size, config.overlap, generator.stride):
-            (y0, y1), (x0, x1) = sy, sx
-            blend = feather(sy, sx, height, width, config.overlap, context)
-            out[y0:y1, x0:x1] += render(y0, y1, x0, x1) * blend
-            total[y0:y1, x0:x1] += blend
-    out /= total
+    spans_y = axis_spans(height, config.tile_size, config.overlap, generator.stride)
+    spans_x = axis_spans(width, config.tile_size, config.overlap, generator.stride)
+    tall = max(y1 - y0 for y0, y1 in spans_y)
+    acc = np.zeros((tall, width, 3), np.float32)  # rows y0 .. y0 + tall of the picture
+    total = np.zeros((tall, width, 1), np.float32)
+    out: np.ndarray | None = None
+    for i, (y0, y1) in enumerate(spans_y):
+        for sx in spans_x:
+            x0, x1 = sx
+            blend = feather((y0, y1), sx, height, width, config.overlap, context)
+            acc[: y1 - y0, x0:x1] += render(y0, y1, x0, x1) * blend
+            total[: y1 - y0, x0:x1] += blend
+        done = spans_y[i + 1][0] if i + 1 < len(spans_y) else height  # later tiles start here
+        band = acc[: done - y0] / total[: done - y0]
+        if finish is not None:
+            band = finish(band)
+        if out is None:
+            out = np.empty((height, width, 3), band.dtype)
+        out[y0:done] = band
+        # The rows the next row of tiles adds to, moved to the top (numpy copies overlapping
+        # slices through a temporary); the rest cleared for it.
+        carry = y1 - done
+        acc[:carry] = acc[done - y0: y1 - y0]
+        total[:carry] = total[done - y0: y1 - y0]
+        acc[carry:] = 0.0
+        total[carry:] = 0.0
+    assert out is not None  # axis_spans gives at least one span
     return out
 
 
 def stylize_tiled(generator: StyleFusionGenerator, image: np.ndarray, weights: Weights,
-                  config: TileConfig | None = None) -> np.ndarray:
-    """Stylize a float32 ``[H, W, 3]`` image in overlapping tiles with whole-image statistics.
+                  config: TileConfig | None = None, finish: BandFinisher | None = None) -> np.ndarray:
+    """Stylize an ``[H, W, 3]`` image (float32 in [0, 1], or uint8: read a tile at a time) in
+    overlapping tiles with whole-image statistics.
 
-    ``weights`` are normalised, ``[N]``, ``[H, W, N]`` or a field. Returns float32 ``[H, W, 3]``.
+    ``weights`` are normalised, ``[N]``, ``[H, W, N]`` or a field. Returns float32 ``[H, W, 3]``,
+    or what ``finish`` makes of it (``blend_tiles``).
     """
     config = config or TileConfig()
     h, w = image.shape[:2]
     stats = statistics_for(generator, image, weights, config)
 
     def render(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-        return stylize_with_statistics(generator, image[y0:y1, x0:x1], weights_at(weights, y0, y1, x0, x1), stats,
-                                       origin=(y0, x0))
+        return stylize_with_statistics(generator, image_region(image, y0, y1, x0, x1),
+                                       weights_at(weights, y0, y1, x0, x1), stats, origin=(y0, x0))
 
-    return blend_tiles(generator, h, w, config, render)
+    return blend_tiles(generator, h, w, config, render, finish)
