@@ -106,8 +106,10 @@ def _aggregate(found: tf.Tensor, rows: int, cols: int, patch: int, gap: int, sta
 
 
 # The photo's structure is kept in luma, where it reads, while the painting's colours stay free.
-_TO_YIQ = tf.constant(RGB_TO_YIQ, tf.float32)
-_FROM_YIQ = tf.constant(YIQ_TO_RGB, tf.float32)
+# NumPy, not tf.constant: importing the package must run no TensorFlow op (a multi-worker run
+# configures its collective ops first; training imports this module for the teacher).
+_TO_YIQ = np.asarray(RGB_TO_YIQ, np.float32)
+_FROM_YIQ = np.asarray(YIQ_TO_RGB, np.float32)
 
 
 def _fuse(picture: tf.Tensor, content: tf.Tensor, keep: tf.Tensor, luma_weight: float) -> tf.Tensor:
