@@ -33,9 +33,10 @@ SIGMA = 2.0
 
 def fine_detail(image: np.ndarray) -> np.ndarray:
     """Luma minus its Gaussian blur (σ ``SIGMA``)."""
+    from tf_stylefusion.models.color_stats import LUMA
     from tf_stylefusion.synthesis.structure import gaussian_blur
 
-    luma = image @ np.array([0.299, 0.587, 0.114], np.float32)
+    luma = image @ np.asarray(LUMA, np.float32)
     return luma - gaussian_blur(luma[..., None], SIGMA)[..., 0]
 
 
@@ -86,13 +87,12 @@ def main() -> None:
     from tf_stylefusion.inference.stylize import stylize_image
     from tf_stylefusion.model_io import load_generator
     from tf_stylefusion.pretrained import resolve_model
+    from tf_stylefusion.synthesis.synthesize import resize
 
     photo_path = Path(args.photo) if args.photo else samples_dir() / "content" / "rocket.jpg"
     photo = load_image(photo_path)
     height = 512
     scale = height / photo.shape[0]
-    from tf_stylefusion.synthesis.synthesize import resize
-
     photo = resize(photo, height, round(photo.shape[1] * scale)).numpy()
     frames = pan(photo, args.frames, args.step, args.size)
     generator = load_generator(resolve_model(args.model))

@@ -302,7 +302,7 @@ class LossConfig:
     # With a teacher (DataConfig.teacher): the mean absolute difference to the teacher's picture
     # of the same photo and style, and the loss network's features' normalised distance to its
     # features. Pure-style samples only (a blend has no teacher picture).
-    teacher_weight: float = 10.0
+    teacher_weight: float = 1.0
     teacher_feature_weight: float = 1.0
     adversarial: str = "lsgan"
     # Style loss per layer divided by the mean square of each sample's own target Gram

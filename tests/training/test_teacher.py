@@ -252,6 +252,8 @@ def test_a_teacher_brings_its_recipe_where_the_recipe_decides_and_a_given_value_
     for name, value in TEACHER_RECIPE["losses"].items():
         assert getattr(taught.losses, name) == value != RECIPES["random"][name], name
     assert taught.training.d_learning_rate == TEACHER_RECIPE["training"]["d_learning_rate"]
+    # The teacher terms at the weights the student's ablation measured (docs/teacher.md, run U).
+    assert (taught.losses.teacher_weight, taught.losses.teacher_feature_weight) == (1.0, 1.0)
     back = taught.updated({"data": {"teacher": ""}})  # decided again, not kept
     assert back.losses.tv_weight == RECIPES["random"]["tv_weight"] and back.training.d_learning_rate == 2e-4
     given = plain.updated({"data": {"teacher": "synthesis"}, "losses": {"tv_weight": 7.0},

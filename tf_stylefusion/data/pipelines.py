@@ -57,7 +57,7 @@ def resolve_styles(specs: Sequence[str]) -> list[StyleSource]:
     return sources
 
 
-def _unit_hash(path: Path, root: Path | None, seed: int) -> float:
+def unit_hash(path: Path, root: Path | None, seed: int) -> float:
     """A number in [0, 1) fixed by the file's path relative to ``root`` and the seed."""
     rel = str(path.relative_to(root)) if root else str(path)
     digest = hashlib.sha1(f"{seed}:{rel}".encode("utf-8", "surrogateescape")).digest()
@@ -85,7 +85,7 @@ def split_three(paths: Sequence[Path], validation_fraction: float, test_fraction
                           f"got {validation_fraction} and {test_fraction}")
     splits = Splits([], [], [])
     for p in paths:
-        u = _unit_hash(p, root, seed)
+        u = unit_hash(p, root, seed)
         if u < validation_fraction:
             splits.validation.append(p)
         elif u >= 1.0 - test_fraction:

@@ -31,7 +31,7 @@ from PIL import Image
 
 from ..config import DataConfig, SynthesisConfig
 from ..data.images import BadFiles, encode_image, to_uint8
-from ..data.pipelines import StyleSource, load_or_report
+from ..data.pipelines import StyleSource, load_or_report, unit_hash
 from ..errors import ImageError
 from ..fileutil import atomic_write_bytes, atomic_write_text
 from ..synthesis.files import PAINTING_READ_SIDE
@@ -57,9 +57,7 @@ class TeacherSet:
 
 def choose_photos(paths: Sequence[Path], count: int, seed: int = 0) -> list[Path]:
     """``count`` of ``paths``, chosen by a hash of each name and ``seed`` (stable when files are added)."""
-    def key(p: Path) -> str:
-        return hashlib.sha1(f"{seed}:{p.name}".encode("utf-8", "surrogateescape")).hexdigest()
-    return sorted(paths, key=key)[:count]
+    return sorted(paths, key=lambda p: unit_hash(p, p.parent, seed))[:count]
 
 
 def _digest(path: Path) -> str:
@@ -147,6 +145,7 @@ def teacher_set(run_dir: Path, photo_paths: Sequence[Path], sources: Sequence[St
     if not photos:
         raise ImageError(dc.content, f"none of the {len(photo_paths)} photos chosen for the teacher is usable:\n"
                                      f"{bad.summary()}")
+    photo_digests = [_digest(p) for p in used]
     result = TeacherSet(photos, [], used)
     total, start = len(sources) * len(photos), time.time()
     for source in sources:
@@ -158,8 +157,8 @@ def teacher_set(run_dir: Path, photo_paths: Sequence[Path], sources: Sequence[St
         digests = [_digest(p) for p, _ in paintings]
         row = []
         for i, (path, photo) in enumerate(zip(used, photos)):
-            painting_path, painting = paintings[i % len(paintings)]
-            key = picture_key(_digest(path), digests[i % len(paintings)], dc.teacher_size, config)
+            painting = paintings[i % len(paintings)][1]
+            key = picture_key(photo_digests[i], digests[i % len(paintings)], dc.teacher_size, config)
             name = f"{source.name}/{path.stem}-{key}.png"
             picture = cache.read(name)
             if picture is not None and picture.shape != photo.shape:
