@@ -127,6 +127,72 @@ def bench_previews(requests: int, textures: bool = True, abstraction: bool = Tru
                   f"{statistics.median(server):>12.0f} ms {percentile(server, 90):>4.0f} ms")
 
 
+def style_image_bytes() -> bytes:
+    """A bundled pack painting as an uploaded style image (the page's "add a style image")."""
+    from tf_stylefusion.synthesis.files import bundled_painting
+
+    return bundled_painting("wave").read_bytes()
+
+
+def first_use_steps(photo: dict[str, Any], n: int, style_id: str) -> list[tuple[str, dict[str, Any], list[bytes]]]:
+    """The controls in the order a new user meets them on the page, each step keeping the ones
+    before it, as the page does."""
+    one_hot = [1.0] + [0.0] * (n - 1)
+    mask = mask_bytes(photo["preview_width"], photo["preview_height"])
+    s: dict[str, Any] = {"photo": photo["id"], "bank": one_hot, "strength": 1.0, "color": "off", "masks": []}
+    steps = [("first preview", dict(s), [])]
+    s["bank"] = [1 / 3] * 3 + [0.0] * (n - 3)
+    steps.append(("3-way mix", dict(s), []))
+    s["texture"] = 0.0
+    steps.append(("brushwork 0", dict(s), []))
+    s["style_images"] = [{"id": style_id, "weight": 1.0}]
+    steps.append(("a style image", dict(s), []))
+    s["masks"] = [2]
+    steps.append(("painted region", dict(s), [mask]))
+    s["strength"] = 0.5
+    steps.append(("strength 0.5", dict(s), [mask]))
+    s["color"] = "luminance"
+    steps.append(("luminance", dict(s), [mask]))
+    s["color"] = "histogram"
+    steps.append(("histogram", dict(s), [mask]))
+    return steps
+
+
+def bench_first_use() -> None:
+    """Each control's first preview on a fresh app, warmed up as ``stylefusion app`` warms it
+    (``load_app``), then a second photo of another shape with every control on."""
+    from tf_stylefusion.app.rendering import warm_up
+
+    client, n = client_for_pack()
+    state = client.app.state.stylefusion
+    start = time.perf_counter()
+    warm_up(state.generator, state.encoder)
+    print(f"first use of each control, 512 px previews (start-up warm-up {time.perf_counter() - start:.1f} s):")
+    with client:
+        photo = upload(client, photo_bytes(512, 512))
+        start = time.perf_counter()
+        r = client.post("/api/styles", files={"file": ("painting.jpg", style_image_bytes(), "image/jpeg")})
+        if r.status_code != 200:
+            sys.exit(f"style image upload failed: {r.text}")
+        print(f"  {'adding a style image':<30} {(time.perf_counter() - start) * 1000:>6.0f} ms (upload and its row)")
+        style_id = r.json()["id"]
+        steps = first_use_steps(photo, n, style_id)
+        other = upload(client, photo_bytes(512, 384))
+        last = {**steps[-1][1], "photo": other["id"]}
+        steps.append(("another photo, all on", last, [mask_bytes(other["preview_width"], other["preview_height"])]))
+        print(f"  {'step':<30} {'first':>8} {'then (median of 5)':>20}")
+        for name, settings, masks in steps:
+            start = time.perf_counter()
+            post(client, "/api/preview", settings, masks)
+            first = (time.perf_counter() - start) * 1000
+            warm = []
+            for _ in range(5):
+                start = time.perf_counter()
+                post(client, "/api/preview", settings, masks)
+                warm.append((time.perf_counter() - start) * 1000)
+            print(f"  {name:<30} {first:>5.0f} ms {statistics.median(warm):>17.0f} ms")
+
+
 def render_child(width: int, height: int, case: str, textures: bool, abstraction: bool) -> None:
     """One full-size render in this process; prints a JSON line with its figures."""
     client, n = client_for_pack(textures, abstraction)
@@ -166,6 +232,7 @@ def main() -> None:
     ap.add_argument("--renders", default="one-hot,region+0.5+luminance",
                     help="comma-separated cases to render at full size ('' for none)")
     ap.add_argument("--skip-previews", action="store_true")
+    ap.add_argument("--skip-first-use", action="store_true")
     ap.add_argument("--no-textures", action="store_true", help="the pack without its brushwork tiles")
     ap.add_argument("--no-abstraction", action="store_true",
                     help="the tiles without the abstraction under them (abstraction 0)")
@@ -176,6 +243,8 @@ def main() -> None:
         render_child(args.width, args.height, args.render_child, textures, abstraction)
         return
     print(machine_line())
+    if not args.skip_first_use:
+        bench_first_use()
     if not args.skip_previews:
         bench_previews(args.requests, textures, abstraction)
     if args.renders:

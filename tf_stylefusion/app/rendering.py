@@ -197,21 +197,34 @@ WARM_UP_SIZES = ((48, 64), (64, 48), (40, 56))
 
 
 def warm_up(generator: StyleFusionGenerator, encoder: CachedRows | None) -> None:
-    """Trace the paths a preview takes (a mix; per-pixel weights from masks; strength, which
-    adds the photo's own row) on tiny images of three sizes, so TensorFlow relaxes them to any
-    size. Without it the first preview of each control on each new photo spends 1-2.5 s tracing
-    (measured on 2 cores)."""
+    """Trace every path a preview can take, each on tiny images of three sizes with zero, one and
+    two rows after the bank (the style images' place), so TensorFlow relaxes each to any size and
+    any number of rows: a mix and per-pixel weights from masks, each with the model's own
+    brushwork, none and another amount (when it has tiles), and strength (the photo's own row,
+    through the encoder). Without it the first use of a control on a photo spends 0.5-1.5 s
+    tracing (measured on 2 cores: ``scripts/bench_app.py``)."""
     n = generator.num_styles
-    mix = np.full(n, 1.0 / n, np.float32)
-    for h, w in WARM_UP_SIZES:
+    bank = generator.bank.table.numpy()
+    tiles = None if generator.textures is None else generator.textures.numpy()
+    own = generator.config.texture
+    amounts = [None] if tiles is None else [None, 0.0, 0.5 * own if own > 0 else 0.5]
+    for extra, (h, w) in enumerate(WARM_UP_SIZES):
         image = np.random.default_rng(h).random((h, w, 3), dtype=np.float32)
+        rows = {"style_rows": np.repeat(bank[:1], extra, axis=0),
+                "style_textures": None if tiles is None else np.repeat(tiles[:1], extra, axis=0)} if extra else {}
+        k = n + extra
+        mix = np.full(k, 1.0 / k, np.float32)
         mask = np.zeros((h, w), np.float32)
         mask[:, : w // 2] = 1.0
-        region = {"masks": [mask, 1.0 - mask], "order": [0, n - 1], "feather": 0.0} if n > 1 else {}
-        options = [StylizeOptions(), StylizeOptions(**region)]
+        region = {"masks": [mask, 1.0 - mask], "order": [0, k - 1], "feather": 0.0} if k > 1 else {}
+        stylize_image(generator, image, np.full(n, 1.0 / n, np.float32))  # the plain path: the bank alone
+        options = []
+        for amount in amounts:
+            settings = None if amount is None else GeneratorSettings(texture=amount)
+            options += [StylizeOptions(settings=settings, **rows), StylizeOptions(settings=settings, **rows, **region)]
         if encoder is not None:
-            options += [StylizeOptions(strength=0.5, encoder=encoder),
-                        StylizeOptions(strength=0.5, encoder=encoder, **region)]
+            options += [StylizeOptions(strength=0.5, encoder=encoder, **rows),
+                        StylizeOptions(strength=0.5, encoder=encoder, **rows, **region)]
         for o in options:
             stylize_image(generator, image, mix, o)
 

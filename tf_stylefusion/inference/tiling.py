@@ -76,6 +76,7 @@ def per_weights_rank(fn: Callable) -> Callable:
         return graphs[len(weights.shape)](generator, image, weights, *args)
 
     call.__doc__, call.__name__ = fn.__doc__, fn.__name__
+    call.graphs = graphs  # type: ignore[attr-defined]  # their tracing counts, for tests
     return call
 
 
