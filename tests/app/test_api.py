@@ -220,6 +220,27 @@ def test_the_full_render_is_the_full_size_png(client: TestClient, pack) -> None:
     assert mean_diff(shrunk, small) < 0.1
 
 
+def test_the_render_reports_its_progress_while_it_runs(client: TestClient, photo: dict[str, Any], pack,
+                                                        monkeypatch) -> None:
+    from tf_stylefusion.app import server
+    from tf_stylefusion.inference import tiling
+
+    assert client.get("/api/render/progress").json() == {"stage": "", "done": 0, "total": 0}
+    state = client.app.state.stylefusion
+    during = []
+    real = server.stylize_full
+
+    def stylize_and_look(generator: Any, job: Any) -> np.ndarray:
+        tiling._report("tiles", 3, 8)  # what blend_tiles reports after its third tile
+        during.append(dict(state.render_progress))
+        return real(generator, job)
+
+    monkeypatch.setattr(server, "stylize_full", stylize_and_look)
+    image_of(preview(client, settings(photo["id"], pack[0].num_styles), url="/api/render"))
+    assert during == [{"stage": "tiles", "done": 3, "total": 8}]
+    assert client.get("/api/render/progress").json()["stage"] == ""  # done: idle again
+
+
 def test_a_corrupt_or_foreign_file_is_a_clear_json_error(client: TestClient) -> None:
     good = encoded(sample_photo(W, H))
     truncated = upload(client, good[: len(good) // 2], "half.jpg")

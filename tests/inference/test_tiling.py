@@ -271,3 +271,22 @@ def test_default_tiling_equals_the_untiled_output() -> None:
     # A statistics copy of 80 px would be far off: by default it is not used.
     cfg = tiling.TileConfig(tile_size=128, overlap=64, stats_size=80)
     assert np.abs(stylize_image(g, img, WEIGHTS, tile_size=cfg) - full).max() < 1e-3
+
+
+def test_a_tiled_stylization_reports_each_tile_of_both_passes() -> None:
+    g = styled_generator(num_res_blocks=1)
+    img = photo(160, 190)
+    cfg = tiling.TileConfig(tile_size=112, overlap=56, stats_size=80, exact_statistics=True)
+    seen: list[tuple[str, int, int]] = []
+    with tiling.reporting_progress(lambda *step: seen.append(step)):
+        tiling.stylize_tiled(g, img, WEIGHTS, cfg)
+    tiles = len(tiling.axis_spans(160, 112, 56, g.stride)) * len(tiling.axis_spans(190, 112, 56, g.stride))
+    stats = [s for s in seen if s[0] == "statistics"]
+    painted = [s for s in seen if s[0] == "tiles"]
+    assert [d for _, d, _ in stats] == list(range(1, g.num_norm_layers * tiles + 1))
+    assert {t for *_, t in stats} == {g.num_norm_layers * tiles}
+    assert painted == [("tiles", i, tiles) for i in range(1, tiles + 1)]
+    assert seen.index(painted[0]) > seen.index(stats[-1])  # statistics first
+    seen.clear()
+    tiling.stylize_tiled(g, img, WEIGHTS, cfg)  # outside the block nothing is reported
+    assert seen == []

@@ -32,6 +32,7 @@ from ..config import SETTING_BOUNDS
 from ..data.images import encode_image
 from ..errors import ConfigError, StyleFusionError
 from ..inference.fusion import content_row
+from ..inference.tiling import reporting_progress
 from ..model_io import load_generator, load_style_encoder
 from ..models.generator import StyleFusionGenerator
 from ..models.style_encoder import StyleEncoder
@@ -55,6 +56,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_HOST = "127.0.0.1"
 STREAM_CHUNK = 1024 * 1024
 PREVIEW_PAGES = 64  # pages whose newest preview request is remembered (a reload is a new page)
+IDLE = {"stage": "", "done": 0, "total": 0}  # no full-size render running
 
 
 class AppState:
@@ -70,6 +72,7 @@ class AppState:
         self.latest_preview = 0  # requests arrived, the order of those that name no page
         self._newest: OrderedDict[str, int] = OrderedDict()  # per page, its newest preview's number
         self._locks: dict[int, asyncio.Lock] = {}
+        self.render_progress: dict[str, Any] = dict(IDLE)  # set by the render's thread
 
     def preview_place(self, settings: dict[str, Any], arrival: int) -> tuple[str, int]:
         """A preview's page and its number there: the page's own count when it sends one (the order
@@ -256,7 +259,23 @@ def _preview_png(state: AppState, settings: dict[str, Any], masks: list[bytes]) 
 
 def _render_png(state: AppState, settings: dict[str, Any], masks: list[bytes]) -> tuple[str, bytes]:
     job = parse_job(settings, masks, state.session, state.generator, state.encoder, state.masks)
-    return job.photo.name, png_bytes(stylize_full(state.generator, job))
+
+    def report(stage: str, done: int, total: int) -> None:
+        state.render_progress = {"stage": stage, "done": done, "total": total}
+
+    try:
+        with reporting_progress(report):
+            picture = stylize_full(state.generator, job)
+        state.render_progress = {"stage": "encoding", "done": 0, "total": 0}
+        return job.photo.name, png_bytes(picture)
+    finally:
+        state.render_progress = dict(IDLE)
+
+
+async def render_progress(request: Request) -> Response:
+    """How far the full-size render is: its stage ("statistics" or "tiles", tiles done of
+    total; "encoding" the PNG), or stage "" when none runs."""
+    return JSONResponse(_state(request).render_progress)
 
 
 async def preview(request: Request) -> Response:
@@ -335,6 +354,7 @@ def create_app(generator: StyleFusionGenerator, encoder: StyleEncoder | None = N
             Route("/api/styles", add_style_image, methods=["POST"]),
             Route("/api/preview", preview, methods=["POST"]),
             Route("/api/render", render, methods=["POST"]),
+            Route("/api/render/progress", render_progress),
             Route("/api/render-best", render_best_quality, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],

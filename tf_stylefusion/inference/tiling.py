@@ -31,8 +31,10 @@ turned into float a tile at a time, and the output a band of finished rows at a 
 
 from __future__ import annotations
 
+import contextlib
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Callable, Protocol, Union
+from typing import Callable, Iterator, Protocol, Union
 
 import numpy as np
 import tensorflow as tf
@@ -65,6 +67,28 @@ class WeightField(Protocol):
 
 
 Weights = Union[np.ndarray, WeightField]
+
+
+# ``(stage, done, total)``: "statistics" for pass 1's tiles (each layer's pass over every tile),
+# "tiles" for pass 2's; a render with strength measures statistics twice.
+ProgressCallback = Callable[[str, int, int], None]
+_PROGRESS: ContextVar[ProgressCallback | None] = ContextVar("tile_progress", default=None)
+
+
+@contextlib.contextmanager
+def reporting_progress(callback: ProgressCallback) -> Iterator[None]:
+    """Within the block, tiled stylization in this thread reports each tile to ``callback``."""
+    token = _PROGRESS.set(callback)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
+def _report(stage: str, done: int, total: int) -> None:
+    callback = _PROGRESS.get()
+    if callback is not None:
+        callback(stage, done, total)
 
 
 def per_weights_rank(fn: Callable) -> Callable:
@@ -341,14 +365,16 @@ def exact_statistics(generator: StyleFusionGenerator, image: np.ndarray, weights
     means: list[tf.Tensor] = []
     variances: list[tf.Tensor] = []
     table_t = _table(generator, table)
+    passes = generator.num_norm_layers * len(tiles)
     for layer in range(generator.num_norm_layers):
         total, sq, mass, count = 0.0, 0.0, 0.0, 0.0
-        for (y0, y1), (cy0, cy1), (x0, x1), (cx0, cx1) in tiles:
+        for t, ((y0, y1), (cy0, cy1), (x0, x1), (cx0, cx1)) in enumerate(tiles):
             tile_weights = weights_at(weights, y0, y1, x0, x1)
             tile = tf.convert_to_tensor(image_region(image, y0, y1, x0, x1)[None])
             s1, s2, m, n = _layer_sums(generator, tile, tf.convert_to_tensor(tile_weights[None]), layer, table_t,
                                        means, variances, tf.constant([cy0, cy1, cx0, cx1]))
             total, sq, mass, count = total + s1.numpy(), sq + s2.numpy(), mass + m.numpy(), count + float(n)
+            _report("statistics", layer * len(tiles) + t + 1, passes)
         # One weight group covering every pixel (a mix) gives the whole image's moments.
         sums = (total[None], sq[None], mass[None])
         mean, var = (v.numpy() for v in region_moments(*map(tf.constant, sums), count))
@@ -419,11 +445,12 @@ def blend_tiles(generator: StyleFusionGenerator, height: int, width: int, config
     total = np.zeros((tall, width, 1), np.float32)
     out: np.ndarray | None = None
     for i, (y0, y1) in enumerate(spans_y):
-        for sx in spans_x:
+        for j, sx in enumerate(spans_x):
             x0, x1 = sx
             blend = feather((y0, y1), sx, height, width, config.overlap, context)
             acc[: y1 - y0, x0:x1] += render(y0, y1, x0, x1) * blend
             total[: y1 - y0, x0:x1] += blend
+            _report("tiles", i * len(spans_x) + j + 1, len(spans_y) * len(spans_x))
         done = spans_y[i + 1][0] if i + 1 < len(spans_y) else height  # later tiles start here
         band = acc[: done - y0] / total[: done - y0]
         if finish is not None:

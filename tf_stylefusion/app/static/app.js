@@ -361,6 +361,31 @@ function addStyleImage(file) {
   });
 }
 
+// What the server says of a full-size render in progress: its stage and tiles done.
+const STAGE_WORDS = {statistics: "measuring the photo", tiles: "painting", encoding: "writing the PNG"};
+
+// Polls the render's progress into the status line and the bar until `stop()` is called.
+function followProgress(what) {
+  const bar = $("render-progress");
+  let running = true;
+  const poll = async () => {
+    if (!running) return;
+    try {
+      const p = await (await fetch("/api/render/progress")).json();
+      if (running && p.stage) {
+        const share = p.total ? p.done / p.total : 0;
+        $("status").textContent = `Rendering ${what}: ${STAGE_WORDS[p.stage] || p.stage}` +
+          (p.total ? ` ${Math.round(100 * share)} %` : "…");
+        bar.hidden = false;
+        if (p.total) bar.value = share; else bar.removeAttribute("value");
+      }
+    } catch (e) { /* the render's own request reports failures */ }
+    if (running) setTimeout(poll, 700);
+  };
+  setTimeout(poll, 300);
+  return () => { running = false; bar.hidden = true; bar.value = 0; };
+}
+
 // The full-size render (the generator) and the best-quality one (example-based synthesis)
 // differ in their route, what the status says, and the file's name.
 async function renderTo(url, buttonId, what, suffix) {
@@ -369,6 +394,7 @@ async function renderTo(url, buttonId, what, suffix) {
   button.disabled = true;
   $("status").textContent = `Rendering ${what}…`;
   const started = performance.now();
+  const stop = url === "/api/render" ? followProgress(what) : () => {};
   try {
     const response = await fetch(url, {method: "POST", body: await jobForm()});
     if (!response.ok) throw new Error(await errorText(response));
@@ -386,6 +412,7 @@ async function renderTo(url, buttonId, what, suffix) {
     $("status").textContent = "";
     showError(e.message);
   } finally {
+    stop();
     button.disabled = false;
   }
 }
