@@ -236,7 +236,7 @@ def test_amount_zero_for_one_call_is_the_picture_without_tiles() -> None:
     assert np.abs(stylize_image(g, img, w, on, tile_size=0) - want).mean() > 0.01
 
 
-def test_abstraction_is_on_for_pictures_off_for_exports_unless_asked() -> None:
+def test_tiles_and_abstraction_are_on_for_pictures_off_for_exports_unless_asked() -> None:
     from tf_stylefusion.cli import _generator_settings, build_parser
     from tf_stylefusion.deploy.defaults import export_generator
 
@@ -245,13 +245,15 @@ def test_abstraction_is_on_for_pictures_off_for_exports_unless_asked() -> None:
     w = np.array([[1.0, 0.0]], np.float32)
     abstracted = g((busy, w)).numpy()
     stylize = build_parser().parse_args(["stylize", "photo.jpg", "--style", "s0", "--out", "o"])
-    assert g.with_settings(_generator_settings(stylize)).config.abstraction == 1.0
+    own = g.with_settings(_generator_settings(stylize)).config
+    assert (own.texture, own.abstraction) == (g.config.texture, 1.0) and g.config.texture > 0
     export = build_parser().parse_args(["export", "--tflite", "t"])
     plain = export_generator(g, _generator_settings(export))
-    assert plain.config.abstraction == 0.0 and g.config.abstraction == 1.0
-    # without the filter the tiles lie over the network's own picture, so the two differ
+    assert (plain.config.texture, plain.config.abstraction) == (0.0, 0.0) and g.config.abstraction == 1.0
+    # without the tiles and the filter the picture is the network's own, so the two differ
     assert np.abs(plain((busy, w)).numpy() - abstracted).mean() > 0.005
-    asked = build_parser().parse_args(["export", "--tflite", "t", "--abstraction", "1"])
+    asked = build_parser().parse_args(["export", "--tflite", "t", "--texture", str(g.config.texture),
+                                       "--abstraction", "1"])
     np.testing.assert_allclose(export_generator(g, _generator_settings(asked))((busy, w)).numpy(),
                                abstracted, atol=1e-6)
     with pytest.raises(ConfigError, match="--abstraction"):
