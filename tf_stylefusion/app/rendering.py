@@ -200,14 +200,16 @@ def warm_up(generator: StyleFusionGenerator, encoder: CachedRows | None) -> None
     """Trace every path a preview can take, each on tiny images of three sizes with zero, one and
     two rows after the bank (the style images' place), so TensorFlow relaxes each to any size and
     any number of rows: a mix and per-pixel weights from masks, each with the model's own
-    brushwork, none and another amount (when it has tiles), and strength (the photo's own row,
+    brushwork, none and another amount (when it lays tiles), and strength (the photo's own row,
     through the encoder). Without it the first use of a control on a photo spends 0.5-1.5 s
     tracing (measured on 2 cores: ``scripts/bench_app.py``)."""
     n = generator.num_styles
     bank = generator.bank.table.numpy()
     tiles = None if generator.textures is None else generator.textures.numpy()
     own = generator.config.texture
-    amounts = [None] if tiles is None else [None, 0.0, 0.5 * own if own > 0 else 0.5]
+    # A model that lays no tiles by default turns them on in a fresh copy (``apply_settings``), which
+    # no warm-up can trace ahead; its brushwork 0 is its own path.
+    amounts = [None] if tiles is None or own == 0 else [None, 0.0, 0.5 * own]
     for extra, (h, w) in enumerate(WARM_UP_SIZES):
         image = np.random.default_rng(h).random((h, w, 3), dtype=np.float32)
         rows = {"style_rows": np.repeat(bank[:1], extra, axis=0),
