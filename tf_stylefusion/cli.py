@@ -606,7 +606,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     generator = export_generator(load_generator(args.model), settings)
     if generator.textures is not None and generator.config.texture == 0 and args.texture is None:
         print("brushwork: the tiles left out, for size (--texture 1 carries them: the pack's int8 file is "
-              "then 967 KB instead of 204 KB; with --abstraction 1 as well, stylize's pictures)")
+              "then 967 KB instead of 215 KB; with --abstraction 1 as well, stylize's pictures)")
     elif generator.textures is not None and generator.config.texture > 0 and generator.config.abstraction == 0 \
             and args.abstraction is None:
         print("brushwork: tiles carried, the abstraction under them left out for speed "

@@ -100,6 +100,31 @@ def test_per_pixel_weights_uniform_equal_per_image_weights() -> None:
     np.testing.assert_allclose(g((x, per_pixel)).numpy(), g((x, w)).numpy(), atol=1e-5)
 
 
+def test_the_colour_norm_and_transform_per_image_equal_their_per_pixel_form() -> None:
+    # Per-image weights take the row-tiled colour norm and the convolutional colour transform
+    # (layers.colour_affine); per-pixel weights the plain broadcasts: the same map either way.
+    g = _twin(color_norm=True, color_mix=True)
+    rng = np.random.default_rng(4)
+    table = g.bank.table.numpy()
+    g.bank.table.assign(table + rng.normal(0, 0.3, table.shape).astype(np.float32))
+    x = tf.constant(rng.uniform(0, 1, (2, 36, 40, 3)).astype(np.float32))
+    w = tf.constant([[0.2, 0.8], [1.0, 0.0]])
+    per_pixel = tf.tile(w[:, None, None, :], [1, 36, 40, 1])
+    np.testing.assert_allclose(g.recoloured(x, per_pixel).numpy(), g.recoloured(x, w).numpy(), atol=1e-5)
+    np.testing.assert_allclose(g((x, per_pixel)).numpy(), g((x, w)).numpy(), atol=1e-5)
+
+
+def test_colour_affine_is_a_per_pixel_matrix_product() -> None:
+    from tf_stylefusion.models.layers import colour_affine
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (2, 5, 7, 3)).astype(np.float32)
+    matrix = rng.normal(0, 1, (2, 3, 3)).astype(np.float32)
+    offset = rng.normal(0, 1, (2, 3)).astype(np.float32)
+    expected = np.einsum("bhwi,bij->bhwj", x, matrix) + offset[:, None, None, :]
+    np.testing.assert_allclose(colour_affine(x, matrix, offset).numpy(), expected, atol=1e-5)
+
+
 def test_keras_round_trip_identical_outputs_and_style_names(tmp_path) -> None:
     g = StyleFusionGenerator(2, style_names=["wave", "udnie"], filters=(8, 8, 16), num_res_blocks=1)
     g.bank.table.assign(g.bank.table.numpy() * 1.3)

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 # Exports leave the brushwork tiles and the abstraction under them out unless asked
 # (``--texture``, ``--abstraction``): the pack's tiles are constants that make its int8 TFLite file
-# 967 KB instead of 204 KB for 7 styles (the int8 budget is 0.25 MB for 16), and the abstraction
+# 967 KB instead of 215 KB for 7 styles (the int8 budget is 0.25 MB for 16), and the abstraction
 # costs an int8 file about half again its time at 1024² (docs/export.md). The SavedModel follows
 # the same default, so a served picture matches the phone's.
 EXPORT_SETTINGS = GeneratorSettings(texture=0.0, abstraction=0.0)

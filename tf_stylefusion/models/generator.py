@@ -34,6 +34,7 @@ from .layers import (
     Style,
     StyleColor,
     UpsampleConv,
+    reflect_pad,
     reflect_pad_to_multiple,
     with_static_channels,
 )
@@ -104,21 +105,25 @@ def content_logits(x: tf.Tensor) -> tf.Tensor:
 
 def flat_gate(content: tf.Tensor, threshold: float) -> tf.Tensor:
     """``[B, H/4, W/4, 1]`` in [0, 1]: the photo's local mean absolute luma deviation (a
-    ``FLAT_WINDOW`` box at quarter size) over ``threshold``, capped at 1. 0 where the photo is flat.
+    ``FLAT_WINDOW`` box at quarter size, the border mirrored) over ``threshold``, capped at 1.
+    0 where the photo is flat.
 
     H and W must be multiples of 4. Mean absolute deviation, not variance: a difference of squares
-    has no resolution left in 8 bits at the few-percent spreads that tell a sky from a texture.
-    Quarter size and boxes as two 1-D passes: on the pack at 1024², about 7 % of the int8 file's
-    time and nothing measurable in fp32.
+    has no resolution in 8 bits at the few-percent spreads that tell a sky from a texture.
+    Convolutions with constant kernels, not average pools: TFLite runs an integer AVERAGE_POOL_2D
+    as a slow reference kernel (the pools took 9 ms of the pack's int8 file at 1024², these 1 ms).
     """
-    def box(t: tf.Tensor) -> tf.Tensor:
-        t = tf.nn.avg_pool2d(t, (FLAT_WINDOW, 1), 1, "SAME")
-        return tf.nn.avg_pool2d(t, (1, FLAT_WINDOW), 1, "SAME")
+    dtype = content.dtype
+    width = FLAT_WINDOW
 
-    # Pool first: the luma is then taken over a sixteenth of the pixels.
-    small = tf.nn.avg_pool2d(content, 4, 4, "VALID")
-    # A 1×1 convolution, not a channel sum: TFLite's integer SUM is a slow reference kernel.
-    luma = tf.nn.conv2d(small, tf.constant(LUMA, content.dtype)[None, None, :, None], 1, "VALID")
+    def box(t: tf.Tensor) -> tf.Tensor:
+        t = reflect_pad(t, width // 2)
+        t = tf.nn.conv2d(t, tf.fill([width, 1, 1, 1], tf.constant(1.0 / width, dtype)), 1, "VALID")
+        return tf.nn.conv2d(t, tf.fill([1, width, 1, 1], tf.constant(1.0 / width, dtype)), 1, "VALID")
+
+    # The luma of each 4×4 block's mean in one strided convolution.
+    block_luma = np.tile(np.asarray(LUMA, np.float32)[None, None, :, None] / 16.0, (4, 4, 1, 1))
+    luma = tf.nn.conv2d(content, tf.constant(block_luma, dtype), 4, "VALID")
     spread = box(tf.abs(luma - box(luma))) * (1.0 / threshold)
     # min(spread, 1) from relus: TFLite's integer MINIMUM would share its input's scale.
     return spread - tf.nn.relu(spread - 1.0)
