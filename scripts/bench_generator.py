@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from timing import machine_line, median_seconds  # noqa: E402  (scripts/timing.py)
 
-from tf_stylefusion.config import LossConfig, RunConfig  # noqa: E402
+from tf_stylefusion.config import DataConfig, LossConfig, RunConfig  # noqa: E402
 from tf_stylefusion.models.generator import StyleFusionGenerator  # noqa: E402
 from tf_stylefusion.training.run import build_gan  # noqa: E402
 
@@ -92,7 +92,8 @@ def main() -> None:
         x = tf.random.uniform([1, size, size, 3])
         print(f"  Keras inference {size}²: {median_seconds(lambda: run(x, w), args.repeats) * 1e3:.0f} ms")
 
-    cfg = RunConfig(losses=LossConfig(loss_network="random"))
+    # The offline recipe's losses, unpaired: the step without the teacher's pictures.
+    cfg = RunConfig(losses=LossConfig(loss_network="random"), data=DataConfig(teacher=""))
     cfg.generator.num_styles, cfg.generator.style_names = 2, ["a", "b"]
     rng = np.random.default_rng(0)
     gan = build_gan(cfg, [[rng.random((256, 256, 3), np.float32)] for _ in range(2)])

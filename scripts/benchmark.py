@@ -180,10 +180,11 @@ def work_training(job: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     tf = _setup_tf(job["threads"])
-    from tf_stylefusion.config import LossConfig, RunConfig
+    from tf_stylefusion.config import DataConfig, LossConfig, RunConfig
     from tf_stylefusion.training.run import build_gan
 
-    cfg = RunConfig(losses=LossConfig(loss_network="random"))  # the offline recipe
+    # The offline recipe's losses, unpaired: the step without the teacher's pictures.
+    cfg = RunConfig(losses=LossConfig(loss_network="random"), data=DataConfig(teacher=""))
     cfg.generator.num_styles, cfg.generator.style_names = 2, ["a", "b"]
     rng = np.random.default_rng(0)
     gan = build_gan(cfg, [[rng.random((512, 512, 3), np.float32)] for _ in range(2)])

@@ -20,7 +20,7 @@ from .helpers import moving_texture, require_video_extra, written
 def train_args(folders, out: Path, steps: int = 4) -> list[str]:
     return ["train", "--content", str(folders["content"]), "--style", str(folders["stripes"]),
             "--style", str(folders["checker"]), "--out", str(out), "--steps", str(steps),
-            "--image-size", "32", "--batch-size", "2", "--loss-network", "random",
+            "--image-size", "32", "--batch-size", "2", "--loss-network", "random", "--teacher", "none",
             "--checkpoint-every", "2", "--filters", "8", "8", "16", "--res-blocks", "1"]
 
 
@@ -104,7 +104,7 @@ def test_train_flags_default_to_the_config_dataclasses() -> None:
     everywhere, ImageNet VGG19 included); `--loss-network random` selects the offline recipe
     exactly as `LossConfig(loss_network="random")` does; a flag given wins."""
     from tf_stylefusion.cli import build_parser, train_config_from_args
-    from tf_stylefusion.config import RECIPES, DataConfig, LossConfig, RunConfig
+    from tf_stylefusion.config import RECIPES, TEACHER_RECIPE, DataConfig, LossConfig, RunConfig
 
     base = ["train", "--content", "photos", "--style", "a.jpg", "--out", "run"]
     data = DataConfig(content="photos", styles=["a.jpg"])
@@ -113,9 +113,12 @@ def test_train_flags_default_to_the_config_dataclasses() -> None:
     assert got.losses.loss_network == "imagenet" and got.losses.inception_network == "imagenet"
 
     got = train_config_from_args(build_parser().parse_args(base + ["--loss-network", "random"]))
+    # A fresh DataConfig: a RunConfig decides the fields left to the recipe in the sections it is given.
+    data = DataConfig(content="photos", styles=["a.jpg"])
     assert got.to_dict() == RunConfig(losses=LossConfig(loss_network="random"), data=data).to_dict()
     assert got.losses.loss_network == "random-symmetric"  # saved in full: the symmetric filters
-    for name, value in RECIPES["random"].items():
+    assert got.data.teacher == "synthesis"
+    for name, value in {**RECIPES["random"], **TEACHER_RECIPE["losses"]}.items():
         assert getattr(got.losses, name) == value, name
 
     got = train_config_from_args(build_parser().parse_args(
@@ -172,7 +175,7 @@ def test_a_config_saved_before_style_statistics_keeps_plain_grams() -> None:
 
 
 def test_the_offline_recipe_holds_layout_to_the_recoloured_photo_but_old_runs_keep_theirs() -> None:
-    from tf_stylefusion.config import LossConfig, RunConfig
+    from tf_stylefusion.config import DataConfig, LossConfig, RunConfig
 
     assert (LossConfig(loss_network="random").layout_weight, LossConfig(loss_network="random").layout_colours) \
         == (30.0, "residual")
@@ -187,16 +190,20 @@ def test_the_offline_recipe_holds_layout_to_the_recoloured_photo_but_old_runs_ke
     old["losses"]["layout_weight"] = 2.0
     assert RunConfig.from_dict(old).losses.layout_colours == "channel"
     # a partial config is not a saved run: what it leaves out comes from the recipe
-    partial = RunConfig.from_dict({"losses": {"loss_network": "random", "style_weight": 2.0}}).losses
+    partial = RunConfig.from_dict({"losses": {"loss_network": "random", "style_weight": 2.0},
+                                   "data": {"teacher": ""}}).losses
     assert (partial.style_statistic, partial.layout_weight, partial.layout_colours) == ("mean_cov", 30.0, "residual")
+    # (the teacher, the offline recipe's default, brings a tenth of that weight)
+    assert RunConfig.from_dict({"losses": {"loss_network": "random"}}).losses.layout_weight == 3.0
     # and the saved configuration round-trips
-    saved = RunConfig(losses=LossConfig(loss_network="random")).to_dict()
+    saved = RunConfig(losses=LossConfig(loss_network="random"), data=DataConfig(teacher="")).to_dict()
     assert RunConfig.from_dict(saved).losses.layout_weight == 30.0
     # the residual layout needs the colour norm (its target is the photo as that recoloured it):
     # it goes with the colour norm, as the colour transform does; a weight given stays
     from tf_stylefusion.cli import build_parser, train_config_from_args
 
-    base = ["train", "--content", "photos", "--style", "a.jpg", "--out", "run", "--loss-network", "random"]
+    base = ["train", "--content", "photos", "--style", "a.jpg", "--out", "run", "--loss-network", "random",
+            "--teacher", "none"]
     parse = lambda *extra: train_config_from_args(build_parser().parse_args(base + list(extra))).losses  # noqa: E731
     assert (parse().layout_weight, parse().layout_colours) == (30.0, "residual")
     assert (parse("--no-color-norm").layout_weight, parse("--no-color-norm").layout_colours) == (0.0, "channel")

@@ -47,7 +47,8 @@ def demo_config(steps: int = DEMO_STEPS) -> RunConfig:
         losses=LossConfig(loss_network="random"),
         data=DataConfig(content=str(samples / "content"),
                         styles=[str(samples / "style" / s) for s in DEMO_STYLES],
-                        image_size=128, batch_size=4, style_size=256),
+                        # No teacher: its pictures would take minutes of a demo of a few.
+                        image_size=128, batch_size=4, style_size=256, teacher=""),
         training=TrainConfig(steps=steps, checkpoint_every=max(1, min(100, steps)), tensorboard=False),
     )
 

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from tf_stylefusion.cli import main
-from tf_stylefusion.config import LossConfig, RunConfig
+from tf_stylefusion.config import DataConfig, LossConfig, RunConfig
 from tf_stylefusion.deploy.integer import (
     balanced_for_integer,
     check_integer_only,
@@ -55,7 +55,7 @@ def trained():
     the residual layout, seed 0 gives int8 37.2 and int16x8 41.3 dB (eager or traced steps alike);
     with the flat guard too, int8 37.8 and int16x8 42.0 dB."""
     keras.utils.set_random_seed(0)
-    cfg = RunConfig(losses=LossConfig(loss_network="random"))
+    cfg = RunConfig(losses=LossConfig(loss_network="random"), data=DataConfig(teacher=""))
     cfg.generator.num_styles = 2
     cfg.generator.style_names = ["stripes", "checker"]
     cfg.generator.filters = (8, 12, 16)

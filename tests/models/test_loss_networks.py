@@ -109,7 +109,8 @@ def test_every_random_vgg_takes_the_offline_recipe() -> None:
     cfg = RunConfig(losses=LossConfig(loss_network="random"))
     for other in ("random-plain", "random-wide"):
         run = RunConfig(losses=LossConfig(loss_network=other))
-        assert run.losses.style_layers == cfg.losses.style_layers and run.losses.content_weight == 3.0
+        assert run.losses.style_layers == cfg.losses.style_layers
+        assert run.losses.content_weight == cfg.losses.content_weight and run.data.teacher == cfg.data.teacher
         assert run.losses.layout_weight == cfg.losses.layout_weight and run.losses.tv_of == "residual"
         assert run.generator.color_norm and run.generator.color_mix
     assert cfg.generator.color_norm and cfg.generator.color_mix

@@ -4,6 +4,7 @@ conditional discriminator's real side, and blends that stay between their styles
 from __future__ import annotations
 
 import logging
+import json
 from pathlib import Path
 
 import keras
@@ -17,7 +18,7 @@ from tf_stylefusion.data.pipelines import StyleSource
 from tf_stylefusion.errors import ConfigError
 from tf_stylefusion.models.discriminator import PatchDiscriminator
 from tf_stylefusion.training.gan import StyleFusionGAN
-from tf_stylefusion.training.run import _check_resume_compatible, build_gan
+from tf_stylefusion.training.run import _check_resume_compatible, _resumed_teacher, build_gan
 from tf_stylefusion.training.teacher import MANIFEST_FILE, TEACHER_DIR, paired_crops, teacher_set
 
 from ..conftest import texture, write
@@ -219,7 +220,12 @@ def test_train_teacher_flags_reach_the_run_config() -> None:
     got = train_config_from_args(build_parser().parse_args(
         base + ["--teacher", "synthesis", "--teacher-photos", "5", "--teacher-weight", "2"]))
     assert (got.data.teacher, got.data.teacher_photos, got.losses.teacher_weight) == ("synthesis", 5, 2.0)
-    assert train_config_from_args(build_parser().parse_args(base)).data.teacher == ""
+    # The offline recipe brings the teacher; `--teacher none` leaves it out, and so does another loss network.
+    assert train_config_from_args(build_parser().parse_args(base)).data.teacher == "synthesis"
+    assert train_config_from_args(build_parser().parse_args(base + ["--teacher", "none"])).data.teacher == ""
+    assert train_config_from_args(build_parser().parse_args(base[:-2])).data.teacher == ""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(base + ["--teacher", "magenta"])
 
 
 def test_train_with_a_teacher_writes_its_pictures_once_and_a_resume_reuses_them(image_folders, tmp_path: Path,
@@ -247,7 +253,7 @@ def test_train_with_a_teacher_writes_its_pictures_once_and_a_resume_reuses_them(
 def test_a_teacher_brings_its_recipe_where_the_recipe_decides_and_a_given_value_wins() -> None:
     from tf_stylefusion.config import RECIPES, TEACHER_RECIPE, LossConfig
 
-    plain = RunConfig(losses=LossConfig(loss_network="random"))
+    plain = RunConfig(losses=LossConfig(loss_network="random"), data=DataConfig(teacher=""))
     taught = plain.updated({"data": {"teacher": "synthesis"}})
     for name, value in TEACHER_RECIPE["losses"].items():
         assert getattr(taught.losses, name) == value != RECIPES["random"][name], name
@@ -262,3 +268,28 @@ def test_a_teacher_brings_its_recipe_where_the_recipe_decides_and_a_given_value_
     # ImageNet's recipe keeps its own regularisers; the discriminator's part applies.
     online = RunConfig().updated({"data": {"teacher": "synthesis"}})
     assert online.losses.adversarial_weight == 1.0 and online.losses.layout_weight == RECIPES["imagenet"]["layout_weight"]
+
+
+def test_the_offline_recipe_brings_the_teacher_and_an_old_offline_run_resumes_without_one(tmp_path: Path) -> None:
+    from tf_stylefusion.config import TEACHER_RECIPE, LossConfig
+
+    offline = RunConfig(losses=LossConfig(loss_network="random"))
+    assert offline.data.teacher == "synthesis" and offline.losses.tv_weight == TEACHER_RECIPE["losses"]["tv_weight"]
+    assert RunConfig().data.teacher == ""  # the ImageNet recipe
+    tfds = RunConfig(losses=LossConfig(loss_network="random"), data=DataConfig(content="tfds:cycle_gan/monet2photo"))
+    assert tfds.data.teacher == ""  # its photos have no file to cache the pictures against
+    # A run saved before the offline recipe had a teacher lists every data field but that one.
+    saved = RunConfig(losses=LossConfig(loss_network="random"), data=DataConfig(teacher="")).to_dict()
+    del saved["data"]["teacher"]
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert RunConfig.from_json(tmp_path / "config.json").data.teacher == ""
+    # Resumed by a command that leaves the teacher to the recipe, it keeps its own (and the
+    # recipe that goes with it); a teacher given on the command line is still refused.
+    resumed = _resumed_teacher(tmp_path, offline)
+    assert resumed.data.teacher == "" and resumed.losses.tv_weight != TEACHER_RECIPE["losses"]["tv_weight"]
+    _check_resume_compatible(tmp_path, resumed)
+    asked = offline.updated({"data": {"teacher": "synthesis"}})
+    assert _resumed_teacher(tmp_path, asked) is asked
+    with pytest.raises(ConfigError, match="teacher"):
+        _check_resume_compatible(tmp_path, asked)

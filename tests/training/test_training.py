@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_stylefusion.config import VGG_STYLE_LAYERS, LossConfig, RunConfig
+from tf_stylefusion.config import VGG_STYLE_LAYERS, DataConfig, LossConfig, RunConfig
 from tf_stylefusion.errors import ConfigError
 from tf_stylefusion.models.discriminator import PatchDiscriminator
 from tf_stylefusion.models.loss_networks import vgg_features
@@ -20,7 +20,8 @@ SIZE = 48
 
 
 def tiny_config(num_styles: int, **losses) -> RunConfig:
-    cfg = RunConfig(losses=LossConfig(loss_network="random", inception_network="random"))
+    # No teacher: these tests feed the GAN unpaired batches.
+    cfg = RunConfig(losses=LossConfig(loss_network="random", inception_network="random"), data=DataConfig(teacher=""))
     cfg.generator.num_styles = num_styles
     cfg.generator.style_names = [f"s{i}" for i in range(num_styles)]
     cfg.generator.filters = (8, 12, 16)

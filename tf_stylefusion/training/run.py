@@ -96,6 +96,19 @@ def _schedule_words(tc: TrainConfig) -> str:
     return "falls over the whole run" if optimizer_schedules(tc) else "is constant or falls over its last steps"
 
 
+def _resumed_teacher(run_dir: Path, config: RunConfig) -> RunConfig:
+    """``config``, or with the saved run's teacher where ``config`` left the teacher to the recipe:
+    a run saved before the offline recipe brought a teacher resumes as it started."""
+    saved = run_dir / CONFIG_FILE
+    if "teacher" not in config.decided["data"] or not saved.exists() or not (run_dir / CHECKPOINTS_DIR).exists():
+        return config
+    old = RunConfig.from_json(saved).data.teacher
+    if old == config.data.teacher:
+        return config
+    log.info("resuming %s with its own teacher (%s)", run_dir, old or "none")
+    return config.updated({"data": {"teacher": old}})
+
+
 def _check_resume_compatible(run_dir: Path, config: RunConfig) -> None:
     saved = run_dir / CONFIG_FILE
     if not saved.exists() or not (run_dir / CHECKPOINTS_DIR).exists():
@@ -272,6 +285,7 @@ def _train(config: RunConfig, run_dir: Path, strategy: tf.distribute.Strategy, s
            verbose: int | str, callbacks: Sequence[keras.callbacks.Callback]) -> TrainResult:
     keras.utils.set_random_seed(config.training.seed)
     bad = BadFiles()
+    config = _resumed_teacher(run_dir, config)
 
     sources = style_sources(config.data)
     tc = config.training
