@@ -118,7 +118,8 @@ def tiny_run(content: Path, styles: list[str], steps: int = 2, **training) -> Ru
         generator=GeneratorConfig(filters=(8, 12, 16), num_res_blocks=1),
         discriminator=DiscriminatorConfig(filters=8, num_layers=2),
         losses=LossConfig(loss_network="random"),
-        data=DataConfig(content=str(content), styles=styles, image_size=32, batch_size=2, style_size=48, teacher=""),
+        data=DataConfig(content=str(content), styles=styles, image_size=32, batch_size=2, style_size=48,
+                        teacher=""),
         training=TrainConfig(steps=steps, checkpoint_every=steps, tensorboard=False, **training),
     )
 

@@ -150,12 +150,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                  "match the style in each window of a k x k grid over the picture (1: the whole picture)")
     _config_flag(p, "--style-scales", "losses.style_scales", int,
                  "match the style after K x K average pooling, for each K given (1: as is)", nargs="+", metavar="K")
-    p.add_argument("--teacher", type=_teacher_flag, default=None, dest="data__teacher", metavar="{synthesis,none}",
-                   help="also learn from a teacher: each painting's example-based synthesis of some training "
-                        "photos (made once, cached in the run folder; seconds a picture). It brings its recipe "
-                        "(config.TEACHER_RECIPE): adversarial weight 1, --d-lr 0.001 and, offline, content 0.3, "
-                        "layout 3, tv 5; default: synthesis with --loss-network random (the offline recipe, "
-                        "but not with a tfds: --content), none otherwise")
+    p.add_argument("--teacher", type=_teacher_flag, default=None, dest="data__teacher",
+                   metavar="{synthesis,none}",
+                   help="also learn from a teacher: each painting's example-based synthesis of some "
+                        "training photos (made once, cached in the run folder; seconds a picture). It "
+                        "brings its recipe (config.TEACHER_RECIPE): adversarial weight 1, --d-lr 0.001 "
+                        "and, offline, content 0.3, layout 3, tv 5; default: synthesis with "
+                        "--loss-network random (the offline recipe, but not with a tfds: --content), "
+                        "none otherwise")
     _config_flag(p, "--teacher-photos", "data.teacher_photos", int, "how many training photos the teacher paints")
     _config_flag(p, "--teacher-size", "data.teacher_size", int, "the teacher's pictures' longer side (px)")
     _config_flag(p, "--teacher-weight", "losses.teacher_weight", float,

@@ -527,7 +527,8 @@ class RunConfig:
         offline = self.losses.loss_network in RECIPE_GENERATOR
         if self.data.teacher is None:
             # A TFDS dataset's photos have no file to cache the teacher's pictures against.
-            self.data.teacher = OFFLINE_TEACHER if offline and not self.data.content.startswith("tfds:") else ""
+            tfds = self.data.content.startswith("tfds:")
+            self.data.teacher = OFFLINE_TEACHER if offline and not tfds else ""
         if self.data.teacher:
             for name, value in TEACHER_RECIPE["losses"].items():
                 if name in self.losses.from_recipe and (offline or name == "adversarial_weight"):

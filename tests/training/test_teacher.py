@@ -270,13 +270,14 @@ def test_a_teacher_brings_its_recipe_where_the_recipe_decides_and_a_given_value_
     assert online.losses.adversarial_weight == 1.0 and online.losses.layout_weight == RECIPES["imagenet"]["layout_weight"]
 
 
-def test_the_offline_recipe_brings_the_teacher_and_an_old_offline_run_resumes_without_one(tmp_path: Path) -> None:
+def test_the_offline_recipe_brings_the_teacher_and_an_old_run_resumes_without_one(tmp_path: Path) -> None:
     from tf_stylefusion.config import TEACHER_RECIPE, LossConfig
 
     offline = RunConfig(losses=LossConfig(loss_network="random"))
-    assert offline.data.teacher == "synthesis" and offline.losses.tv_weight == TEACHER_RECIPE["losses"]["tv_weight"]
+    assert offline.data.teacher == "synthesis"
+    assert offline.losses.tv_weight == TEACHER_RECIPE["losses"]["tv_weight"]
     assert RunConfig().data.teacher == ""  # the ImageNet recipe
-    tfds = RunConfig(losses=LossConfig(loss_network="random"), data=DataConfig(content="tfds:cycle_gan/monet2photo"))
+    tfds = RunConfig(losses=LossConfig(loss_network="random"), data=DataConfig(content="tfds:cycle_gan"))
     assert tfds.data.teacher == ""  # its photos have no file to cache the pictures against
     # A run saved before the offline recipe had a teacher lists every data field but that one.
     saved = RunConfig(losses=LossConfig(loss_network="random"), data=DataConfig(teacher="")).to_dict()

@@ -21,7 +21,8 @@ SIZE = 48
 
 def tiny_config(num_styles: int, **losses) -> RunConfig:
     # No teacher: these tests feed the GAN unpaired batches.
-    cfg = RunConfig(losses=LossConfig(loss_network="random", inception_network="random"), data=DataConfig(teacher=""))
+    cfg = RunConfig(losses=LossConfig(loss_network="random", inception_network="random"),
+                    data=DataConfig(teacher=""))
     cfg.generator.num_styles = num_styles
     cfg.generator.style_names = [f"s{i}" for i in range(num_styles)]
     cfg.generator.filters = (8, 12, 16)

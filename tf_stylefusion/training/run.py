@@ -100,7 +100,8 @@ def _resumed_teacher(run_dir: Path, config: RunConfig) -> RunConfig:
     """``config``, or with the saved run's teacher where ``config`` left the teacher to the recipe:
     a run saved before the offline recipe brought a teacher resumes as it started."""
     saved = run_dir / CONFIG_FILE
-    if "teacher" not in config.decided["data"] or not saved.exists() or not (run_dir / CHECKPOINTS_DIR).exists():
+    resuming = saved.exists() and (run_dir / CHECKPOINTS_DIR).exists()
+    if "teacher" not in config.decided["data"] or not resuming:
         return config
     old = RunConfig.from_json(saved).data.teacher
     if old == config.data.teacher:
