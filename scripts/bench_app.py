@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from tf_stylefusion.machine import machine_line  # noqa: E402
+from timing import machine_line, median_seconds  # noqa: E402  (scripts/timing.py)
 
 SAMPLE = "astronaut.jpg"  # 512x512: the largest preview area
 
@@ -185,12 +185,8 @@ def bench_first_use() -> None:
             start = time.perf_counter()
             post(client, "/api/preview", settings, masks)
             first = (time.perf_counter() - start) * 1000
-            warm = []
-            for _ in range(5):
-                start = time.perf_counter()
-                post(client, "/api/preview", settings, masks)
-                warm.append((time.perf_counter() - start) * 1000)
-            print(f"  {name:<30} {first:>5.0f} ms {statistics.median(warm):>17.0f} ms")
+            warm = median_seconds(lambda: post(client, "/api/preview", settings, masks), 5) * 1000
+            print(f"  {name:<30} {first:>5.0f} ms {warm:>17.0f} ms")
 
 
 def render_child(width: int, height: int, case: str, textures: bool, abstraction: bool) -> None:

@@ -617,8 +617,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if generator.textures is not None and generator.config.texture == 0 and args.texture is None:
         print("brushwork: the tiles left out, for size (--texture 1 carries them: the pack's int8 file is "
               "then 967 KB instead of 215 KB; with --abstraction 1 as well, stylize's pictures)")
-    elif generator.textures is not None and generator.config.texture > 0 and generator.config.abstraction == 0 \
-            and args.abstraction is None:
+    elif (generator.textures is not None and generator.config.texture > 0
+          and generator.config.abstraction == 0 and args.abstraction is None):
         print("brushwork: tiles carried, the abstraction under them left out for speed "
               "(--abstraction 1 for stylize's pictures, about half again an int8 file's time)")
     if args.saved_model:

@@ -212,8 +212,10 @@ def warm_up(generator: StyleFusionGenerator, encoder: CachedRows | None) -> None
     amounts = [None] if tiles is None or own == 0 else [None, 0.0, 0.5 * own]
     for extra, (h, w) in enumerate(WARM_UP_SIZES):
         image = np.random.default_rng(h).random((h, w, 3), dtype=np.float32)
-        rows = {"style_rows": np.repeat(bank[:1], extra, axis=0),
-                "style_textures": None if tiles is None else np.repeat(tiles[:1], extra, axis=0)} if extra else {}
+        rows = {}
+        if extra:
+            rows = {"style_rows": np.repeat(bank[:1], extra, axis=0),
+                    "style_textures": None if tiles is None else np.repeat(tiles[:1], extra, axis=0)}
         k = n + extra
         mix = np.full(k, 1.0 / k, np.float32)
         mask = np.zeros((h, w), np.float32)
@@ -223,7 +225,8 @@ def warm_up(generator: StyleFusionGenerator, encoder: CachedRows | None) -> None
         options = []
         for amount in amounts:
             settings = None if amount is None else GeneratorSettings(texture=amount)
-            options += [StylizeOptions(settings=settings, **rows), StylizeOptions(settings=settings, **rows, **region)]
+            options += [StylizeOptions(settings=settings, **rows),
+                        StylizeOptions(settings=settings, **rows, **region)]
         if encoder is not None:
             options += [StylizeOptions(strength=0.5, encoder=encoder, **rows),
                         StylizeOptions(strength=0.5, encoder=encoder, **rows, **region)]

@@ -225,11 +225,15 @@ def mix_style_params(weights: tf.Tensor, table: tf.Tensor, size: tf.Tensor | Non
 _ROW_BROADCAST_CHANNELS = 9
 
 
+def _per_image(v: tf.Tensor) -> bool:
+    """Whether ``v`` holds one value per image and channel (``[B, 1, 1, C]``), not a map."""
+    return v.shape.rank == 4 and v.shape[1] == 1 and v.shape[2] == 1
+
+
 def _along_rows(op: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], x: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
     """``op(x, v)`` for ``x`` ``[B, H, W, C]`` and a per-image ``v`` ``[B, 1, 1, C]``."""
     channels = x.shape[-1]
-    per_image = v.shape.rank == 4 and v.shape[1] == 1 and v.shape[2] == 1
-    if channels is None or channels > _ROW_BROADCAST_CHANNELS or not per_image:
+    if channels is None or channels > _ROW_BROADCAST_CHANNELS or not _per_image(v):
         return op(x, v)
     shape = tf.shape(x)
     rows = tf.reshape(x, tf.stack([shape[0], shape[1], shape[2] * channels]))
@@ -294,7 +298,7 @@ class StyleColor(keras.layers.Layer):
         x = tf.cast(x, tf.float32)
         if weights.shape.rank == 2:
             return colour_affine(x, tf.reshape(p[:, 0, 0, :9], [-1, 3, 3]), p[:, 0, 0, 9:])
-        # Column by column with broadcasts (no per-pixel matmul): cheap on every runtime.
+        # Per-pixel weights: column by column with broadcasts (no per-pixel matmul).
         return (x[..., 0:1] * p[..., 0:3] + x[..., 1:2] * p[..., 3:6] + x[..., 2:3] * p[..., 6:9]
                 + p[..., 9:12])
 
@@ -387,7 +391,7 @@ class ConditionalInstanceNorm(keras.layers.Layer):
         # [B, 1, 1, C] tensors: two full-size ops instead of four (matters on phones / TFLite).
         scale = tf.math.rsqrt(var + self.epsilon) * gamma
         xf = tf.cast(x, tf.float32)
-        if self.channels <= _ROW_BROADCAST_CHANNELS and mean.shape.rank == 4 and beta.shape[1] == 1:
+        if self.channels <= _ROW_BROADCAST_CHANNELS and _per_image(mean) and _per_image(beta):
             # The colour norm, per image: one scale and one shift along rows (see _along_rows).
             y = _along_rows(tf.add, _along_rows(tf.multiply, xf, scale), beta - mean * scale)
         else:

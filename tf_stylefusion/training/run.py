@@ -96,25 +96,28 @@ def _schedule_words(tc: TrainConfig) -> str:
     return "falls over the whole run" if optimizer_schedules(tc) else "is constant or falls over its last steps"
 
 
+def _saved_run(run_dir: Path) -> RunConfig | None:
+    """The config of the run ``run_dir`` holds, when it has checkpoints to resume; else None."""
+    saved = run_dir / CONFIG_FILE
+    if not saved.exists() or not (run_dir / CHECKPOINTS_DIR).exists():
+        return None
+    return RunConfig.from_json(saved)
+
+
 def _resumed_teacher(run_dir: Path, config: RunConfig) -> RunConfig:
     """``config``, or with the saved run's teacher where ``config`` left the teacher to the recipe:
     a run saved before the offline recipe brought a teacher resumes as it started."""
-    saved = run_dir / CONFIG_FILE
-    resuming = saved.exists() and (run_dir / CHECKPOINTS_DIR).exists()
-    if "teacher" not in config.decided["data"] or not resuming:
+    old = _saved_run(run_dir) if "teacher" in config.decided["data"] else None
+    if old is None or old.data.teacher == config.data.teacher:
         return config
-    old = RunConfig.from_json(saved).data.teacher
-    if old == config.data.teacher:
-        return config
-    log.info("resuming %s with its own teacher (%s)", run_dir, old or "none")
-    return config.updated({"data": {"teacher": old}})
+    log.info("resuming %s with its own teacher (%s)", run_dir, old.data.teacher or "none")
+    return config.updated({"data": {"teacher": old.data.teacher}})
 
 
 def _check_resume_compatible(run_dir: Path, config: RunConfig) -> None:
-    saved = run_dir / CONFIG_FILE
-    if not saved.exists() or not (run_dir / CHECKPOINTS_DIR).exists():
+    old = _saved_run(run_dir)
+    if old is None:
         return
-    old = RunConfig.from_json(saved)
     if dataclasses.asdict(old.generator) != dataclasses.asdict(config.generator):
         raise ConfigError(
             f"{run_dir} holds a run with styles {old.generator.style_names} and generator "
