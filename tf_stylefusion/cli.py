@@ -49,8 +49,6 @@ def _config_default(key: str) -> object:
 
 
 def _shown(value: object) -> object:
-    if value == "":
-        return "none"
     return " ".join(map(str, value)) if isinstance(value, (tuple, list)) else value
 
 
@@ -112,9 +110,6 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "styles, training only their bank rows; its old styles stay identical")
     p.add_argument("--encoder-steps", type=int, default=0,
                    help="then train a style encoder for this many steps (for --style-image, --strength)")
-    _config_flag(p, "--encoder-paintings", "training.encoder_paintings", str,
-                 "a folder of more paintings (no bank row) the style encoder also learns from, for "
-                 "--style-image on paintings it never saw", metavar="DIR")
     p.add_argument("--out", required=True, help="run folder (checkpoints, samples, generator.keras)")
     # Every training default lives in config.py; a flag left out keeps the dataclass default, so
     # `stylefusion train` and `train(RunConfig(...))` train the same recipe.
@@ -669,8 +664,6 @@ def cmd_app(args: argparse.Namespace) -> int:
 PACK_STAGES = {
     "train": "train (or resume) the pack's run; the style encoder once its last step is reached",
     "finish": "train the style encoder on the last checkpoint's generator, wherever training stopped",
-    "encoder": "train the style encoder again for a finished or installed pack (--run "
-               "tf_stylefusion/pretrained/pack), e.g. with --encoder-paintings",
     "harden": "fine-tune the run's generator to tolerate 8-bit activations (for int8 exports)",
     "install": "copy the finished run into the package (tf_stylefusion/pretrained/pack/), atomically",
 }
@@ -686,10 +679,6 @@ def _add_pack(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--run", required=True, help="the pack's run folder (resumed if it exists)")
         q.add_argument("--recipe", default=None,
                        help="pack recipe JSON (default: the shipped tf_stylefusion/pretrained/style_pack.json)")
-        if stage in ("train", "finish", "encoder"):
-            q.add_argument("--encoder-paintings", default=None, metavar="DIR",
-                           help="a folder of more paintings (no bank row) the style encoder also learns "
-                                "from (default: the recipe's run.training.encoder_paintings)")
         if stage == "train":
             q.add_argument("--steps", type=int, default=None,
                            help="stop at this step this time (default: the recipe's)")
@@ -708,18 +697,12 @@ def cmd_pack(args: argparse.Namespace) -> int:
     from .training import pack
 
     recipe = pack.PackRecipe.from_json(args.recipe)
-    if getattr(args, "encoder_paintings", None) is not None:
-        recipe.run.training.encoder_paintings = args.encoder_paintings
     if args.stage == "install":
         print(f"installed the pack: {pack.install_pack(args.run, recipe, args.dest)}")
         return 0
     note = pack.log_to(args.log or Path(args.run) / pack.LOG_FILE)
     if args.stage == "harden":
         print(f"hardened generator: {pack.harden_pack(recipe, args.content, args.run, note)}")
-        return 0
-    if args.stage == "encoder":
-        encoder = pack.encode_pack(recipe, args.content, args.run, note, _progress_verbosity())
-        print(f"style encoder: {encoder}")
         return 0
     if args.stage == "finish":
         result = pack.finish_pack(recipe, args.content, args.run, note, verbose=_progress_verbosity())

@@ -457,10 +457,6 @@ class TrainConfig:
     precision: str = "fp32"
     # After the GAN: steps of the StyleEncoder stage (0: no encoder; see training/style_encoder_stage.py).
     encoder_steps: int = 0
-    # A folder of paintings with no bank row (e.g. scripts/gather_encoder_paintings.py's): the
-    # encoder stage's perceptual term also learns from them, so unseen paintings get rows that
-    # mean something (docs/teacher.md, "The style encoder"). "": the bank's paintings only.
-    encoder_paintings: str = ""
     # A trained model (run folder or .keras) to extend with this run's styles as new bank rows;
     # only the new rows are trained, so the old styles' outputs stay identical.
     base_model: str = ""

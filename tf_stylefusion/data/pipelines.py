@@ -243,16 +243,6 @@ def load_style_images(sources: Sequence[StyleSource], style_size: int, bad: BadF
     return out
 
 
-def load_paintings(folder: str | Path, style_size: int, bad: BadFiles) -> list[np.ndarray]:
-    """Every image in ``folder`` (or the one file), shorter side ``style_size``, bad files
-    reported and dropped; raises ImageError when none is readable."""
-    path = Path(folder)
-    if not path.exists():
-        raise ConfigError(f"{folder}: no such folder of paintings")
-    return load_style_images([StyleSource(path.stem, list_images(path) if path.is_dir() else [path])],
-                             style_size, bad)[0]
-
-
 def style_crops(style_images: Sequence[Sequence[np.ndarray]], image_size: int, seed: int = 0) -> tf.data.Dataset:
     """Endless ``(crop, style_id)`` pairs, styles drawn uniformly so each is trained equally."""
     per_style = []

@@ -232,55 +232,6 @@ def finish_pack(recipe: PackRecipe, content: str | Path, run_dir: str | Path,
     return result
 
 
-def encode_pack(recipe: PackRecipe, content: str | Path, run_dir: str | Path,
-                note: Callable[[str], None] | None = None, verbose: int | str = 2) -> Path:
-    """Train the style encoder again for the generator in ``run_dir`` (a run folder or an
-    installed pack) with the recipe's encoder settings (``encoder_steps``, the run's
-    ``training.encoder_paintings``), and replace its ``style_encoder.keras``. The generator, its
-    tiles and every picture of the bank's styles stay as they are."""
-    import numpy as np
-
-    from ..data import pipelines as data_lib
-    from ..data.images import BadFiles
-    from .run import ENCODER_CONTENT_CROPS, fit_run_encoder
-    from .style_encoder_stage import save_style_encoder
-
-    run_dir = Path(run_dir)
-    if not (run_dir / GENERATOR_FILE).is_file():
-        raise ModelFileError(f"{run_dir / GENERATOR_FILE}: missing; give --run a pack's run folder "
-                             "or its installed folder")
-    cfg = recipe.run_config(content)
-    cfg.training.encoder_steps = recipe.encoder_steps
-    paintings = cfg.training.encoder_paintings
-    if paintings and not Path(paintings).exists():
-        raise ConfigError(f"{paintings}: no such folder of paintings (--encoder-paintings)")
-    note = note or log_to(run_dir / LOG_FILE)
-    generator = load_generator(run_dir)
-    if generator.num_styles != len(recipe.styles):
-        raise ConfigError(f"{run_dir}: {generator.num_styles} styles, the recipe has {len(recipe.styles)}")
-    generator.set_textures(None)  # as in training: the tiles are laid on after the encoder stage
-    start = time.time()
-    note(f"{_now()} start: style encoder, {recipe.encoder_steps} steps, paintings "
-         f"{paintings or 'none'}; run {run_dir}; {machine_line()}")
-    bad = BadFiles()
-    dc = cfg.data
-    style_images = data_lib.load_style_images(data_lib.resolve_styles(dc.styles), dc.style_size, bad)
-    crops = data_lib.content_crops(dc.content, dc.image_size, dc.content_scale, bad, seed=dc.seed)
-    crops = np.stack([c.numpy() for c in crops.take(ENCODER_CONTENT_CROPS)])
-    result = fit_run_encoder(cfg, generator, style_images, crops, bad, verbose=verbose)
-    save_style_encoder(result.encoder, str(run_dir / ENCODER_FILE))
-    if (run_dir / CONFIG_FILE).is_file():
-        saved = RunConfig.from_json(run_dir / CONFIG_FILE)
-        saved.training = dataclasses.replace(saved.training, encoder_steps=recipe.encoder_steps,
-                                             encoder_paintings=paintings)
-        saved.to_json(run_dir / CONFIG_FILE)
-    if len(bad):
-        note("  " + bad.summary())
-    note(f"{_now()} stop: style encoder after {time.time() - start:.0f} s; reconstruction "
-         f"{result.reconstruction_psnr:.1f} dB on its training crops")
-    return run_dir / ENCODER_FILE
-
-
 def harden_pack(recipe: PackRecipe, content: str | Path, run_dir: str | Path,
                 note: Callable[[str], None] | None = None) -> Path:
     """Replace the run's generator by its noise-tolerant copy (``training/noise_tolerance.py``,

@@ -56,7 +56,7 @@ from .custom_loop import needs_custom_loop, strategy_fit
 from .distribute import is_chief, make_strategy, precision_policy, wrap_optimizer
 from .gan import StyleFusionGAN, StyleTargets
 from .noise_tolerance import NoiseToleranceConfig, harden_for_integer
-from .style_encoder_stage import EncoderConfig, EncoderFitResult, fit_style_encoder, save_style_encoder
+from .style_encoder_stage import EncoderConfig, fit_style_encoder, save_style_encoder
 from .teacher import choose_photos, teacher_dataset, teacher_set
 
 log = logging.getLogger(__name__)
@@ -293,9 +293,6 @@ def _train(config: RunConfig, run_dir: Path, strategy: tf.distribute.Strategy, s
 
     sources = style_sources(config.data)
     tc = config.training
-    if tc.encoder_steps and tc.encoder_paintings and not Path(tc.encoder_paintings).exists():
-        # Found now, not after the GAN's hours of training.
-        raise ConfigError(f"{tc.encoder_paintings}: no such folder of paintings (encoder_paintings)")
     base_generator = None
     num_old = 0
     if tc.base_model:
@@ -407,7 +404,7 @@ def _train(config: RunConfig, run_dir: Path, strategy: tf.distribute.Strategy, s
     if chief:
         encoder_psnr = _encoder_stage(config, run_dir, generator, style_images, content,
                                       retrain=bool(history), num_old=num_old, verbose=verbose,
-                                      bad=bad, held_out=val_crops)
+                                      held_out=val_crops)
 
     if len(bad):
         atomic_write_text(run_dir / BAD_FILES_FILE, bad.summary() + "\n")
@@ -486,31 +483,13 @@ def _polish(config: RunConfig, run_dir: Path, generator: StyleFusionGenerator,
     return student
 
 
-def fit_run_encoder(config: RunConfig, generator: StyleFusionGenerator,
-                    style_images: Sequence[Sequence[np.ndarray]], crops: np.ndarray, bad: BadFiles,
-                    num_old: int = 0, verbose: int | str = 0,
-                    held_out: np.ndarray | None = None) -> EncoderFitResult:
-    """The encoder stage of a run's ``config`` for ``generator`` (its bank styles from
-    ``num_old`` on, ``training.encoder_paintings`` beside them) on the content ``crops``."""
-    tc, dc = config.training, config.data
-    paintings = (data_lib.load_paintings(tc.encoder_paintings, dc.style_size, bad)
-                 if tc.encoder_paintings else [])
-    return fit_style_encoder(
-        generator, style_images, crops, config.losses, dc.style_size,
-        int(round(dc.image_size * dc.content_scale)),
-        EncoderConfig(steps=tc.encoder_steps, batch_size=dc.batch_size, seed=tc.seed),
-        row_ids=list(range(num_old, generator.num_styles)),
-        verbose={0: 0, "0": 0, 2: 2, "2": 2}.get(verbose, 1),
-        held_out=held_out, paintings=paintings)
-
-
 def _encoder_stage(config: RunConfig, run_dir: Path, generator: StyleFusionGenerator,
                    style_images: Sequence[Sequence[np.ndarray]], content: tf.data.Dataset,
-                   retrain: bool, num_old: int, verbose: int | str, bad: BadFiles,
+                   retrain: bool, num_old: int, verbose: int | str,
                    held_out: np.ndarray | None = None) -> float | None:
     """Train (or keep, or copy from the base model) ``style_encoder.keras``; returns its
     reconstruction PSNR on the validation photos ``held_out`` (on its training crops if none)."""
-    tc = config.training
+    tc, dc = config.training, config.data
     target = run_dir / ENCODER_FILE
     if tc.encoder_steps <= 0:
         if tc.base_model and not target.exists():
@@ -524,6 +503,12 @@ def _encoder_stage(config: RunConfig, run_dir: Path, generator: StyleFusionGener
     if target.exists() and not retrain:
         return None
     crops = np.stack([c.numpy() for c in content.take(ENCODER_CONTENT_CROPS)])
-    result = fit_run_encoder(config, generator, style_images, crops, bad, num_old, verbose, held_out)
+    result = fit_style_encoder(
+        generator, style_images, crops, config.losses, dc.style_size,
+        int(round(dc.image_size * dc.content_scale)),
+        EncoderConfig(steps=tc.encoder_steps, batch_size=dc.batch_size, seed=tc.seed),
+        row_ids=list(range(num_old, generator.num_styles)),
+        verbose={0: 0, "0": 0, 2: 2, "2": 2}.get(verbose, 1),
+        held_out=held_out)
     save_style_encoder(result.encoder, target)
     return result.reconstruction_psnr

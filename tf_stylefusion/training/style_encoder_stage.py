@@ -5,9 +5,7 @@ Three terms, each a reason the encoder exists:
 1. **distillation** — for crops of a bank style, predict that style's bank row (normalised MSE):
    known styles map to what the GAN learned for them;
 2. **perceptual** — stylizing a content crop with the row predicted from a style crop must match
-   *that crop's* Gram statistics (Magenta's objective): rows for unseen images mean something.
-   Paintings with no bank row (``paintings``: a corpus beyond the bank's styles) take part in this
-   term only, half of every batch, so the encoder learns the space between and beyond its styles;
+   *that crop's* Gram statistics (Magenta's objective): rows for unseen images mean something;
 3. **reconstruction** — the row predicted from a content crop must make the generator return the
    content unchanged (L1 in pixels). ``strength`` interpolates towards the content's own row, so
    this is what makes strength 0 give back the photo.
@@ -88,15 +86,13 @@ def fit_style_encoder(generator: StyleFusionGenerator, style_images: Sequence[Se
                       content: np.ndarray, losses: LossConfig | None = None, style_size: int = 256,
                       content_size: int | None = None, config: EncoderConfig | None = None,
                       row_ids: Sequence[int] | None = None, verbose: bool | int = False,
-                      held_out: np.ndarray | None = None,
-                      paintings: Sequence[np.ndarray] = ()) -> EncoderFitResult:
+                      held_out: np.ndarray | None = None) -> EncoderFitResult:
     """Train a StyleEncoder for ``generator`` (frozen).
 
     ``style_images[n]`` are bank style n's images at the scale it was learned at (shorter side
     ``style_size``); ``content`` is a ``[M, S, S, 3]`` array of content crops, cut from images
     whose shorter side was ``content_size`` (default S). ``row_ids[n]`` is the bank row of
-    ``style_images[n]`` (default n: one image set per bank style). ``paintings`` are images with no
-    bank row, at the same scale, for the perceptual term alone (``crops_per_style`` crops of each).
+    ``style_images[n]`` (default n: one image set per bank style).
     """
     losses = losses or LossConfig()
     config = config or EncoderConfig()
@@ -112,20 +108,16 @@ def fit_style_encoder(generator: StyleFusionGenerator, style_images: Sequence[Se
     vgg = vgg_features(losses.loss_network, layers, losses.seed)
 
     # Pools computed once: statistics (encoder input) and Grams (perceptual target) per crop.
-    # The bank's crops come first in the pool, the unlabelled paintings' after them.
     pool_stats, pool_ids, pool_grams, pool_crops = [], [], [[] for _ in range(n_layers)], []
-    image_sets = [(list(imgs), row_ids[sid]) for sid, imgs in enumerate(style_images)]
-    image_sets += [([np.asarray(img, np.float32)], -1) for img in paintings]
-    for imgs, row in image_sets:
-        for crop in _random_crops(imgs, config.crops_per_style, rng):
+    for sid, imgs in enumerate(style_images):
+        for crop in _random_crops(list(imgs), config.crops_per_style, rng):
             pool_crops.append(crop)
             batch = tf.convert_to_tensor(crop[None], tf.float32)
             feats = vgg(batch)
             pool_stats.append(style_statistics(vgg, batch, n_layers)[0].numpy())
             for l in range(n_layers):
                 pool_grams[l].append(gram_matrix(feats[l])[0].numpy())
-            pool_ids.append(max(row, 0))
-    n_bank = len(style_images) * config.crops_per_style
+            pool_ids.append(row_ids[sid])
     content_stats = np.concatenate([style_statistics(vgg, tf.constant(content[i : i + 8]), n_layers).numpy()
                                     for i in range(0, len(content), 8)])
     stats_s = tf.constant(np.stack(pool_stats))
@@ -156,27 +148,20 @@ def fit_style_encoder(generator: StyleFusionGenerator, style_images: Sequence[Se
     encoder.set_base_row(mean_row.numpy())
     optimizer = keras.optimizers.Adam(config.learning_rate)
     b = config.batch_size
-    n_content = int(content_t.shape[0])
-    n_extra = int(stats_s.shape[0]) - n_bank
-    # Half of each batch (the later half) from the unlabelled paintings when there are any.
-    b_extra = b // 2 if n_extra else 0
-    labelled = tf.constant([1.0] * (b - b_extra) + [0.0] * b_extra)[:, None]
+    n_pool, n_content = int(stats_s.shape[0]), int(content_t.shape[0])
 
     @tf.function
     def step(seed: tf.Tensor) -> dict[str, tf.Tensor]:
         u = tf.random.stateless_uniform([3, b], seed=seed)
-        i_s = tf.cast(u[0] * n_bank, tf.int32)
-        if b_extra:
-            v = tf.random.stateless_uniform([b_extra], seed=seed + tf.constant([7919, 0], tf.int32))
-            i_s = tf.concat([i_s[: b - b_extra], n_bank + tf.cast(v * n_extra, tf.int32)], axis=0)
+        i_s = tf.cast(u[0] * n_pool, tf.int32)
         i_c = tf.cast(u[1] * n_content, tf.int32)
         i_r = tf.cast(u[2] * n_content, tf.int32)
         photos, recon_targets = tf.gather(content_t, i_c), tf.gather(content_t, i_r)
         with tf.GradientTape() as tape:
             rows_s = encoder(tf.gather(stats_s, i_s), training=True) * keep + tf.gather(fixed_s, i_s)
             rows_c = encoder(tf.gather(stats_c, i_r), training=True) * keep + tf.gather(fixed_c, i_r)
-            error = tf.square(rows_s - tf.gather(bank, tf.gather(ids_s, i_s))) * keep * labelled
-            distill = tf.reduce_sum(error) / ((b - b_extra) * tf.reduce_sum(keep)) / bank_scale
+            error = tf.square(rows_s - tf.gather(bank, tf.gather(ids_s, i_s))) * keep
+            distill = tf.reduce_sum(error) / (b * tf.reduce_sum(keep)) / bank_scale
             table = tf.concat([rows_s, rows_c], axis=0)[:, None, :]
             out = generator.stylize_with_table(tf.concat([photos, recon_targets], axis=0),
                                                tf.ones([2 * b, 1]), table)
