@@ -245,6 +245,21 @@ def test_the_recipe_decides_once_and_again_after_an_update() -> None:
         RunConfig().updated({"losses": {"nope": 1}})
 
 
+def test_sections_given_to_two_run_configs_are_decided_by_each() -> None:
+    """A RunConfig decides the recipe's fields in its own copies of the sections it is given:
+    the same sections reused for another loss network get that network's recipe."""
+    from tf_stylefusion.config import DataConfig, LossConfig, TrainConfig
+
+    generator, data, training = GeneratorConfig(), DataConfig(content="photos"), TrainConfig()
+    offline = RunConfig(generator=generator, losses=LossConfig(loss_network="random"), data=data,
+                        training=training)
+    imagenet = RunConfig(generator=generator, losses=LossConfig(loss_network="imagenet"), data=data,
+                         training=training)
+    assert imagenet.to_dict() == RunConfig(data=DataConfig(content="photos")).to_dict()
+    assert offline.data.teacher == "synthesis" and offline.generator.color_norm
+    assert data.teacher is None and generator.color_norm is None and training.d_learning_rate is None
+
+
 def test_every_setting_has_its_field_range_override_and_flag() -> None:
     from dataclasses import fields
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -515,6 +516,10 @@ class RunConfig:
     training: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        # The recipe's fields are decided in this config's own sections: sections given by the
+        # caller stay as given, so the same ones can make a config for another loss network.
+        for section in ("generator", "discriminator", "losses", "data", "training"):
+            setattr(self, section, copy.copy(getattr(self, section)))
         # Every field left None for the recipe (or another field) to decide, by section: what
         # ``updated`` decides again. Not a dataclass field: never saved.
         self.decided: dict[str, frozenset[str]] = {
