@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf_stylefusion.app.rendering import CachedRows, warm_up
+from tf_stylefusion.app.rendering import CachedRows, Job, warm_up
+from tf_stylefusion.app.server import AppState
+from tf_stylefusion.app.session import Limits
 from tf_stylefusion.config import GeneratorSettings
 from tf_stylefusion.inference import fusion, stylize
 from tf_stylefusion.inference.fusion import StylizeOptions
@@ -42,3 +44,21 @@ def test_after_the_warm_up_no_control_traces_again(pack) -> None:
     ]:
         stylize_image(generator, image, weights, options)
         assert traces() == before, f"traced again for {options}"
+
+
+def test_brushwork_on_a_model_that_lays_none_by_default_runs_one_warmed_copy(pack) -> None:
+    generator, _ = pack
+    plain = generator.copy(GeneratorSettings(texture=0.0))  # tiles, but none laid by default
+    state = AppState(plain, None, Limits(), "no brushwork by default")
+    for model in (plain, state.tiles_on):  # as load_app warms them
+        warm_up(model, None)
+    n, image = plain.num_styles, np.random.default_rng(1).random((72, 88, 3), dtype=np.float32)
+    weights = np.eye(n, dtype=np.float32)[2]
+    jobs = [Job(None, weights, StylizeOptions(settings=GeneratorSettings(texture=amount)), [])
+            for amount in (0.6, 0.3, 0.0)]
+    expected = [stylize_image(plain, image, weights, job.options) for job in jobs]  # a copy each
+    before = traces()
+    for job, picture in zip(jobs, expected):
+        np.testing.assert_allclose(stylize_image(state.generator_for(job), image, weights, job.options),
+                                   picture, atol=2e-5)
+    assert traces() == before

@@ -192,6 +192,15 @@ def parse_job(settings: dict[str, Any], masks: Sequence[bytes], session: Session
     return Job(photo, np.asarray(bank + image_weights, np.float32), options, row_names)
 
 
+def tiles_on_copy(generator: StyleFusionGenerator) -> StyleFusionGenerator | None:
+    """For a model that has brushwork tiles but lays none by default, its copy with them on: the
+    generator a brushwork slider above 0 runs (``StylizeOptions.apply_settings`` would otherwise
+    make, and trace, a new copy for every preview). None for other models."""
+    if generator.textures is None or generator.config.texture != 0:
+        return None
+    return generator.with_settings(GeneratorSettings(texture=1.0))
+
+
 # Three sizes: after two shapes TensorFlow relaxes a traced function to any shape.
 WARM_UP_SIZES = ((48, 64), (64, 48), (40, 56))
 
@@ -207,8 +216,8 @@ def warm_up(generator: StyleFusionGenerator, encoder: CachedRows | None) -> None
     bank = generator.bank.table.numpy()
     tiles = None if generator.textures is None else generator.textures.numpy()
     own = generator.config.texture
-    # A model that lays no tiles by default turns them on in a fresh copy (``apply_settings``), which
-    # no warm-up can trace ahead; its brushwork 0 is its own path.
+    # A model that lays no tiles by default turns them on in its ``tiles_on_copy``, warmed on its
+    # own; brushwork 0 is its plain path.
     amounts = [None] if tiles is None or own == 0 else [None, 0.0, 0.5 * own]
     for extra, (h, w) in enumerate(WARM_UP_SIZES):
         image = np.random.default_rng(h).random((h, w, 3), dtype=np.float32)

@@ -41,11 +41,13 @@ from .rendering import (
     DEFAULT_SOFTNESS,
     MAX_SOFTNESS,
     CachedRows,
+    Job,
     SoftMasks,
     parse_job,
     png_bytes,
     stylize_full,
     stylize_preview,
+    tiles_on_copy,
     warm_up,
 )
 from .best import best_quality_job, render_best
@@ -65,6 +67,7 @@ class AppState:
     def __init__(self, generator: StyleFusionGenerator, encoder: StyleEncoder | None, limits: Limits,
                  title: str):
         self.generator, self.title = generator, title
+        self.tiles_on = tiles_on_copy(generator)
         self.encoder = CachedRows(encoder) if encoder is not None else None
         self.masks = SoftMasks()
         self.session = Session(limits)
@@ -73,6 +76,14 @@ class AppState:
         self._newest: OrderedDict[str, int] = OrderedDict()  # per page, its newest preview's number
         self._locks: dict[int, asyncio.Lock] = {}
         self.render_progress: dict[str, Any] = dict(IDLE)  # set by the render's thread
+
+    def generator_for(self, job: Job) -> StyleFusionGenerator:
+        """The model, or its copy with the tiles on when the job turns on brushwork the model
+        leaves off by default (made once, so previews do not trace a new copy each)."""
+        settings = job.options.settings
+        if self.tiles_on is not None and settings is not None and settings.texture:
+            return self.tiles_on
+        return self.generator
 
     def preview_place(self, settings: dict[str, Any], arrival: int) -> tuple[str, int]:
         """A preview's page and its number there: the page's own count when it sends one (the order
@@ -254,7 +265,7 @@ async def _job_form(request: Request) -> tuple[dict[str, Any], list[bytes]]:
 
 def _preview_png(state: AppState, settings: dict[str, Any], masks: list[bytes]) -> bytes:
     job = parse_job(settings, masks, state.session, state.generator, state.encoder, state.masks)
-    return png_bytes(stylize_preview(state.generator, job), fast=True)
+    return png_bytes(stylize_preview(state.generator_for(job), job), fast=True)
 
 
 def _render_png(state: AppState, settings: dict[str, Any], masks: list[bytes]) -> tuple[str, bytes]:
@@ -265,7 +276,7 @@ def _render_png(state: AppState, settings: dict[str, Any], masks: list[bytes]) -
 
     try:
         with reporting_progress(report):
-            picture = stylize_full(state.generator, job)
+            picture = stylize_full(state.generator_for(job), job)
         state.render_progress = {"stage": "encoding", "done": 0, "total": 0}
         return job.photo.name, png_bytes(picture)
     finally:
@@ -403,7 +414,10 @@ def load_app(model: str | Path, *, limits: Limits | None = None) -> Starlette:
     path = Path(model)
     title = "the ready-made style pack" if path.name == "pack" else (path.stem if path.suffix else path.name)
     app = create_app(generator, encoder, limits=limits, title=title)
-    warm_up(generator, app.state.stylefusion.encoder)
+    state = app.state.stylefusion
+    for model in (generator, state.tiles_on):
+        if model is not None:
+            warm_up(model, state.encoder)
     return app
 
 
