@@ -1,10 +1,13 @@
 """Video stabilisation check: warping error of stabilised vs frame-by-frame output, and frames/s.
 
     python scripts/bench_video.py [--model RUN_OR_KERAS] [--frames 24] [--size 256] [--threads 2]
+        [--pan PHOTO]
 
 Makes a synthetic clip (a texture panning 3 px a frame with a square moving across it, so the
-flow has both motion and occlusions) and runs ``stylefusion video`` on it. Without --model a
-random default generator (2 styles) stands in; a trained model gives the meaningful numbers.
+flow has both motion and occlusions), or with --pan a camera panning across a photo (4 px a
+frame, ``--size`` px square windows of the photo read ``--size`` px high), and runs
+``stylefusion video`` on it. Without --model a random default generator (2 styles) stands in; a
+trained model gives the meaningful numbers.
 """
 
 from __future__ import annotations
@@ -35,6 +38,23 @@ def synthetic_clip(path: Path, frames: int, size: int) -> None:
             writer.append_data((np.clip(img, 0, 1) * 255).astype(np.uint8))
 
 
+def pan_clip(path: Path, photo: Path, frames: int, size: int, step: int = 4) -> None:
+    """A camera panning right across ``photo``: ``frames`` windows ``size`` px square, ``step``
+    px apart, the photo read ``size`` px high."""
+    import imageio.v2 as iio
+
+    from tf_stylefusion.data.images import load_image, to_uint8
+    from tf_stylefusion.synthesis.synthesize import resize
+
+    image = load_image(photo)
+    image = resize(image, size, round(image.shape[1] * size / image.shape[0])).numpy()
+    if image.shape[1] < size + step * (frames - 1):
+        raise SystemExit(f"{photo} is too narrow for {frames} frames of {size} px, {step} px apart")
+    with iio.get_writer(path, format="FFMPEG", fps=12, quality=9, macro_block_size=2) as writer:
+        for t in range(frames):
+            writer.append_data(to_uint8(image[:, t * step: t * step + size]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="run folder or .keras file (default: a random generator)")
@@ -42,6 +62,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--pan", help="pan across this photo instead of the synthetic clip")
     args = ap.parse_args()
     import tensorflow as tf
 
@@ -51,7 +72,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "clip.mp4"
-        synthetic_clip(clip, args.frames, args.size)
+        if args.pan:
+            pan_clip(clip, Path(args.pan), args.frames, args.size)
+        else:
+            synthetic_clip(clip, args.frames, args.size)
         model = args.model
         if model is None:
             import keras

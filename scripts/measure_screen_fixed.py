@@ -15,6 +15,9 @@ frame, no stabilisation). The fine detail ``d`` of a frame is its luma minus a G
 averaged over the pairs. The input clip's share is the floor (a photo's detail is correlated
 with itself a few px away); detail laid over the picture at fixed positions (a brushwork tile)
 raises it; strokes the generator paints from the frame move with the scene and do not.
+Each amount of tiles is measured twice: laid at the screen's coordinates (a photo stylized on its
+own) and at the scene's, where ``stylefusion video`` lays them (the camera's position from the
+optical flow, ``inference.video.FlowWarper.camera_move``; needs the video extra).
 Without --model the ready-made pack is measured.
 """
 
@@ -67,6 +70,23 @@ def pan(photo: np.ndarray, frames: int, step: int, size: int) -> list[np.ndarray
     return [photo[:, t * step: t * step + size] for t in range(frames)]
 
 
+def scene_origins(frames: list[np.ndarray]) -> list[tuple[int, int]]:
+    """Where ``stylefusion video`` lays the tiles in each frame: the camera's position, summed
+    from the flow between consecutive frames as the video command does."""
+    from tf_stylefusion.inference.video import FlowWarper, VideoConfig, _video_modules
+
+    _, cv2 = _video_modules()
+    config = VideoConfig()
+    warper = FlowWarper(cv2, config.flow_size, config.occlusion_sigma)
+    camera, origins = np.zeros(2), [(0, 0)]
+    for before, after in zip(frames, frames[1:]):
+        maps = warper.flow(after, before)
+        move = warper.camera_move(after, maps, warper.confidence(after, warper.warp(before, maps)))
+        camera += 0.0 if move is None else move
+        origins.append((int(round(camera[0])), int(round(camera[1]))))
+    return origins
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="pack", help="run folder or .keras file (default: the pack)")
@@ -101,14 +121,22 @@ def main() -> None:
     print(f"# {photo_path.name} at {height} px high, {args.frames} frames {args.size} px wide, the scene moving "
           f"{args.step} px a frame; model {args.model}")
     print(f"input clip: share of fine detail fixed to the screen {share_fixed(frames, args.step):.3f}")
+    origins = scene_origins(frames)
+    print(f"the camera's position the video command finds at the last frame: {origins[-1]} "
+          f"(the pan: (0, {args.step * (args.frames - 1)}))")
     for amount in args.texture:
         g = generator.with_settings(GeneratorSettings(texture=amount))
-        per_style = []
-        for s in styles:
-            weights = np.eye(generator.num_styles, dtype=np.float32)[s]
-            per_style.append(share_fixed([stylize_image(g, f, weights) for f in frames], args.step))
-        names = ", ".join(f"{generator.style_names[s]} {v:.3f}" for s, v in zip(styles, per_style))
-        print(f"texture {amount:g}: {np.mean(per_style):.3f} (mean over styles; {names})")
+        for where, at in (("the screen", [None] * len(frames)), ("the scene (video)", origins)):
+            if amount == 0 and at[0] is not None:
+                continue  # no tiles: nothing is laid anywhere
+            per_style = []
+            for s in styles:
+                weights = np.eye(generator.num_styles, dtype=np.float32)[s]
+                pictures = [stylize_image(g, f, weights, origin=o) for f, o in zip(frames, at)]
+                per_style.append(share_fixed(pictures, args.step))
+            names = ", ".join(f"{generator.style_names[s]} {v:.3f}" for s, v in zip(styles, per_style))
+            label = f"tiles laid at {where}" if amount else "no tiles"
+            print(f"texture {amount:g}, {label}: {np.mean(per_style):.3f} (mean over styles; {names})")
 
 
 if __name__ == "__main__":

@@ -232,7 +232,8 @@ def test_cli_stylize_rejects_a_bad_tile_size_on_an_image_that_tiles(tiny_model, 
 
     tilings = []  # the tiled pass is recorded, not run: the tiles themselves are tested elsewhere
     monkeypatch.setattr(stylize_module, "stylize_tiled",
-                        lambda g, image, weights, tiling, finish=None: tilings.append(tiling) or image)
+                        lambda g, image, weights, tiling, finish=None, origin=(0, 0):
+                        tilings.append(tiling) or image)
     photo = write(tmp_path / "a.png", texture("photo", 112)[:96])  # 112×96: larger than a 64 px tile
     out = tmp_path / "o"
     args = ["stylize", str(tiny_model), str(photo), "--style", "a", "--out", str(out)]
@@ -268,7 +269,8 @@ def test_stylize_tiles_above_2048_squared_pixels_by_default(tiny_model, monkeypa
     # and stylize_image follows it: a 2049×2048 image goes to the tiles, 2048² runs whole
     paths = []
     monkeypatch.setattr(stylize_module, "stylize_tiled",
-                        lambda g, image, weights, t, finish=None: paths.append(("tiled", t.tile_size)) or image)
+                        lambda g, image, weights, t, finish=None, origin=(0, 0):
+                        paths.append(("tiled", t.tile_size)) or image)
     monkeypatch.setattr(stylize_module, "_run_graph",
                         lambda g, image, weights: paths.append(("whole", None)) or image)
     g = load_generator(tiny_model)

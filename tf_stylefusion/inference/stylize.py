@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..data.images import BadFiles, load_image, save_image, to_uint8, validate_image_array
-from ..errors import ImageError
+from ..errors import ConfigError, ImageError
 from ..models.generator import MIN_SIZE, StyleFusionGenerator
 from .fusion import StyleMix, StylizeOptions, normalize_weights, stylize_fused
 from .tiling import TileConfig, image_region, resolve_tiling, stylize_tiled
@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 def stylize_image(generator: StyleFusionGenerator, image: np.ndarray, weights: np.ndarray,
                   options: StylizeOptions | None = None, *,
-                  tile_size: int | TileConfig | None = None, uint8: bool = False) -> np.ndarray:
+                  tile_size: int | TileConfig | None = None, uint8: bool = False,
+                  origin: tuple[int, int] | None = None) -> np.ndarray:
     """Stylize one ``[H, W, 3]`` image (float in [0, 1] or uint8) with weights ``[N]`` (one mix)
     or ``[H, W, N]`` (a mix per pixel). Returns float32 ``[H, W, 3]`` in [0, 1], or with
     ``uint8`` the same picture as uint8 (``to_uint8`` of it).
@@ -35,7 +36,11 @@ def stylize_image(generator: StyleFusionGenerator, image: np.ndarray, weights: n
     automatically above 2048² pixels, 0 never tiles, N tiles when a side exceeds N; a
     TileConfig gives full control (e.g. exact statistics). Fusion controls are tiled too.
     Tiled, a uint8 image is read as float a tile at a time and a ``uint8`` result is converted a
-    band of rows at a time, so neither is ever held in full as float (at 16 MP, 192 MB each)."""
+    band of rows at a time, so neither is ever held in full as float (at 16 MP, 192 MB each).
+
+    ``origin`` ``(y, x)`` is where the image's top-left pixel sits in a larger scene: the brushwork
+    tiles are laid at the scene's coordinates (video passes the camera's position, so on a pan the
+    tiles move with the scene); None is (0, 0). Plain mixes only."""
     img = validate_image_array(image, "image", keep_uint8=True)  # uint8 stays so for the tiles
     if img.ndim != 3:
         raise ImageError("image", f"expected one [H, W, 3] image, got shape {list(img.shape)}")
@@ -47,20 +52,33 @@ def stylize_image(generator: StyleFusionGenerator, image: np.ndarray, weights: n
         img = image_region(img, 0, h, 0, w)  # stylized whole: as float
     finish = to_uint8 if uint8 else None
     if options is not None and not options.is_plain:
+        if origin is not None:
+            raise ConfigError("origin: the brushwork tiles move with a scene for plain mixes only")
         return stylize_fused(generator, img, weights, options, tiling, finish)
     weights = normalize_weights(weights, generator.num_styles)
     if weights.ndim == 3 and weights.shape[:2] != (h, w):
         raise ImageError("style weights", f"per-pixel weights are {weights.shape[1]}×{weights.shape[0]}, "
                                           f"the image is {w}×{h}")
     if tiling is not None:
-        return stylize_tiled(generator, img, weights, tiling, finish)
-    out = _run_graph(generator, tf.convert_to_tensor(img[None]), tf.convert_to_tensor(weights[None]))[0].numpy()
+        return stylize_tiled(generator, img, weights, tiling, finish, origin or (0, 0))
+    image_t, weights_t = tf.convert_to_tensor(img[None]), tf.convert_to_tensor(weights[None])
+    if origin is None:
+        out = _run_graph(generator, image_t, weights_t)[0].numpy()
+    else:
+        out = _run_at(generator, image_t, weights_t, tf.constant(origin, tf.int32))[0].numpy()
     return out if finish is None else finish(out)
 
 
 @tf.function(reduce_retracing=True)
 def _run_graph(generator: StyleFusionGenerator, image: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
     return generator((image, weights), training=False)
+
+
+@tf.function(reduce_retracing=True, autograph=False)
+def _run_at(generator: StyleFusionGenerator, image: tf.Tensor, weights: tf.Tensor, origin: tf.Tensor
+            ) -> tf.Tensor:
+    # The origin is a tensor: one trace for every position a video's camera takes (the first too).
+    return generator.stylize_with_table(image, weights, generator.bank(None), origin=origin)
 
 
 @dataclass

@@ -470,9 +470,11 @@ def blend_tiles(generator: StyleFusionGenerator, height: int, width: int, config
 
 
 def stylize_tiled(generator: StyleFusionGenerator, image: np.ndarray, weights: Weights,
-                  config: TileConfig | None = None, finish: BandFinisher | None = None) -> np.ndarray:
+                  config: TileConfig | None = None, finish: BandFinisher | None = None,
+                  origin: tuple[int, int] = (0, 0)) -> np.ndarray:
     """Stylize an ``[H, W, 3]`` image (float32 in [0, 1], or uint8: read a tile at a time) in
-    overlapping tiles with whole-image statistics.
+    overlapping tiles with whole-image statistics; ``origin`` is the image's top-left pixel in
+    a larger scene (where the brushwork tiles are laid from).
 
     ``weights`` are normalised, ``[N]``, ``[H, W, N]`` or a field. Returns float32 ``[H, W, 3]``,
     or what ``finish`` makes of it (``blend_tiles``).
@@ -483,6 +485,7 @@ def stylize_tiled(generator: StyleFusionGenerator, image: np.ndarray, weights: W
 
     def render(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         return stylize_with_statistics(generator, image_region(image, y0, y1, x0, x1),
-                                       weights_at(weights, y0, y1, x0, x1), stats, origin=(y0, x0))
+                                       weights_at(weights, y0, y1, x0, x1), stats,
+                                       origin=(origin[0] + y0, origin[1] + x0))
 
     return blend_tiles(generator, h, w, config, render, finish)

@@ -11,6 +11,12 @@ content is never smeared with old. Stability is reported as the warping error (L
 ECCV 2018): the mean over consecutive pairs of ``Σ m·|out_t − warp(out_{t−1})|² / Σ m`` — for
 the stabilised video and for the frame-by-frame outputs, so the gain is measured, not assumed.
 
+The brushwork tiles are laid at the scene's coordinates, not the screen's: the camera's move
+between frames is the flow's median over its textured, explained pixels
+(``FlowWarper.camera_move``), summed into the camera's position, which each frame is stylized
+at (``stylize_image``'s ``origin``). On a pan the tiles then move with the scene instead of
+staying on the screen while it slides under them; at a cut they stay where they were.
+
 Needs the ``video`` extra (imageio, imageio-ffmpeg with its ffmpeg binary,
 opencv-python-headless); they are imported only when a video is processed.
 """
@@ -95,6 +101,11 @@ def _video_modules() -> tuple[Any, Any]:
     return iio, cv2
 
 
+# Below this share of pixels the flow explains, the move between two frames is not the camera's
+# (a cut, a frame-filling occlusion): the tiles stay where they were.
+CAMERA_MIN_EXPLAINED = 0.5
+
+
 class FlowWarper:
     """Backward optical flow between consecutive input frames, and warping with it."""
 
@@ -119,6 +130,25 @@ class FlowWarper:
             flow = self.cv2.resize(flow, (w, h), interpolation=self.cv2.INTER_LINEAR) / scale
         grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
         return grid + flow
+
+    def camera_move(self, current: np.ndarray, maps: np.ndarray, confidence: np.ndarray
+                    ) -> np.ndarray | None:
+        """How far the camera moved since the previous frame, ``(dy, dx)`` px in the scene: the
+        median of the flow (``maps``) over the quarter of the pixels it explains (``confidence``
+        above one half) with the strongest gradients, where flow is measured rather than filled
+        in (a flat sky's flow is ~0 whatever the camera does). None when the flow explains less
+        than half of the frame (a cut)."""
+        explained = confidence[..., 0] > 0.5
+        if explained.mean() < CAMERA_MIN_EXPLAINED:
+            return None
+        gray = self.cv2.cvtColor(to_uint8(current), self.cv2.COLOR_RGB2GRAY).astype(np.float32)
+        gradient = (np.square(self.cv2.Sobel(gray, self.cv2.CV_32F, 1, 0))
+                    + np.square(self.cv2.Sobel(gray, self.cv2.CV_32F, 0, 1)))
+        textured = explained & (gradient >= np.percentile(gradient[explained], 75))
+        h, w = maps.shape[:2]
+        dx = maps[..., 0] - np.arange(w, dtype=np.float32)[None, :]
+        dy = maps[..., 1] - np.arange(h, dtype=np.float32)[:, None]
+        return np.array([np.median(dy[textured]), np.median(dx[textured])], np.float64)
 
     def warp(self, image: np.ndarray, maps: np.ndarray) -> np.ndarray:
         return self.cv2.remap(image, maps[..., 0], maps[..., 1], self.cv2.INTER_LINEAR,
@@ -164,6 +194,7 @@ def stylize_video(generator: StyleFusionGenerator, src: str | Path, dst: str | P
     frames = 0
     start = time.perf_counter()
     prev_in = prev_out = prev_raw = None
+    camera = np.zeros(2)  # (y, x) in the scene, px: where the tiles are laid from
     with atomic_path(dst) as tmp:
         writer = iio.get_writer(tmp, format="FFMPEG", fps=fps, macro_block_size=2, quality=8)
         try:
@@ -173,11 +204,15 @@ def stylize_video(generator: StyleFusionGenerator, src: str | Path, dst: str | P
                     s = config.max_size / max(img.shape[:2])
                     img = cv2.resize(img, (round(img.shape[1] * s), round(img.shape[0] * s)),
                                      interpolation=cv2.INTER_AREA)
-                raw = stylize_image(generator, img, weights, tile_size=config.tile_size)
-                out = raw
                 if prev_in is not None:
                     maps = warper.flow(img, prev_in)
                     conf = warper.confidence(img, warper.warp(prev_in, maps))
+                    move = warper.camera_move(img, maps, conf)
+                    camera += 0.0 if move is None else move
+                origin = (int(round(camera[0])), int(round(camera[1])))
+                raw = stylize_image(generator, img, weights, tile_size=config.tile_size, origin=origin)
+                out = raw
+                if prev_in is not None:
                     warped_out = warper.warp(prev_out, maps)
                     if config.stabilize > 0:
                         alpha = config.stabilize * conf
