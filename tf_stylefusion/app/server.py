@@ -415,9 +415,9 @@ def load_app(model: str | Path, *, limits: Limits | None = None) -> Starlette:
     title = "the ready-made style pack" if path.name == "pack" else (path.stem if path.suffix else path.name)
     app = create_app(generator, encoder, limits=limits, title=title)
     state = app.state.stylefusion
-    for model in (generator, state.tiles_on):
-        if model is not None:
-            warm_up(model, state.encoder)
+    for warmed in (generator, state.tiles_on):
+        if warmed is not None:
+            warm_up(warmed, state.encoder)
     return app
 
 
