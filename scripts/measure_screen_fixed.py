@@ -73,17 +73,16 @@ def pan(photo: np.ndarray, frames: int, step: int, size: int) -> list[np.ndarray
 def scene_origins(frames: list[np.ndarray]) -> list[tuple[int, int]]:
     """Where ``stylefusion video`` lays the tiles in each frame: the camera's position, summed
     from the flow between consecutive frames as the video command does."""
-    from tf_stylefusion.inference.video import FlowWarper, VideoConfig, _video_modules
+    from tf_stylefusion.inference.video import Camera, FlowWarper, VideoConfig, _video_modules
 
     _, cv2 = _video_modules()
     config = VideoConfig()
     warper = FlowWarper(cv2, config.flow_size, config.occlusion_sigma)
-    camera, origins = np.zeros(2), [(0, 0)]
+    camera = Camera()
+    origins = [camera.origin]
     for before, after in zip(frames, frames[1:]):
-        maps = warper.flow(after, before)
-        move = warper.camera_move(after, maps, warper.confidence(after, warper.warp(before, maps)))
-        camera += 0.0 if move is None else move
-        origins.append((int(round(camera[0])), int(round(camera[1]))))
+        camera.follow(warper.camera_move(after, *warper.flow_and_confidence(after, before)))
+        origins.append(camera.origin)
     return origins
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,12 @@ class FlowWarper:
         grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
         return grid + flow
 
+    def flow_and_confidence(self, current: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``flow``'s maps from ``current`` into ``previous`` and how far they explain ``current``
+        (``confidence`` of ``previous`` warped by them)."""
+        maps = self.flow(current, previous)
+        return maps, self.confidence(current, self.warp(previous, maps))
+
     def camera_move(self, current: np.ndarray, maps: np.ndarray, confidence: np.ndarray
                     ) -> np.ndarray | None:
         """How far the camera moved since the previous frame, ``(dy, dx)`` px in the scene: the
@@ -161,6 +167,24 @@ class FlowWarper:
         """``[H, W, 1]`` in (0, 1]: 1 where the flow explains the current input frame."""
         err = np.mean((current - warped_previous) ** 2, axis=-1, keepdims=True)
         return np.exp(-err / self.sigma ** 2).astype(np.float32)
+
+
+@dataclass
+class Camera:
+    """The camera's position in the scene, ``(y, x)`` px from where it was at the first frame,
+    summed from its moves between frames: where the brushwork tiles are laid from."""
+
+    position: np.ndarray = field(default_factory=lambda: np.zeros(2))
+
+    def follow(self, move: np.ndarray | None) -> None:
+        """Add a move (``FlowWarper.camera_move``); None, a cut, leaves the camera where it was."""
+        if move is not None:
+            self.position = self.position + move
+
+    @property
+    def origin(self) -> tuple[int, int]:
+        """The position in whole pixels: ``stylize_image``'s ``origin``."""
+        return int(round(self.position[0])), int(round(self.position[1]))
 
 
 def warping_error(current: np.ndarray, warped_previous: np.ndarray, confidence: np.ndarray) -> float:
@@ -197,7 +221,7 @@ def stylize_video(generator: StyleFusionGenerator, src: str | Path, dst: str | P
     frames = 0
     start = time.perf_counter()
     prev_in = prev_out = prev_raw = None
-    camera = np.zeros(2)  # (y, x) in the scene, px: where the tiles are laid from
+    camera = Camera()
     with atomic_path(dst) as tmp:
         writer = iio.get_writer(tmp, format="FFMPEG", fps=fps, macro_block_size=2, quality=8)
         try:
@@ -208,12 +232,9 @@ def stylize_video(generator: StyleFusionGenerator, src: str | Path, dst: str | P
                     img = cv2.resize(img, (round(img.shape[1] * s), round(img.shape[0] * s)),
                                      interpolation=cv2.INTER_AREA)
                 if prev_in is not None:
-                    maps = warper.flow(img, prev_in)
-                    conf = warper.confidence(img, warper.warp(prev_in, maps))
-                    move = warper.camera_move(img, maps, conf)
-                    camera += 0.0 if move is None else move
-                origin = (int(round(camera[0])), int(round(camera[1])))
-                raw = stylize_image(generator, img, weights, tile_size=config.tile_size, origin=origin)
+                    maps, conf = warper.flow_and_confidence(img, prev_in)
+                    camera.follow(warper.camera_move(img, maps, conf))
+                raw = stylize_image(generator, img, weights, tile_size=config.tile_size, origin=camera.origin)
                 out = raw
                 if prev_in is not None:
                     warped_out = warper.warp(prev_out, maps)
